@@ -1,0 +1,3 @@
+from samlite.cli import main
+
+main()

@@ -1,0 +1,125 @@
+"""The `samlite` command line: click commands that parse, call the library and render.
+
+Each command lives in its own module under `samlite.cli` and is imported only when it runs (or
+when its help is shown), so `samlite --help` stays fast. Only `main()` catches errors: a
+`SamliteError` prints `Error: ...` plus its hint and exits with its code; anything else is an
+internal error whose traceback shows only with `--debug`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from samlite import __version__
+from samlite.errors import ExitCode, SamliteError
+
+# command name -> (module, attribute, one-line help shown by `samlite --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("samlite.cli.init", "init", "Create a project from a starter template."),
+    "validate": ("samlite.cli.validate", "validate", "Validate a SAM template offline."),
+    "build": ("samlite.cli.build", "build", "Build deterministic zip artifacts."),
+    "deploy": ("samlite.cli.deploy", "deploy", "Deploy a stack onto the local engine."),
+    "delete": ("samlite.cli.deploy", "delete", "Delete a deployed stack."),
+    "invoke": ("samlite.cli.invoke", "invoke", "Invoke a function (deployed, or one-shot from -t)."),
+    "send-message": ("samlite.cli.queues", "send_message", "Send a message to a queue."),
+    "logs": ("samlite.cli.logs", "logs", "Print or follow function logs."),
+    "list": ("samlite.cli.listing", "list_group", "List stacks, resources, endpoints, outputs, queues."),
+    "dev": ("samlite.cli.dev", "dev", "Deploy, then watch files and hot-swap changes."),
+    "engine": ("samlite.cli.engine", "engine", "Start, stop or inspect the local engine."),
+    "generate-event": ("samlite.cli.events", "generate_event", "Print sample events."),
+    "metrics": ("samlite.cli.metrics", "metrics", "Invocation metrics and cost per function."),
+    "tune": ("samlite.cli.metrics", "tune", "Power-tune a function's memory size."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        entry = COMMANDS.get(name)
+        if entry is None:
+            return None
+        module, attr, _ = entry
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            return _not_built(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help comes from COMMANDS, so `--help` imports no command module.
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _not_built(name: str) -> click.Command:
+    @click.command(name=name, context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def command(args: Any) -> None:
+        raise SamliteError(f"'samlite {name}' is not built yet in this version.")
+
+    command.help = COMMANDS[name][2] + " (not built yet)"
+    return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="samlite")
+@click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """samlite: validate, build and deploy unmodified SAM templates onto an embedded local cloud.
+
+    No AWS account and no Docker. Results go to stdout; progress, tables and logs to stderr.
+    Exit codes: 0 ok, 1 error, 2 usage, 3 invalid template, 4 function error,
+    5 engine not reachable, 130 interrupted.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug or bool(os.environ.get("SAMLITE_DEBUG"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or bool(os.environ.get("SAMLITE_DEBUG"))
+    try:
+        cli.main(args=args, prog_name="samlite", standalone_mode=False)
+    except SamliteError as exc:
+        _print_error(exc.message, exc.hint)
+        sys.exit(int(exc.exit_code))
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(int(ExitCode.USAGE) if isinstance(exc, click.UsageError) else exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - the one place that catches everything
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        _print_error(f"internal error: {type(exc).__name__}: {exc}",
+                     None if debug else "Run again with --debug for the traceback.")
+        sys.exit(int(ExitCode.ERROR))
+    sys.exit(0)
+
+
+def _print_error(message: str, hint: str | None) -> None:
+    click.echo(f"Error: {message}", err=True)
+    if hint:
+        click.echo(f"Hint: {hint}", err=True)

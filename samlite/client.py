@@ -1,0 +1,177 @@
+"""The CLI's side of the control channel: find or start the engine, then call it over its socket.
+
+Kept free of heavy imports: every CLI command that talks to the engine goes through here.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from samlite.config import Settings, load_settings
+from samlite.errors import EngineUnreachable, SamliteError, StateError
+
+START_TIMEOUT_S = 20.0
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+class RemoteError(SamliteError):
+    """An error raised inside the engine, carried back with its exit code."""
+
+    def __init__(self, message: str, hint: str | None, exit_code: int, kind: str) -> None:
+        super().__init__(message, hint)
+        self.exit_code = exit_code  # type: ignore[assignment]
+        self.kind = kind
+
+
+class EngineClient:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self._info: dict[str, Any] | None = None
+
+    def call(self, service: str, method: str, timeout: float = 120.0, **kwargs: Any) -> Any:
+        body = json.dumps(kwargs).encode()
+        conn = _UnixConnection(str(self.settings.control_socket), timeout)
+        try:
+            conn.request("POST", f"/call/{service}/{method}", body, {"content-type": "application/json"})
+            response = conn.getresponse()
+            data = json.loads(response.read() or b"{}")
+        except PermissionError:
+            raise EngineUnreachable(
+                f"permission denied on the engine's control socket {self.settings.control_socket}",
+                hint="The engine belongs to another user; set SAMLITE_HOME to your own folder.",
+            ) from None
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise EngineUnreachable(
+                f"the engine is not running (no control socket at {self.settings.control_socket})",
+                hint="Start it with `samlite engine start` (deploy starts it for you).",
+            ) from None
+        except (socket.timeout, TimeoutError):
+            raise EngineUnreachable(f"the engine did not answer {service}.{method} within {timeout:.0f} s") from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise EngineUnreachable(f"the engine's control channel failed: {exc}") from None
+        finally:
+            conn.close()
+        if "error" in data:
+            err = data["error"]
+            raise RemoteError(err["message"], err.get("hint"), int(err.get("exit_code", 1)), err.get("type", ""))
+        return data.get("result")
+
+    def info(self) -> dict[str, Any]:
+        if self._info is None:
+            self._info = self.call("engine", "status", timeout=10)
+        return self._info
+
+    def is_running(self) -> bool:
+        try:
+            self.info()
+            return True
+        except EngineUnreachable:
+            return False
+
+
+def engine_pid_alive(settings: Settings) -> int | None:
+    """The pid recorded in engine.json if that process still exists."""
+    try:
+        pid = int(json.loads(settings.engine_json.read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def start_engine(settings: Settings | None = None) -> tuple[EngineClient, bool]:
+    """Return a client to a running engine, starting a daemon when none runs.
+
+    The bool says whether this call started it. A stale engine.json (its process gone) is replaced.
+    """
+    client = EngineClient(settings)
+    settings = client.settings
+    if client.is_running():
+        return client, False
+    _check_home(settings)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    log = open(settings.log_path, "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "samlite.engine", "--daemon"],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        close_fds=True,
+    )
+    log.close()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StateError(f"the engine exited during start-up (code {proc.returncode})", hint=_log_tail(settings))
+        if settings.control_socket.exists() and settings.engine_json.exists() and client.is_running():
+            return client, True
+        time.sleep(0.02)
+    proc.terminate()
+    raise StateError(f"the engine did not become ready within {START_TIMEOUT_S:.0f} s", hint=_log_tail(settings))
+
+
+def stop_engine(settings: Settings | None = None, timeout: float = 20.0) -> int | None:
+    """Ask the engine to stop gracefully; return its pid once gone (None when none ran)."""
+    client = EngineClient(settings)
+    settings = client.settings
+    try:
+        pid = client.call("engine", "shutdown", timeout=10)["pid"]
+    except EngineUnreachable:
+        pid = engine_pid_alive(settings)
+        if pid is None:
+            return None
+        os.kill(pid, 15)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        time.sleep(0.02)
+    os.kill(pid, 9)
+    return pid
+
+
+def connect(settings: Settings | None = None) -> EngineClient:
+    """A client to an engine that must already run (exit 5 otherwise)."""
+    client = EngineClient(settings)
+    client.info()
+    return client
+
+
+def _check_home(settings: Settings) -> None:
+    home = settings.home
+    if home.exists() and not home.is_dir():
+        raise StateError(f"SAMLITE_HOME {home} is not a folder")
+
+
+def _log_tail(settings: Settings, lines: int = 15) -> str:
+    try:
+        text = settings.log_path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return f"see {settings.log_path}"
+    return "engine.log ends with:\n" + "\n".join(text)

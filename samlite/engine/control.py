@@ -1,0 +1,75 @@
+"""The control channel: JSON over HTTP on the engine's Unix socket (mode 0600).
+
+The CLI calls `POST /call/<service>/<method>` with keyword arguments as a JSON object. Only
+methods named `cli_<method>` on the engine's services are reachable, so each service declares its
+own control surface next to its logic. Errors come back as `{"error": {type, message, hint,
+exit_code}}` and the client re-raises them as SamliteError.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from samlite.engine.http import BodyTooLarge, Receive, Scope, Send, read_request, respond_json
+from samlite.errors import SamliteError
+
+if TYPE_CHECKING:
+    from samlite.engine.server import Engine
+
+log = logging.getLogger("samlite.engine")
+
+# service name in the URL -> attribute of Engine
+SERVICES = ("engine", "deployer", "invoker", "queues", "esm", "async_dispatcher", "gateway", "logs", "metrics")
+
+
+class ControlApp:
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        try:
+            request = await read_request(scope, receive, max_body=64 * 1024 * 1024)
+        except BodyTooLarge:
+            await respond_json(send, 413, _error("UsageError", "control request too large", 2))
+            return
+        parts = request.path.strip("/").split("/")
+        if len(parts) != 3 or parts[0] != "call" or parts[1] not in SERVICES:
+            await respond_json(send, 404, _error("NotFound", f"no control route {request.path}", 1))
+            return
+        _, service, method = parts
+        target = self.engine if service == "engine" else getattr(self.engine, service, None)
+        fn = getattr(target, f"cli_{method}", None) if target is not None else None
+        if fn is None:
+            await respond_json(send, 404, _error("NotFound", f"no control method {service}.{method}", 1))
+            return
+        try:
+            kwargs = json.loads(request.body or b"{}")
+            if not isinstance(kwargs, dict):
+                raise ValueError("arguments must be a JSON object")
+        except ValueError as exc:
+            await respond_json(send, 400, _error("UsageError", f"bad control request: {exc}", 2))
+            return
+        try:
+            result = fn(**kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+        except SamliteError as exc:
+            await respond_json(send, 200, _error(type(exc).__name__, exc.message, int(exc.exit_code), exc.hint))
+            return
+        except TypeError as exc:
+            await respond_json(send, 400, _error("UsageError", f"bad arguments for {service}.{method}: {exc}", 2))
+            return
+        except Exception as exc:  # noqa: BLE001 - report, keep the engine up
+            log.exception("control call %s.%s failed", service, method)
+            await respond_json(send, 500, _error("InternalError", f"{type(exc).__name__}: {exc}", 1))
+            return
+        await respond_json(send, 200, {"result": result})
+
+
+def _error(kind: str, message: str, exit_code: int, hint: str | None = None) -> dict[str, Any]:
+    return {"error": {"type": kind, "message": message, "hint": hint, "exit_code": exit_code}}

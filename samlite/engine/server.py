@@ -1,0 +1,254 @@
+"""The engine process: binds the ports, owns the store and every service, shuts down gracefully.
+
+One asyncio loop runs three uvicorn servers (gateway, AWS endpoint, control socket) and all the
+background services (workers, ESM pollers, async dispatcher). Start-up order matters: ports are
+bound first so their real numbers (port 0 = any) are known before functions get
+`AWS_ENDPOINT_URL`; the deployed state is then restored from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from samlite import __version__
+from samlite.config import Settings
+from samlite.engine.store import Store
+from samlite.errors import StateError
+
+log = logging.getLogger("samlite.engine")
+
+
+class Engine:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started_at = time.time()
+        self.store: Store | None = None
+        self.functions: dict[str, Any] = {}  # physical name -> runtime.FunctionSpec
+        self.gateway_url = ""
+        self.aws_url = ""
+        self._servers: list[uvicorn.Server] = []
+        self._sockets: list[socket.socket] = []
+        self._stop = asyncio.Event()
+        self._lock_fd: int | None = None
+        self.deploying: set[str] = set()
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        settings = self.settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
+        self.store = Store(settings.db_path)
+        gateway_sock = _tcp_socket(settings.host, settings.gateway_port)
+        aws_sock = _tcp_socket(settings.host, settings.aws_port)
+        control_sock = _unix_socket(settings.control_socket)
+        self._sockets = [gateway_sock, aws_sock, control_sock]
+        self.gateway_url = _url(settings.host, gateway_sock.getsockname()[1])
+        self.aws_url = _url(settings.host, aws_sock.getsockname()[1])
+
+        from samlite.engine.async_invoke import AsyncDispatcher
+        from samlite.engine.awsapi import AwsApp
+        from samlite.engine.control import ControlApp
+        from samlite.engine.deploy import Deployer
+        from samlite.engine.esm import EsmManager
+        from samlite.engine.gateway import GatewayApp
+        from samlite.engine.invoke import InvokeService
+        from samlite.engine.queues import QueueService
+
+        self.invoker = InvokeService(settings, self.store, self.aws_url, self.functions)
+        self.queues = QueueService(self)
+        self.async_dispatcher = AsyncDispatcher(self)
+        self.esm = EsmManager(self)
+        self.gateway = GatewayApp(self)
+        self.deployer = Deployer(self)
+        self.aws = AwsApp(self)
+        self.control = ControlApp(self)
+
+        await self.invoker.start()
+        await self.queues.start()
+        self.deployer.restore()
+        await self.async_dispatcher.start()
+        await self.esm.start()
+        await self.gateway.start()
+
+        for app, sock in ((self.gateway, gateway_sock), (self.aws, aws_sock), (self.control, control_sock)):
+            server = uvicorn.Server(_server_config(app))
+            server.lifespan = server.config.lifespan_class(server.config)
+            await server.startup(sockets=[sock])
+            self._servers.append(server)
+        self._write_engine_json()
+        log.info("engine ready: gateway %s, aws %s", self.gateway_url, self.aws_url)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stop.wait()
+
+    async def stop(self, deadline_s: float = 10.0) -> None:
+        """Stop intake first, let in-flight work finish up to the deadline, then force."""
+        log.info("engine stopping")
+        for server in self._servers:
+            for s in server.servers:
+                s.close()
+        await self.esm.stop()
+        await self.async_dispatcher.stop()
+        servers = [_shutdown(server, deadline_s) for server in self._servers]
+        await asyncio.gather(*servers, return_exceptions=True)
+        await self.gateway.stop()
+        await self.invoker.stop(deadline_s)
+        await self.queues.stop()
+        if self.store is not None:
+            self.store.close()
+        for path in (self.settings.engine_json, self.settings.control_socket):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+        log.info("engine stopped")
+
+    # --- state dir -------------------------------------------------------------------------
+    def _take_lock(self) -> None:
+        """One engine per state dir: an flock that dies with the process (so stale files are harmless)."""
+        fd = os.open(self.settings.home / "engine.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StateError(f"another engine is already running on {self.settings.home}") from None
+        self._lock_fd = fd
+
+    # --- control surface -----------------------------------------------------------------
+    def cli_status(self) -> dict[str, Any]:
+        return self.info()
+
+    def cli_shutdown(self) -> dict[str, Any]:
+        # Answer first, then stop: the caller waits for the pid to exit.
+        asyncio.get_running_loop().call_later(0.05, self.request_stop)
+        return {"stopping": True, "pid": os.getpid()}
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "version": __version__,
+            "gateway_url": self.gateway_url,
+            "aws_url": self.aws_url,
+            "region": self.settings.region,
+            "account_id": self.settings.account_id,
+            "home": str(self.settings.home),
+            "control_socket": str(self.settings.control_socket),
+            "started_at": self.started_at,
+        }
+
+    def _write_engine_json(self) -> None:
+        tmp = self.settings.engine_json.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.info(), indent=2))
+        os.replace(tmp, self.settings.engine_json)
+
+
+def _server_config(app: Any) -> uvicorn.Config:
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        http="httptools",
+        ws="none",
+        server_header=False,
+        date_header=False,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=10,
+        h11_max_incomplete_event_size=64 * 1024,
+    )
+    config.load()
+    return config
+
+
+async def _shutdown(server: uvicorn.Server, deadline_s: float) -> None:
+    server.config.timeout_graceful_shutdown = int(max(1, deadline_s))
+    await server.shutdown()
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://{host}:{port}"
+
+
+def _tcp_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StateError(
+            f"cannot listen on {host}:{port}: {exc.strerror}",
+            hint="Another program uses the port; set SAMLITE_GATEWAY_PORT / SAMLITE_AWS_PORT (0 = any free port).",
+        ) from None
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def _unix_socket(path: Path) -> socket.socket:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # Create the socket file already private: no window where another user could connect.
+    old = os.umask(0o177)
+    try:
+        sock.bind(str(path))
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _configure_logging(settings: Settings, foreground: bool) -> None:
+    handlers: list[logging.Handler] = [logging.FileHandler(settings.log_path)]
+    if foreground:
+        handlers.append(logging.StreamHandler())
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+
+
+async def serve(settings: Settings, foreground: bool = False) -> None:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    _configure_logging(settings, foreground)
+    engine = Engine(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, engine.request_stop)
+    try:
+        await engine.start()
+    except BaseException:
+        log.exception("engine failed to start")
+        raise
+    await engine.wait_stopped()
+    await engine.stop()
+
+
+def run(settings: Settings, foreground: bool = False) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        asyncio.run(serve(settings, foreground))
+    else:
+        uvloop.run(serve(settings, foreground))

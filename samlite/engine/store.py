@@ -1,0 +1,136 @@
+"""The engine's durable state: one SQLite database in WAL mode, one writer.
+
+The engine runs on one asyncio thread and this connection is used only from it, so there is
+exactly one writer by construction. WAL with `synchronous=NORMAL` makes every commit survive a
+killed process (the WAL write reaches the OS before the commit returns) without an fsync per
+commit; only power loss could drop the last commits, which AWS-local emulation accepts.
+Every acknowledged write (a sent message, an accepted async event) is committed before the reply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from samlite.engine.migrations import MIGRATIONS
+from samlite.errors import StateError
+
+APP_ID = "samlite-state"
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = _open(path)
+        self._depth = 0
+
+    # --- queries -------------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self.db.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        return self.db.execute(sql, params).fetchone()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.db.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> sqlite3.Cursor:
+        return self.db.executemany(sql, rows)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing; nested uses join the outer transaction."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.db
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self.db
+        except BaseException:
+            self._depth = 0
+            self.db.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.db.execute("COMMIT")
+
+    # --- logs ----------------------------------------------------------------------------
+    def append_log_events(self, group: str, stream: str, events: Sequence[tuple[int, str]]) -> None:
+        if not events:
+            return
+        now = int(time.time() * 1000)
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO log_streams (log_group, log_stream, created_ms, first_event_ms, last_event_ms)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (log_group, log_stream) DO UPDATE SET"
+                " last_event_ms = excluded.last_event_ms",
+                (group, stream, now, events[0][0], events[-1][0]),
+            )
+            self.db.executemany(
+                "INSERT INTO log_events (log_group, log_stream, timestamp_ms, ingestion_ms, message)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(group, stream, ts, now, msg) for ts, msg in events],
+            )
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.close()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existed = path.exists() and path.stat().st_size > 0
+    try:
+        db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA foreign_keys=ON")
+        if existed:
+            row = _meta(db)
+            if row != APP_ID:
+                raise StateError(
+                    f"{path} is not a samlite state database",
+                    hint="Point SAMLITE_HOME at an empty folder or remove the file.",
+                )
+        _migrate(db)
+    except sqlite3.DatabaseError as exc:
+        raise StateError(
+            f"cannot open the state database {path}: {exc}",
+            hint="The file is corrupt or not SQLite; move it away (state is lost) or set SAMLITE_HOME.",
+        ) from None
+    return db
+
+
+def _meta(db: sqlite3.Connection) -> str | None:
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'app'").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return row[0] if row else None
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise StateError(
+            f"the state database was written by a newer samlite (schema {version} > {len(MIGRATIONS)})",
+            hint="Upgrade samlite or use another SAMLITE_HOME.",
+        )
+    for index in range(version, len(MIGRATIONS)):
+        script = MIGRATIONS[index]()
+        try:
+            db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {index + 1};\nCOMMIT;")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
