@@ -110,9 +110,15 @@ def _ignore_spec(root: str) -> Any:
 
 
 def walk_folder(root: str, owner: str, excluded_dirs: frozenset[str] = EXCLUDED_DIRS,
-                use_ignore_file: bool = True) -> list[_File]:
-    """Every file to ship from `root`, refusing what cannot be shipped safely."""
+                use_ignore_file: bool = True, skip_dir: str | None = None) -> list[_File]:
+    """Every file to ship from `root`, refusing what cannot be shipped safely.
+
+    `skip_dir` (the build output folder) is never walked, wherever it lives.
+    """
     root_real = os.path.realpath(root)
+    skip_rel = None
+    if skip_dir and _inside(skip_dir, root_real) and skip_dir != root_real:
+        skip_rel = os.path.relpath(skip_dir, root_real).replace(os.sep, "/")
     spec = _ignore_spec(root) if use_ignore_file else None
     files: list[_File] = []
     pending = [(root, "")]
@@ -149,7 +155,8 @@ def walk_folder(root: str, owner: str, excluded_dirs: frozenset[str] = EXCLUDED_
             except OSError as exc:
                 raise BuildError(f"{owner}: cannot read {rel!r}: {exc.strerror or exc}") from None
             if stat.S_ISDIR(st.st_mode):
-                if entry.name in excluded_dirs or (spec is not None and spec.match_file(rel + "/")):
+                if entry.name in excluded_dirs or rel == skip_rel \
+                        or (spec is not None and spec.match_file(rel + "/")):
                     continue
                 if bad_name:
                     _bad_name(owner, rel)
@@ -234,16 +241,15 @@ def _source_of(path: Path, logical_id: str, prop: str) -> tuple[str, str]:
                      hint=f"Fix {prop} in the template (paths are relative to the template's folder).")
 
 
-def _plan_units(stack: Stack, warnings: list[BuildWarning]) -> tuple[list[_Unit], dict[str, _Unit]]:
+def _plan_units(stack: Stack, warnings: list[BuildWarning]) -> list[_Unit]:
+    """Group functions into build units (same source and runtime); layers are units of their own."""
     units: dict[str, _Unit] = {}
-    by_member: dict[str, _Unit] = {}
 
     def add(uid: str, logical_id: str, kind: str, runtime: str | None, source: str, loc: str) -> None:
         unit = units.get(uid)
         if unit is None:
             unit = units[uid] = _Unit(uid, logical_id, kind, runtime, source, loc)
         unit.members.append(logical_id)
-        by_member[logical_id] = unit
 
     for lid in sorted(stack.layers):
         layer = stack.layers[lid]
@@ -262,7 +268,7 @@ def _plan_units(stack: Stack, warnings: list[BuildWarning]) -> tuple[list[_Unit]
         source, loc = code
         key = os.path.realpath(loc) if source != "inline" else loc
         add(f"function|{source}|{fn.runtime}|{key}", lid, "function", fn.runtime, source, loc)
-    return list(units.values()), by_member
+    return list(units.values())
 
 
 def _load_manifest(path: Path) -> dict[str, Any]:
@@ -296,7 +302,7 @@ class _Builder:
             node = bool(unit.runtime and unit.runtime.startswith("nodejs"))
             user_modules = node and os.path.isdir(os.path.join(unit.location, "node_modules"))
             excluded = EXCLUDED_DIRS - {"node_modules"} if user_modules else EXCLUDED_DIRS
-            files = walk_folder(unit.location, unit.owner, excluded)
+            files = walk_folder(unit.location, unit.owner, excluded, skip_dir=str(self.build_dir))
             self._check_unzipped(unit.owner, sum(f.size for f in files))
             if unit.kind == "function":
                 spec = deps_mod.deps_spec(Path(unit.location), unit.runtime)
@@ -457,7 +463,7 @@ def build_stack(stack: Stack, build_dir: Path | None = None, on_progress: Progre
     """
     build_dir = Path(build_dir or Path(stack.project_dir) / ".samlite" / "build").resolve()
     warnings: list[BuildWarning] = []
-    units, by_member = _plan_units(stack, warnings)
+    units = _plan_units(stack, warnings)
     builder = _Builder(stack, build_dir, cache_dir, on_progress)
     artifacts: list[Artifact] = []
     layer_sizes: dict[str, int] = {}

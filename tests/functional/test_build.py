@@ -483,3 +483,25 @@ def test_cli_build_text_and_json(tmp_path: Path) -> None:
     bad = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1
     assert "Error: HelloFunction: handler 'app.handler' cannot be loaded" in bad.stderr
+
+
+def test_code_uri_at_project_root_skips_build_output(tmp_path: Path, cache: Path) -> None:
+    write(tmp_path / "app.py")
+    out = tmp_path / "dist"
+    st = stack(tmp_path, fn("F", tmp_path))
+    build_stack(st, build_dir=out, cache_dir=cache)
+    art = build_stack(st, build_dir=out, cache_dir=cache)[0]
+    assert not art.rebuilt and names(art.path) == ["app.py"]
+    shutil.rmtree(out)  # from here on dist/ would be ordinary project content
+    build_stack(st, cache_dir=cache)  # default output (.samlite/build) is excluded too
+    assert names(build_stack(st, cache_dir=cache)[0].path) == ["app.py"]
+
+
+def test_node_user_installed_node_modules_shipped_as_is(tmp_path: Path, cache: Path) -> None:
+    code = tmp_path / "c"
+    write(code / "app.js", "exports.handler = async () => 1;\n")
+    write(code / "package.json", '{"name": "app", "version": "1.0.0"}')
+    write(code / "node_modules" / "dep" / "index.js", "module.exports = 1;\n")
+    art = build_stack(stack(tmp_path, fn("N", code, runtime="nodejs20.x")), cache_dir=cache)[0]
+    assert names(art.path) == ["app.js", "node_modules/dep/index.js", "package.json"]
+    assert not cache.exists()  # npm never ran
