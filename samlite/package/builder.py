@@ -291,6 +291,7 @@ class _Builder:
         self.previous = _load_manifest(build_dir / MANIFEST_NAME)
         self.units_out: dict[str, Any] = {}
         self.names: dict[str, set[str]] = {}  # unit uid -> arcnames of its code (handler checks)
+        self.warnings: list[BuildWarning] = []
 
     # -- one unit -----------------------------------------------------------------------------
     def build_unit(self, unit: _Unit) -> tuple[dict[str, Any], bool]:
@@ -354,7 +355,11 @@ class _Builder:
         merged: dict[str, ZipSource] = {}
         if spec is not None:
             cache = self.cache_dir or deps_mod.default_cache_dir()
-            folder, _ = deps_mod.ensure_deps(spec, cache, unit.owner)
+            folder, installed = deps_mod.ensure_deps(spec, cache, unit.owner)
+            if installed and spec.tool == "pip" and not deps_mod.python_for_runtime(spec.runtime)[1]:
+                used = deps_mod.python_for_runtime(spec.runtime)[0]
+                self.warnings.append(BuildWarning(unit.owner, f"no working {spec.runtime} on PATH; "
+                                                  f"dependencies were installed with {used}"))
             dep_files = walk_folder(str(folder), unit.owner, frozenset({"__pycache__"}), use_ignore_file=False)
             for f in dep_files:
                 merged[f.arcname] = ZipSource(f.arcname, path=f.path, executable=f.executable)
@@ -496,6 +501,7 @@ def build_stack(stack: Stack, build_dir: Path | None = None, on_progress: Progre
                                  f"Lambda's limit of {_mb(UNZIPPED_LIMIT)}")
     for w in warnings:
         builder.on_progress(w.logical_id, "skipped")
+    warnings.extend(builder.warnings)
     _write_outputs(build_dir, builder.previous, new_units, artifacts)
     return BuildResult(artifacts, warnings)
 

@@ -405,6 +405,17 @@ def test_pip_requirements_installed_and_cached(tmp_path: Path, cache: Path, whee
     assert out.stdout.strip() == "42"
 
 
+def test_pip_falls_back_to_current_python_with_warning(tmp_path: Path, cache: Path,
+                                                      wheelhouse: Path) -> None:
+    code = tmp_path / "c"
+    write(code / "app.py")
+    write(code / "requirements.txt", f"--no-index\n--find-links {wheelhouse}\ntinydep\n")
+    result = build_stack(stack(tmp_path, fn("F", code, runtime="python3.99")), cache_dir=cache)
+    assert "tinydep/__init__.py" in names(result[0].path)
+    assert [w.logical_id for w in result.warnings] == ["F"]
+    assert "no working python3.99 on PATH" in result.warnings[0].message
+
+
 def test_pip_failure_names_function_and_shows_pip_output(tmp_path: Path, cache: Path) -> None:
     code = tmp_path / "c"
     write(code / "app.py")
