@@ -83,6 +83,8 @@ def python_for_runtime(runtime: str) -> tuple[str, bool]:
     pyenv shims exist for versions that are not selected and fail with "command not found", so a
     candidate counts only once it has actually run.
     """
+    if runtime == f"python{sys.version_info.major}.{sys.version_info.minor}":
+        return sys.executable, True  # already the right version, and known to have pip
     candidate = shutil.which(runtime)
     if candidate:
         try:
@@ -91,8 +93,7 @@ def python_for_runtime(runtime: str) -> tuple[str, bool]:
                 return candidate, True
         except (OSError, subprocess.TimeoutExpired):
             pass
-    exact = runtime == f"python{sys.version_info.major}.{sys.version_info.minor}"
-    return sys.executable, exact
+    return sys.executable, False
 
 
 def _tail(text: str) -> str:
