@@ -516,3 +516,21 @@ def test_node_user_installed_node_modules_shipped_as_is(tmp_path: Path, cache: P
     art = build_stack(stack(tmp_path, fn("N", code, runtime="nodejs20.x")), cache_dir=cache)[0]
     assert names(art.path) == ["app.js", "node_modules/dep/index.js", "package.json"]
     assert not cache.exists()  # npm never ran
+
+
+def test_runtime_interpreter_is_verified_not_just_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from samlite.package import deps
+
+    bin_dir = tmp_path / "bin"
+    # Like a pyenv shim for a version that is not selected: on PATH, but fails to run.
+    write(bin_dir / "python3.98", "#!/bin/sh\necho 'pyenv: python3.98: command not found' >&2\nexit 127\n")
+    write(bin_dir / "python3.97", f"#!/bin/sh\nexec {sys.executable} \"$@\"\n")
+    for name in ("python3.98", "python3.97"):
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    deps.python_for_runtime.cache_clear()
+    try:
+        assert deps.python_for_runtime("python3.98") == (sys.executable, False)
+        assert deps.python_for_runtime("python3.97") == (str(bin_dir / "python3.97"), True)
+    finally:
+        deps.python_for_runtime.cache_clear()
