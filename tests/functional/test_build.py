@@ -534,3 +534,20 @@ def test_runtime_interpreter_is_verified_not_just_found(tmp_path: Path, monkeypa
         assert deps.python_for_runtime("python3.97") == (str(bin_dir / "python3.97"), True)
     finally:
         deps.python_for_runtime.cache_clear()
+
+
+def test_stat_cache_trusted_for_old_files_but_ctime_catches_edits(tmp_path: Path, cache: Path) -> None:
+    code = tmp_path / "c"
+    path = write(code / "app.py", HANDLER + "# A\n")
+    old = 1_600_000_000_000_000_000
+    os.utime(path, ns=(old, old))
+    st = stack(tmp_path, fn("F", code))
+    first = build_stack(st, cache_dir=cache)[0]
+    manifest = json.loads((tmp_path / ".samlite" / "build" / "build.json").read_text())
+    (record,) = manifest["units"].values()
+    assert record["files"]["app.py"][1] == old  # an old file's stat is trusted from now on
+    assert not build_stack(st, cache_dir=cache)[0].rebuilt
+    path.write_text(HANDLER + "# B\n")  # same size, and the mtime is forced back
+    os.utime(path, ns=(old, old))
+    second = build_stack(st, cache_dir=cache)[0]
+    assert second.rebuilt and second.sha256 != first.sha256
