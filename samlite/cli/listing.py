@@ -1,0 +1,54 @@
+"""`samlite list stacks|resources|endpoints|outputs|queues|api-keys|functions`.
+
+Every listing prints a table to stdout, or with `--output json` a JSON list of objects (the
+shapes in DESIGN.md: endpoints carry stack, resource, kind and url; outputs stack, key, value).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+from samlite.cli.common import output_option, stack_option
+
+# name -> (service, method, columns)
+LISTINGS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "stacks": ("deployer", "stacks", ("stack", "status", "resources", "updated", "template")),
+    "resources": ("deployer", "resources", ("stack", "logical_id", "type", "physical_id", "status")),
+    "endpoints": ("deployer", "endpoints", ("stack", "resource", "kind", "url")),
+    "outputs": ("deployer", "outputs", ("stack", "key", "value")),
+    "queues": ("queues", "list_queues", ("stack", "logical_id", "name", "visible", "in_flight", "delayed", "url")),
+    "api-keys": ("deployer", "api_keys", ("stack", "name", "api_id", "value")),
+    "functions": ("lambdas", "functions", ("stack", "logical_id", "name", "runtime", "memory", "timeout")),
+}
+
+
+@click.group(name="list")
+def list_group() -> None:
+    """List what is deployed, and the local URLs to call."""
+
+
+def _listing(name: str, service: str, method: str, columns: tuple[str, ...]) -> Callable[..., Any]:
+    takes_stack = name != "stacks"
+
+    @output_option
+    def command(output: str, stack_name: str | None = None) -> None:
+        from samlite import ui
+        from samlite.client import connect
+
+        kwargs = {"stack": stack_name} if takes_stack else {}
+        rows = connect().call(service, method, **kwargs)
+        if output == "json":
+            ui.print_json(rows)
+        else:
+            ui.print_rows(columns, [[row.get(c) for c in columns] for row in rows])
+
+    command.__doc__ = f"List {name.replace('-', ' ')}."
+    if takes_stack:
+        command = stack_option(command)
+    return list_group.command(name=name)(command)
+
+
+for _name, (_service, _method, _columns) in LISTINGS.items():
+    _listing(_name, _service, _method, _columns)

@@ -1,0 +1,526 @@
+"""Deploy: plan the diff between a model and the stored stack, then apply it atomically.
+
+`plan()` is pure: it compares logical resources by type and properties hash. `apply()` first does
+the idempotent file work (content-addressed artifacts, unpacked code), then writes every row of
+the new stack in ONE SQLite transaction: a crash before COMMIT leaves the old stack, after it the
+new one, never a mix. Only then are the live services refreshed from the store, so the store is
+always the source of truth (the same refresh runs at engine start-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from samlite.errors import DeployError, NotFoundError
+from samlite.template import model
+from samlite.template.model import Stack, from_dict, to_dict
+
+if TYPE_CHECKING:
+    from samlite.engine.server import Engine
+
+log = logging.getLogger("samlite.engine")
+
+# Properties whose change makes CloudFormation replace the resource rather than update it.
+REPLACING_PROPERTIES = {
+    "AWS::Serverless::Function": ("FunctionName",),
+    "AWS::Lambda::Function": ("FunctionName",),
+    "AWS::SQS::Queue": ("QueueName", "FifoQueue"),
+    "AWS::Lambda::EventSourceMapping": ("EventSourceArn",),
+}
+_EXECUTE_API = re.compile(r"https?://([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(/[^\s\"']*)?")
+_LAMBDA_URL = re.compile(r"https?://([a-z0-9]+)\.lambda-url\.[a-z0-9-]+\.on\.aws(/[^\s\"']*)?")
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # Add | Modify | Remove
+    logical_id: str
+    type: str
+    replacement: bool
+    emulated: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "logical_id": self.logical_id, "type": self.type,
+                "replacement": self.replacement, "emulated": self.emulated}
+
+
+def plan(new: Stack, old_resources: dict[str, dict[str, Any]], old_properties: dict[str, Any]) -> list[Change]:
+    """The change set: Add / Modify / Remove per logical id, with replacement flags."""
+    changes: list[Change] = []
+    for logical_id, res in sorted(new.resources.items()):
+        old = old_resources.get(logical_id)
+        if old is None:
+            changes.append(Change("Add", logical_id, res.type, False, res.emulated))
+        elif old["type"] != res.type:
+            changes.append(Change("Modify", logical_id, res.type, True, res.emulated))
+        elif old["properties_hash"] != res.properties_hash:
+            before = old_properties.get(logical_id, {})
+            replacing = any(
+                before.get(key) != res.properties.get(key) for key in REPLACING_PROPERTIES.get(res.type, ())
+            )
+            changes.append(Change("Modify", logical_id, res.type, replacing, res.emulated))
+    for logical_id, old in sorted(old_resources.items()):
+        if logical_id not in new.resources:
+            changes.append(Change("Remove", logical_id, old["type"], False, bool(old["emulated"])))
+    return changes
+
+
+class Deployer:
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+        self.store = engine.store
+
+    # --- reading ---------------------------------------------------------------------------
+    def stack_names(self) -> list[str]:
+        return [r["name"] for r in self.store.query("SELECT name FROM stacks ORDER BY name")]
+
+    def load_model(self, name: str) -> Stack | None:
+        row = self.store.query_one("SELECT model_json FROM stacks WHERE name = ?", (name,))
+        return from_dict(Stack, json.loads(row["model_json"])) if row else None
+
+    def models(self) -> list[Stack]:
+        rows = self.store.query("SELECT model_json FROM stacks ORDER BY name")
+        return [from_dict(Stack, json.loads(r["model_json"])) for r in rows]
+
+    def _stack_or_error(self, name: str | None) -> str:
+        names = self.stack_names()
+        if name is None:
+            if len(names) == 1:
+                return names[0]
+            if not names:
+                raise NotFoundError("no stack is deployed", hint="Deploy one with `samlite deploy`.")
+            raise NotFoundError(f"several stacks are deployed ({', '.join(names)})", hint="Pass --stack-name.")
+        if name not in names:
+            raise NotFoundError(f"stack {name!r} is not deployed",
+                                hint=f"Deployed stacks: {', '.join(names) or 'none'}.")
+        return name
+
+    # --- control surface -------------------------------------------------------------------
+    def cli_exports(self) -> dict[str, str]:
+        exports: dict[str, str] = {}
+        for stack in self.models():
+            for out in stack.outputs:
+                if out.export_name:
+                    exports[out.export_name] = out.value
+        return exports
+
+    def cli_plan(self, model: dict[str, Any]) -> dict[str, Any]:
+        new = from_dict(Stack, model)
+        old_resources, old_props = self._old_state(new.name)
+        changes = plan(new, old_resources, old_props)
+        return {
+            "stack": new.name,
+            "exists": bool(old_resources) or new.name in self.stack_names(),
+            "changes": [c.to_dict() for c in changes],
+            "skipped": [{"logical_id": r.logical_id, "type": r.type}
+                        for r in new.resources.values() if not r.emulated],
+        }
+
+    async def cli_apply(self, model: dict[str, Any], artifacts: list[dict[str, Any]]) -> dict[str, Any]:
+        new = from_dict(Stack, model)
+        if new.name in self.engine.deploying:
+            raise DeployError(f"stack {new.name!r} is being deployed by another command",
+                              hint="Wait for it to finish, then deploy again.")
+        self.engine.deploying.add(new.name)
+        try:
+            return await self._apply(new, artifacts)
+        finally:
+            self.engine.deploying.discard(new.name)
+
+    async def cli_delete(self, stack: str) -> dict[str, Any]:
+        if stack not in self.stack_names():
+            raise NotFoundError(f"stack {stack!r} is not deployed")
+        if stack in self.engine.deploying:
+            raise DeployError(f"stack {stack!r} is being deployed; try again when it finishes")
+        exports = {o.export_name for o in (self.load_model(stack) or _empty()).outputs if o.export_name}
+        for other in self.models():
+            if other.name != stack and exports & set(other.imports):
+                used = sorted(exports & set(other.imports))
+                raise DeployError(f"stack {stack!r} cannot be deleted: stack {other.name!r} imports {', '.join(used)}")
+        self.engine.deploying.add(stack)
+        try:
+            with self.store.transaction() as db:
+                removed = [r["logical_id"] for r in db.execute(
+                    "SELECT logical_id FROM resources WHERE stack = ?", (stack,))]
+                names = [r["name"] for r in db.execute("SELECT name FROM functions WHERE stack = ?", (stack,))]
+                queues = [r["name"] for r in db.execute("SELECT name FROM queues WHERE stack = ?", (stack,))]
+                for table in ("functions", "resources", "mappings", "api_keys"):
+                    db.execute(f"DELETE FROM {table} WHERE stack = ?", (stack,))
+                for name in queues:
+                    _delete_queue(db, name)
+                db.execute("DELETE FROM stacks WHERE name = ?", (stack,))
+            await self.refresh(retire=names)
+        finally:
+            self.engine.deploying.discard(stack)
+        return {"stack": stack, "removed": removed}
+
+    def cli_stacks(self) -> list[dict[str, Any]]:
+        rows = self.store.query("SELECT s.name, s.status, s.template_path, s.created_at, s.updated_at,"
+                                " (SELECT COUNT(*) FROM resources r WHERE r.stack = s.name) AS resources"
+                                " FROM stacks s ORDER BY s.name")
+        return [{"stack": r["name"], "status": r["status"], "template": r["template_path"],
+                 "resources": r["resources"], "created": _iso(r["created_at"]), "updated": _iso(r["updated_at"])}
+                for r in rows]
+
+    def cli_resources(self, stack: str | None = None) -> list[dict[str, Any]]:
+        names = [self._stack_or_error(stack)] if stack else self.stack_names()
+        out = []
+        for name in names:
+            for r in self.store.query("SELECT * FROM resources WHERE stack = ? ORDER BY logical_id", (name,)):
+                out.append({"stack": name, "logical_id": r["logical_id"], "type": r["type"],
+                            "physical_id": r["physical_id"], "status": r["status"],
+                            "emulated": bool(r["emulated"])})
+        return out
+
+    def cli_outputs(self, stack: str | None = None) -> list[dict[str, Any]]:
+        names = [self._stack_or_error(stack)] if stack else self.stack_names()
+        out = []
+        for name in names:
+            row = self.store.query_one("SELECT outputs_json FROM stacks WHERE name = ?", (name,))
+            for o in json.loads(row["outputs_json"]) if row else []:
+                out.append({"stack": name, **o})
+        return out
+
+    def cli_endpoints(self, stack: str | None = None) -> list[dict[str, Any]]:
+        names = [self._stack_or_error(stack)] if stack else self.stack_names()
+        out: list[dict[str, Any]] = []
+        for name in names:
+            st = self.load_model(name)
+            if st is not None:
+                out.extend(endpoints(st, self.engine.gateway_url))
+        return out
+
+    def cli_api_keys(self, stack: str | None = None) -> list[dict[str, Any]]:
+        names = [self._stack_or_error(stack)] if stack else self.stack_names()
+        rows = []
+        for name in names:
+            rows += [{"stack": r["stack"], "id": r["id"], "name": r["name"], "api_id": r["api_id"], "value": r["value"]}
+                     for r in self.store.query("SELECT * FROM api_keys WHERE stack = ? ORDER BY name", (name,))]
+        return rows
+
+    def cli_function(self, function: str, stack: str | None = None) -> dict[str, Any]:
+        """Resolve a logical id (within a stack) or a physical name to the deployed function."""
+        if stack is not None:
+            self._stack_or_error(stack)
+            row = self.store.query_one("SELECT name, stack, logical_id FROM functions WHERE stack = ? AND"
+                                       " (logical_id = ? OR name = ?)", (stack, function, function))
+        else:
+            row = self.store.query_one("SELECT name, stack, logical_id FROM functions WHERE name = ?", (function,))
+            if row is None:
+                rows = self.store.query("SELECT name, stack, logical_id FROM functions WHERE logical_id = ?",
+                                        (function,))
+                if len(rows) > 1:
+                    raise NotFoundError(f"function {function!r} exists in several stacks "
+                                        f"({', '.join(r['stack'] for r in rows)})", hint="Pass --stack-name.")
+                row = rows[0] if rows else None
+        if row is None:
+            where = f" in stack {stack!r}" if stack else ""
+            raise NotFoundError(f"function {function!r} is not deployed{where}",
+                                hint="`samlite list resources` shows what is deployed.")
+        return {"name": row["name"], "stack": row["stack"], "logical_id": row["logical_id"]}
+
+    # --- applying --------------------------------------------------------------------------
+    def _old_state(self, name: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        rows = self.store.query("SELECT * FROM resources WHERE stack = ?", (name,))
+        old_resources = {r["logical_id"]: dict(r) for r in rows}
+        old_model = self.load_model(name)
+        old_props = {k: dict(v.properties) for k, v in old_model.resources.items()} if old_model else {}
+        return old_resources, old_props
+
+    async def _apply(self, new: Stack, artifacts: list[dict[str, Any]]) -> dict[str, Any]:
+        code = await asyncio.to_thread(self._install_artifacts, artifacts)
+        self._check(new)
+        old_resources, _ = self._old_state(new.name)
+        changes = plan(new, old_resources, {})
+        outputs = [self._output(o) for o in new.outputs]
+        old_functions = {r["name"]: r["code_sha"] for r in self.store.query(
+            "SELECT name, code_sha FROM functions WHERE stack = ?", (new.name,))}
+        now = time.time()
+        with self.store.transaction() as db:
+            created = db.execute("SELECT created_at FROM stacks WHERE name = ?", (new.name,)).fetchone()
+            db.execute(
+                "INSERT OR REPLACE INTO stacks (name, status, template_path, project_dir, model_json, outputs_json,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (new.name, "UPDATE_COMPLETE" if created else "CREATE_COMPLETE", new.template_path,
+                 new.project_dir, json.dumps(to_dict(new)), json.dumps(outputs),
+                 created["created_at"] if created else now, now),
+            )
+            db.execute("DELETE FROM resources WHERE stack = ?", (new.name,))
+            db.executemany(
+                "INSERT INTO resources (stack, logical_id, type, physical_id, properties_hash, status, emulated)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(new.name, r.logical_id, r.type, r.physical_id, r.properties_hash,
+                  "CREATE_COMPLETE" if r.emulated else "SKIPPED", int(r.emulated)) for r in new.resources.values()],
+            )
+            retire = self._write_functions(db, new, code, now)
+            self._write_queues(db, new, now)
+            self._write_mappings(db, new, now)
+            self._write_api_keys(db, new, now)
+            _fault_pause()
+        await self.refresh(retire=retire + [n for n in old_functions if n not in {f.name for f in new.functions.values()}])
+        return {
+            "stack": new.name,
+            "changes": [c.to_dict() for c in changes],
+            "outputs": outputs,
+            "endpoints": endpoints(new, self.engine.gateway_url),
+            "skipped": [{"logical_id": r.logical_id, "type": r.type} for r in new.resources.values() if not r.emulated],
+            "warnings": [{"logical_id": w.logical_id, "message": w.message} for w in new.warnings],
+        }
+
+    def _check(self, new: Stack) -> None:
+        """Checks that need deployed state: name clashes with other stacks, ESM rules."""
+        for fn in new.functions.values():
+            row = self.store.query_one("SELECT stack FROM functions WHERE name = ?", (fn.name,))
+            if row and row["stack"] != new.name:
+                raise DeployError(f"{fn.logical_id}: function name {fn.name!r} already exists in stack {row['stack']!r}")
+        for q in new.queues.values():
+            row = self.store.query_one("SELECT stack FROM queues WHERE name = ?", (q.name,))
+            if row and row["stack"] != new.name:
+                owner = row["stack"] or "an API call"
+                raise DeployError(f"{q.logical_id}: queue {q.name!r} already exists (created by {owner})")
+        queues_by_arn = {q.arn: q for q in new.queues.values()}
+        for m in new.mappings.values():
+            fn = new.functions.get(m.function)
+            if fn is None:
+                raise DeployError(f"{m.logical_id}: target function {m.function!r} is not in the stack")
+            q = queues_by_arn.get(m.event_source_arn)
+            attributes = _queue_attributes(q) if q else self._stored_queue_attributes(m.event_source_arn)
+            if attributes is None:
+                raise DeployError(f"{m.logical_id}: event source {m.event_source_arn} does not exist",
+                                  hint="Create the queue in this stack or another deployed stack first.")
+            message = self.engine.esm.check_mapping(fn.timeout, attributes, _mapping_config(m))
+            if message:
+                raise DeployError(f"{m.logical_id}: InvalidParameterValueException: {message}")
+
+    def _stored_queue_attributes(self, arn: str) -> dict[str, str] | None:
+        row = self.store.query_one("SELECT attributes_json FROM queues WHERE arn = ?", (arn,))
+        return json.loads(row["attributes_json"]) if row else None
+
+    def _install_artifacts(self, artifacts: list[dict[str, Any]]) -> dict[str, Path]:
+        """Copy each zip into the content-addressed store and unpack it once: sha256 -> code dir."""
+        from samlite.package.unpack import unpack_artifact
+
+        settings = self.engine.settings
+        settings.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        out: dict[str, Path] = {}
+        for art in artifacts:
+            sha = art["sha256"]
+            if not re.fullmatch(r"[0-9a-f]{64}", sha):
+                raise DeployError(f"{art.get('logical_id')}: bad artifact digest {sha!r}")
+            stored = settings.artifacts_dir / f"{sha}.zip"
+            if not stored.exists():
+                src = Path(art["path"])
+                if not src.is_file():
+                    raise DeployError(f"{art.get('logical_id')}: artifact {src} is missing", hint="Run `samlite build`.")
+                tmp = stored.with_suffix(f".{os.getpid()}.tmp")
+                shutil.copyfile(src, tmp)
+                if _sha256(tmp) != sha:
+                    tmp.unlink()
+                    raise DeployError(f"{art.get('logical_id')}: artifact {src} changed since it was built",
+                                      hint="Run `samlite build` again.")
+                os.replace(tmp, stored)
+            dest = settings.code_dir / sha
+            unpack_artifact(stored, dest)
+            out[art["logical_id"]] = dest
+        return out
+
+    def _write_functions(self, db: Any, new: Stack, code: dict[str, Path], now: float) -> list[str]:
+        """Upsert function rows; return the names whose environments must be replaced."""
+        retire: list[str] = []
+        layer_dirs = {lid: str(code[lid]) for lid in new.layers if lid in code}
+        for fn in new.functions.values():
+            code_dir = code.get(fn.logical_id)
+            if code_dir is None:
+                raise DeployError(f"{fn.logical_id}: no artifact was built for this function",
+                                  hint="Functions need CodeUri or InlineCode; run `samlite build`.")
+            config = to_dict(fn)
+            config["code_dir"] = str(code_dir)
+            config["layer_dirs"] = [layer_dirs[lid] for lid in fn.layers if lid in layer_dirs]
+            config["stack"] = new.name
+            blob = json.dumps(config, sort_keys=True)
+            code_sha = hashlib.sha256(blob.encode()).hexdigest()
+            row = db.execute("SELECT code_sha, version FROM functions WHERE name = ?", (fn.name,)).fetchone()
+            version = 1 if row is None else row["version"] + (row["code_sha"] != code_sha)
+            if row is not None and row["code_sha"] != code_sha:
+                retire.append(fn.name)
+            db.execute(
+                "INSERT OR REPLACE INTO functions (name, stack, logical_id, config_json, code_sha, version, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)", (fn.name, new.name, fn.logical_id, blob, code_sha, version, now))
+            db.execute("INSERT OR IGNORE INTO function_versions (name, version, code_sha, config_json, created_at)"
+                       " VALUES (?, ?, ?, ?, ?)", (fn.name, version, code_sha, blob, now))
+        keep = [f.name for f in new.functions.values()]
+        db.execute(f"DELETE FROM functions WHERE stack = ? AND name NOT IN ({','.join('?' * len(keep))})",
+                   (new.name, *keep))
+        return retire
+
+    def _write_queues(self, db: Any, new: Stack, now: float) -> None:
+        keep = {q.name for q in new.queues.values()}
+        for row in db.execute("SELECT name FROM queues WHERE stack = ?", (new.name,)).fetchall():
+            if row["name"] not in keep:
+                _delete_queue(db, row["name"])
+        for q in new.queues.values():
+            attrs = json.dumps(_queue_attributes(q))
+            db.execute(
+                "INSERT INTO queues (name, arn, stack, logical_id, fifo, attributes_json, tags_json, created_at,"
+                " modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                " attributes_json = excluded.attributes_json, tags_json = excluded.tags_json,"
+                " logical_id = excluded.logical_id, modified_at = excluded.modified_at",
+                (q.name, q.arn, new.name, q.logical_id, int(q.fifo), attrs, json.dumps(dict(q.tags)), now, now),
+            )
+
+    def _write_mappings(self, db: Any, new: Stack, now: float) -> None:
+        db.execute("DELETE FROM mappings WHERE stack = ?", (new.name,))
+        for m in new.mappings.values():
+            fn = new.functions[m.function]
+            db.execute(
+                "INSERT OR REPLACE INTO mappings (uuid, stack, logical_id, function_name, event_source_arn, config_json,"
+                " enabled, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (m.uuid, new.name, m.logical_id, fn.name, m.event_source_arn, json.dumps(_mapping_config(m)),
+                 int(m.enabled), "Enabled" if m.enabled else "Disabled", now),
+            )
+
+    def _write_api_keys(self, db: Any, new: Stack, now: float) -> None:
+        """One usage-plan key per API that requires keys; kept across redeploys."""
+        wanted = {a.api_id: a for a in new.apis.values()
+                  if a.kind == "rest" and (a.api_key_required or any(r.api_key_required for r in a.routes))}
+        existing = {r["api_id"] for r in db.execute("SELECT api_id FROM api_keys WHERE stack = ?", (new.name,))}
+        for api_id in existing - set(wanted):
+            db.execute("DELETE FROM api_keys WHERE stack = ? AND api_id = ?", (new.name, api_id))
+        for api_id, api in wanted.items():
+            if api_id not in existing:
+                db.execute("INSERT INTO api_keys (id, value, name, stack, api_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                           (model.stable_id(f"key/{new.name}/{api_id}", 10), secrets.token_urlsafe(30),
+                            f"{new.name}-{api.logical_id}-key", new.name, api_id, now))
+
+    def _output(self, out: model.Output) -> dict[str, Any]:
+        value = local_url(out.value, self.engine.gateway_url)
+        row: dict[str, Any] = {"key": out.key, "value": value, "description": out.description}
+        if value != out.value:
+            row["aws_value"] = out.value
+        if out.export_name:
+            row["export_name"] = out.export_name
+        return row
+
+    # --- live state ------------------------------------------------------------------------
+    def restore(self) -> None:
+        """Rebuild the live function table from the store (start-up and after every change)."""
+        from samlite.engine.runtime import FunctionSpec
+
+        specs = {}
+        for row in self.store.query("SELECT name, config_json, code_sha FROM functions"):
+            c = json.loads(row["config_json"])
+            specs[row["name"]] = FunctionSpec(
+                name=c["name"], arn=c["arn"], runtime=c.get("runtime") or "python3.11", handler=c.get("handler") or "",
+                code_dir=Path(c["code_dir"]), code_sha=row["code_sha"], memory_size=c["memory_size"],
+                timeout=c["timeout"], ephemeral_storage=c.get("ephemeral_storage", 512),
+                environment=dict(c.get("environment") or {}),
+                layer_dirs=tuple(Path(p) for p in c.get("layer_dirs", [])),
+                architectures=tuple(c.get("architectures") or ("x86_64",)),
+                reserved_concurrency=c.get("reserved_concurrency"), stack=c.get("stack"),
+                log_format=c.get("log_format", "Text"),
+            )
+        self.engine.functions.clear()
+        self.engine.functions.update(specs)
+
+    async def refresh(self, retire: list[str]) -> None:
+        self.restore()
+        for name in retire:
+            self.engine.invoker.retire(name)
+        self.engine.queues.reload()
+        await self.engine.esm.reload()
+        self.engine.gateway.reload()
+
+
+# --- helpers -------------------------------------------------------------------------------
+def endpoints(stack: Stack, gateway_url: str) -> list[dict[str, Any]]:
+    """The local base URL of every API and function URL (stage included, as DESIGN.md lists)."""
+    out = []
+    for api in stack.apis.values():
+        stage = "" if api.stage_name == "$default" else f"{api.stage_name}/"
+        out.append({"stack": stack.name, "resource": api.logical_id,
+                    "kind": "rest-api" if api.kind == "rest" else "http-api",
+                    "url": f"{gateway_url}/_api/{api.api_id}/{stage}", "api_id": api.api_id, "stage": api.stage_name,
+                    "host_url": f"http://{api.api_id}.execute-api.localhost:{gateway_url.rsplit(':', 1)[1]}/{stage}",
+                    "routes": [f"{r.method} {r.path}" for r in api.routes]})
+    for url in stack.function_urls.values():
+        out.append({"stack": stack.name, "resource": url.logical_id, "kind": "function-url",
+                    "url": f"{gateway_url}/_url/{url.url_id}/", "function": url.function, "auth_type": url.auth_type})
+    return out
+
+
+def local_url(value: str, gateway_url: str) -> str:
+    """Rewrite execute-api and lambda-url hosts to the local gateway URLs that serve them."""
+    value = _EXECUTE_API.sub(lambda m: f"{gateway_url}/_api/{m.group(1)}{m.group(2) or '/'}", value)
+    return _LAMBDA_URL.sub(lambda m: f"{gateway_url}/_url/{m.group(1)}{m.group(2) or '/'}", value)
+
+
+def _queue_attributes(q: model.Queue) -> dict[str, str]:
+    attrs = {
+        "VisibilityTimeout": str(q.visibility_timeout),
+        "MessageRetentionPeriod": str(q.message_retention_period),
+        "DelaySeconds": str(q.delay_seconds),
+        "MaximumMessageSize": str(q.maximum_message_size),
+        "ReceiveMessageWaitTimeSeconds": str(q.receive_message_wait_time_seconds),
+    }
+    if q.fifo:
+        attrs["FifoQueue"] = "true"
+        attrs["ContentBasedDeduplication"] = "true" if q.content_based_deduplication else "false"
+    if q.redrive_policy:
+        attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": q.redrive_policy.dead_letter_target_arn,
+                                             "maxReceiveCount": q.redrive_policy.max_receive_count})
+    return attrs
+
+
+def _mapping_config(m: model.EventSourceMapping) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "BatchSize": m.batch_size,
+        "MaximumBatchingWindowInSeconds": m.maximum_batching_window_seconds,
+        "FunctionResponseTypes": list(m.function_response_types),
+    }
+    if m.filter_patterns:
+        config["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in m.filter_patterns]}
+    if m.maximum_concurrency is not None:
+        config["ScalingConfig"] = {"MaximumConcurrency": m.maximum_concurrency}
+    return config
+
+
+def _delete_queue(db: Any, name: str) -> None:
+    db.execute("DELETE FROM messages WHERE queue = ?", (name,))
+    db.execute("DELETE FROM fifo_dedup WHERE queue = ?", (name,))
+    db.execute("DELETE FROM queues WHERE name = ?", (name,))
+    db.execute("INSERT OR REPLACE INTO deleted_queues (name, deleted_at) VALUES (?, ?)", (name, time.time()))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _empty() -> Stack:
+    return Stack(name="", region="", account_id="", template_path="", project_dir="")
+
+
+def _fault_pause() -> None:
+    """Test hook (OS edge): hold the deploy transaction open so a test can SIGKILL mid-deploy."""
+    pause = os.environ.get("SAMLITE_FAULT_DEPLOY_PAUSE")
+    if pause:
+        log.warning("fault injection: pausing %s s inside the deploy transaction", pause)
+        time.sleep(float(pause))

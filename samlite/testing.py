@@ -1,0 +1,181 @@
+"""pytest plugin: integration-test your own SAM stack against an isolated samlite engine.
+
+Registered through the `pytest11` entry point, so installing samlite makes these fixtures
+available:
+
+- `samlite_engine`: a real engine process with its state in `tmp_path` and ports chosen by the
+  OS. It has `.cli(...)` to run samlite commands against it, `.deploy(template, stack)`,
+  `.client(service)` for boto3 clients, `.endpoints()` and `.outputs()`, and `.kill()` /
+  `.start()` for crash tests.
+
+    def test_my_api(samlite_engine):
+        samlite_engine.deploy("template.yaml", "my-app")
+        url = samlite_engine.endpoints()[0]["url"]
+        ...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+
+class EngineHandle:
+    """One engine process bound to one state dir."""
+
+    def __init__(self, home: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.home = home
+        self.env = {
+            **os.environ,
+            "SAMLITE_HOME": str(home),
+            "SAMLITE_GATEWAY_PORT": "0",
+            "SAMLITE_AWS_PORT": "0",
+            "SAMLITE_ASYNC_RETRY_BASE": os.environ.get("SAMLITE_ASYNC_RETRY_BASE", "0.2"),
+            "AWS_ACCESS_KEY_ID": "samlite",
+            "AWS_SECRET_ACCESS_KEY": "samlite-secret",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self.env.pop("AWS_PROFILE", None)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.info: dict[str, Any] = {}
+
+    # --- process ---------------------------------------------------------------------------
+    def start(self, timeout: float = 20.0) -> "EngineHandle":
+        self.home.mkdir(parents=True, exist_ok=True)
+        engine_json = self.home / "engine.json"
+        log = open(self.home / "engine.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "samlite.engine", "--daemon"],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"engine exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if engine_json.exists() and (self.home / "control.sock").exists():
+                try:
+                    info = json.loads(engine_json.read_text())
+                except ValueError:
+                    info = {}
+                if info.get("pid") == self.proc.pid:
+                    self.info = info
+                    return self
+            time.sleep(0.01)
+        raise RuntimeError(f"engine not ready after {timeout} s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: the crash case durability tests need."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join((self.home / "engine.log").read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    # --- use -------------------------------------------------------------------------------
+    @property
+    def aws_url(self) -> str:
+        return self.info["aws_url"]
+
+    @property
+    def gateway_url(self) -> str:
+        return self.info["gateway_url"]
+
+    def cli(self, *args: str, input: str | bytes | None = None, cwd: str | Path | None = None,
+            timeout: float = 120.0, check: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run `samlite ARGS` against this engine, as a user would in a shell."""
+        if isinstance(input, bytes):
+            input = input.decode()
+        result = subprocess.run(
+            [sys.executable, "-m", "samlite", *args],
+            env=self.env,
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"samlite {' '.join(args)} exited {result.returncode}\nstdout:\n{result.stdout}\n"
+                f"stderr:\n{result.stderr}\nengine.log:\n{self.log_tail()}"
+            )
+        return result
+
+    def deploy(self, template: str | Path, stack_name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        template = Path(template)
+        return self.cli("deploy", "-t", str(template), "--stack-name", stack_name, "--no-confirm-changeset",
+                        *extra, cwd=template.parent, check=True)
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            service,
+            endpoint_url=self.aws_url,
+            region_name="us-east-1",
+            aws_access_key_id="samlite",
+            aws_secret_access_key="samlite-secret",
+            config=Config(retries={"max_attempts": 1}, read_timeout=60),
+            **kwargs,
+        )
+
+    def endpoints(self, stack: str | None = None) -> list[dict[str, Any]]:
+        args = ["list", "endpoints", "--output", "json"] + (["--stack-name", stack] if stack else [])
+        return json.loads(self.cli(*args, check=True).stdout)
+
+    def outputs(self, stack: str | None = None) -> dict[str, str]:
+        args = ["list", "outputs", "--output", "json"] + (["--stack-name", stack] if stack else [])
+        return {o["key"]: o["value"] for o in json.loads(self.cli(*args, check=True).stdout)}
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02, message: str = "condition") -> Any:
+    """Poll `predicate` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message} (last value: {last!r})")
+
+
+@pytest.fixture
+def samlite_engine(tmp_path: Path) -> Iterator[EngineHandle]:
+    """A running, isolated engine (state in tmp_path, ports chosen by the OS)."""
+    handle = EngineHandle(tmp_path / "samlite-home").start()
+    try:
+        yield handle
+    finally:
+        handle.stop()
+        handle.kill()
