@@ -1,0 +1,418 @@
+"""The single invocation path: every invoke (CLI, AWS endpoint, gateway, ESM, async) lands here.
+
+`InvokeService.invoke` validates the request as the Lambda Invoke API does (function lookup,
+payload size and JSON, ClientContext), then `run` applies concurrency limits, picks a warm
+environment or cold-starts one (`runtime.workers`), enforces the timeout, and turns the worker's
+reply (or its death) into Lambda's result, error payload and START/END/REPORT lines. Log events
+and metric rows are buffered in memory and written to the store in one transaction every
+FLUSH_S, so a warm invoke never waits on SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Mapping
+
+from samlite.config import Settings
+from samlite.engine.runtime import FunctionSpec
+from samlite.engine.runtime import protocol as proto
+from samlite.engine.runtime.interpreters import UnsupportedRuntime
+from samlite.engine.runtime.workers import Environment, Reply, Workers
+from samlite.engine.store import Store
+
+log = logging.getLogger("samlite.engine")
+
+FLUSH_S = 0.05
+LOG_TAIL_BYTES = 4096
+
+AsyncSink = Callable[[FunctionSpec, bytes, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    status_code: int  # 200 (RequestResponse), 202 (Event), 204 (DryRun)
+    payload: bytes  # response body: the function result or the error object JSON
+    function_error: str | None  # "Unhandled" on any function error (timeout, crash, init error)
+    request_id: str
+    executed_version: str = "$LATEST"
+    log_tail: str = ""  # START..REPORT text of this invocation, last 4 KB, when asked
+    error_type: str | None = None  # "Sandbox.Timedout", "Runtime.ImportModuleError", "ValueError", ...
+    duration_ms: float = 0.0
+    billed_ms: int = 0
+    init_ms: float | None = None
+    max_memory_mb: int = 0
+    cold: bool = False
+
+
+class TooManyRequests(Exception):
+    """Throttled (SPEC 2.2): `reason` is one of the Reason values."""
+
+    def __init__(self, reason: str, message: str = "Rate Exceeded.") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class _ApiError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RequestTooLarge(_ApiError):
+    """RequestTooLargeException (413)."""
+
+
+class FunctionNotFound(_ApiError):
+    """ResourceNotFoundException (404)."""
+
+
+class InvalidRequestContent(_ApiError):
+    """InvalidRequestContentException (400): the payload is not JSON."""
+
+
+class InvalidParameterValue(_ApiError):
+    """InvalidParameterValueException (400): bad invocation type, qualifier or ClientContext."""
+
+
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+
+
+class _Recorder:
+    """Log events and metric rows, buffered and flushed in one transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.logs: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+        self.metrics: list[tuple[Any, ...]] = []
+
+    def log(self, group: str, stream: str, message: str) -> None:
+        self.logs[(group, stream)].append((int(time.time() * 1000), message))
+
+    def flush(self) -> None:
+        if not self.logs and not self.metrics:
+            return
+        logs, self.logs = self.logs, defaultdict(list)
+        metrics, self.metrics = self.metrics, []
+        try:
+            with self.store.transaction():
+                for (group, stream), events in logs.items():
+                    self.store.append_log_events(group, stream, events)
+                if metrics:
+                    self.store.executemany(
+                        "INSERT INTO metrics (function_name, stack, timestamp_ms, request_id, source, duration_ms,"
+                        " billed_ms, memory_size, max_memory_mb, init_ms, cold, error, throttled, concurrency,"
+                        " architecture) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        metrics,
+                    )
+        except Exception:  # a full disk must not take invocations down with it
+            log.exception("could not write %d log streams / %d metrics to the store", len(logs), len(metrics))
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_S)
+            self.flush()
+
+
+class InvokeService:
+    def __init__(self, settings: Settings, store: Store, aws_endpoint_url: str,
+                 functions: Mapping[str, FunctionSpec]) -> None:
+        self.settings = settings
+        self.store = store
+        self.functions = functions
+        self.async_sink: AsyncSink | None = None
+        self.init_limit_s = proto.INIT_LIMIT_S
+        self.recorder = _Recorder(store)
+        self.workers = Workers(settings, aws_endpoint_url, self._on_output)
+        self._active: dict[str, int] = defaultdict(int)
+        self._unreserved_active = 0
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+        self._flusher: asyncio.Task[None] | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.workers.start()
+        self._flusher = asyncio.get_running_loop().create_task(self.recorder.run())
+
+    async def stop(self, deadline_s: float = 5.0) -> None:
+        """Stop intake, wait for in-flight invocations up to the deadline, then kill workers."""
+        self._stopping = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), deadline_s)
+        await self.workers.stop()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        self.recorder.flush()
+
+    def retire(self, name: str) -> None:
+        spec = self.functions.get(name)
+        self.workers.retire(name, spec.code_sha if spec else None)
+
+    # --- lookup ------------------------------------------------------------------------------
+    def resolve(self, function: str) -> FunctionSpec:
+        return self._resolve(function)[0]
+
+    def _resolve(self, function: str) -> tuple[FunctionSpec, str | None]:
+        region, account = self.settings.region, self.settings.account_id
+        parts = function.split(":")
+        ok = True
+        if function.startswith("arn:"):
+            ok = len(parts) in (7, 8) and parts[2] == "lambda" and parts[5] == "function"
+            if ok:
+                ok = parts[3] == region and parts[4] == account
+            name, qualifier = (parts[6], parts[7] if len(parts) == 8 else None) if len(parts) >= 7 else (function, None)
+        elif len(parts) >= 3 and parts[1] == "function":
+            ok = len(parts) in (3, 4) and parts[0] == account
+            name, qualifier = parts[2], (parts[3] if len(parts) == 4 else None)
+        else:
+            ok = len(parts) in (1, 2)
+            name, qualifier = parts[0], (parts[1] if len(parts) == 2 else None)
+        spec = self.functions.get(name) if ok else None
+        if spec is None or (qualifier is not None and qualifier not in ("$LATEST", spec.version)):
+            suffix = f":{qualifier}" if qualifier else ""
+            raise FunctionNotFound(f"Function not found: arn:aws:lambda:{region}:{account}:function:{name}{suffix}")
+        return spec, qualifier
+
+    # --- the Invoke API ----------------------------------------------------------------------
+    async def invoke(self, function: str, payload: bytes, *, invocation_type: str = "RequestResponse",
+                     client_context: str | None = None, log_tail: bool = False, source: str = "api",
+                     request_id: str | None = None) -> InvokeResult:
+        if invocation_type not in INVOCATION_TYPES:
+            raise InvalidParameterValue(
+                f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to satisfy"
+                " constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+        spec, qualifier = self._resolve(function)
+        request_id = request_id or str(uuid.uuid4())
+        limit = proto.ASYNC_REQUEST_LIMIT if invocation_type == "Event" else proto.SYNC_REQUEST_LIMIT
+        label = "Event" if invocation_type == "Event" else "RequestResponse"
+        if len(payload) > limit:
+            raise RequestTooLarge(
+                f"{len(payload)} byte payload is too large for the {label} invocation type (limit {limit} bytes)")
+        if not payload.strip():
+            payload = b"{}"
+        else:
+            try:
+                json.loads(payload)
+            except ValueError as exc:
+                raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from None
+        if client_context is not None and invocation_type != "Event":
+            _check_client_context(client_context)
+        if invocation_type == "DryRun":
+            return InvokeResult(204, b"", None, request_id, executed_version=spec.version)
+        if invocation_type == "Event":
+            if self.async_sink is None:
+                raise RuntimeError("asynchronous invocation is not available: no async dispatcher is attached")
+            await self.async_sink(spec, payload, request_id)
+            return InvokeResult(202, b"", None, request_id, executed_version=spec.version)
+        invoked_arn = f"{spec.arn}:{qualifier}" if qualifier else spec.arn
+        return await self.run(spec, payload, request_id, source=source, client_context=client_context,
+                              log_tail=log_tail, invoked_arn=invoked_arn)
+
+    # --- the run -----------------------------------------------------------------------------
+    async def run(self, spec: FunctionSpec, payload: bytes, request_id: str, *, source: str,
+                  client_context: str | None = None, log_tail: bool = False,
+                  invoked_arn: str | None = None) -> InvokeResult:
+        """One synchronous run of an already-resolved function; raises TooManyRequests."""
+        if self._stopping:
+            raise TooManyRequests("ConcurrentInvocationLimitExceeded", "The engine is shutting down.")
+        unreserved = spec.reserved_concurrency is None
+        self._admit(spec, request_id, source)
+        self._active[spec.name] += 1
+        self._unreserved_active += unreserved
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            return await self._run(spec, payload, request_id, source, client_context, log_tail,
+                                   invoked_arn or spec.arn)
+        finally:
+            self._active[spec.name] -= 1
+            self._unreserved_active -= unreserved
+            self._inflight -= 1
+            if not self._inflight:
+                self._idle.set()
+
+    def _admit(self, spec: FunctionSpec, request_id: str, source: str) -> None:
+        active = self._active[spec.name]
+        if spec.reserved_concurrency is not None:
+            if active >= spec.reserved_concurrency:
+                self._throttle(spec, request_id, source, "ReservedFunctionConcurrentInvocationLimitExceeded")
+            return
+        reserved = sum(f.reserved_concurrency or 0 for f in self.functions.values())
+        if self._unreserved_active >= max(0, self.settings.account_concurrency - reserved):
+            self._throttle(spec, request_id, source, "ConcurrentInvocationLimitExceeded")
+
+    def _throttle(self, spec: FunctionSpec, request_id: str, source: str, reason: str) -> None:
+        self.recorder.metrics.append((spec.name, spec.stack, int(time.time() * 1000), request_id, source, 0.0, 0,
+                                      spec.memory_size, 0, None, 0, None, 1, self._active[spec.name],
+                                      spec.architecture))
+        raise TooManyRequests(reason)
+
+    async def _run(self, spec: FunctionSpec, payload: bytes, request_id: str, source: str,
+                   client_context: str | None, log_tail: bool, invoked_arn: str) -> InvokeResult:
+        tail: list[str] | None = [] if log_tail else None
+        concurrency = self._active[spec.name]
+        env = self.workers.take_idle(spec)
+        init_ms: float | None = None
+        budget = float(spec.timeout)
+        if env is None:
+            if not self.workers.make_room(spec):
+                self._throttle(spec, request_id, source, "ConcurrentInvocationLimitExceeded")
+            try:
+                env, reply = await self.workers.cold_start(spec, self.init_limit_s, tail)
+            except UnsupportedRuntime as exc:
+                return self._platform_failure(spec, request_id, source, str(exc), "Runtime.InvalidRuntime",
+                                              concurrency)
+            env.request_id = request_id
+            init_ms = env.init_ms
+            if reply[0] == "timeout":
+                # Init overran its 10 s: retried inside the invoke, under the function timeout (SPEC 1.5).
+                env.output(f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: timeout")
+                self.workers.release(env, keep=False)
+                env, reply = await self.workers.cold_start(spec, float(spec.timeout), tail)
+                env.request_id = request_id
+                init_ms = env.init_ms
+                budget = max(0.001, spec.timeout - (init_ms or 0) / 1000.0)
+            if reply[0] != "ready":
+                return await self._init_failed(spec, env, reply, request_id, source, concurrency)
+        else:
+            env.tail = tail
+            env.request_id = request_id
+        env.output(proto.start_line(request_id, spec.version))
+        loop = asyncio.get_running_loop()
+        header = {"t": "i", "id": request_id, "dl": int(time.time() * 1000 + budget * 1000), "arn": invoked_arn,
+                  "cc": client_context}
+        started = time.perf_counter()
+        future = env.send_invoke(header, payload)
+        timer = loop.call_later(budget, env.kill, "timeout")
+        try:
+            kind, head, body = await future
+        finally:
+            timer.cancel()
+        duration = (time.perf_counter() - started) * 1000.0
+        error_type: str | None = None
+        status: str | None = None
+        keep = True
+        max_mb = _mb(int(head.get("m", 0)) or env.rss_kb)
+        if kind == "r":
+            if len(body) > proto.SYNC_RESPONSE_LIMIT:
+                body, error_type = proto.response_too_large_payload(), "Function.ResponseSizeTooLarge"
+        elif kind == "e":
+            error_type = head.get("et") or "Unhandled"
+        elif kind == "timeout":
+            keep = False
+            body, error_type, status = proto.timeout_payload(request_id, spec.timeout), "Sandbox.Timedout", "timeout"
+            env.output(f"{_iso_now()} {request_id} Task timed out after {spec.timeout:.2f} seconds")
+        else:  # the worker died under this invocation
+            keep = False
+            body, error_type, max_mb = await self._death(env, request_id, spec, max_mb)
+            status = "error"
+        return self._finish(spec, env, request_id, source, body, error_type, duration, init_ms, max_mb,
+                            concurrency, keep, status)
+
+    async def _death(self, env: Environment, request_id: str, spec: FunctionSpec,
+                     max_mb: int) -> tuple[bytes, str, int]:
+        returncode = await env.exit_code()
+        if env.oom or env.kill_reason == "oom":
+            env.output(f"RequestId: {request_id} Error: Runtime exited with error: signal: killed\n"
+                       "Runtime.OutOfMemory")
+            return proto.oom_payload(request_id), "Runtime.OutOfMemory", spec.memory_size
+        env.output(f"RequestId: {request_id} Error: Runtime exited with error: {proto.exit_reason(returncode)}\n"
+                   "Runtime.ExitError")
+        return proto.exit_payload(request_id, returncode), "Runtime.ExitError", max_mb
+
+    async def _init_failed(self, spec: FunctionSpec, env: Environment, reply: Reply, request_id: str,
+                           source: str, concurrency: int) -> InvokeResult:
+        kind, head, body = reply
+        init_ms = env.init_ms or 0.0
+        max_mb = _mb(env.rss_kb)
+        if kind == "ie":
+            error_type = head.get("et") or "Runtime.Unknown"
+        elif kind == "timeout":
+            error_type = "Sandbox.Timedout"
+            body = proto.timeout_payload(request_id, spec.timeout)
+            env.output(f"{_iso_now()} {request_id} Task timed out after {spec.timeout:.2f} seconds")
+        else:
+            body, error_type, max_mb = await self._death(env, request_id, spec, max_mb)
+        env.output(proto.init_report_line(init_ms, error_type))
+        env.output(proto.start_line(request_id, spec.version))
+        status = "timeout" if kind == "timeout" else "error"
+        # The failed init ran inside this invocation: it is the Duration; no separate Init Duration.
+        return self._finish(spec, env, request_id, source, body, error_type, init_ms, None, max_mb,
+                            concurrency, False, status, cold=True)
+
+    def _finish(self, spec: FunctionSpec, env: Environment, request_id: str, source: str, body: bytes,
+                error_type: str | None, duration: float, init_ms: float | None, max_mb: int,
+                concurrency: int, keep: bool, status: str | None, cold: bool | None = None) -> InvokeResult:
+        billed = proto.billed_ms(duration, init_ms)
+        env.output(proto.end_line(request_id))
+        env.output(proto.report_line(request_id, duration, billed, spec.memory_size, max_mb, init_ms, status,
+                                     error_type if status == "error" else None))
+        tail = env.tail
+        current = self.functions.get(spec.name)
+        self.workers.release(env, keep and current is not None and current.code_sha == spec.code_sha)
+        is_cold = init_ms is not None if cold is None else cold
+        self.recorder.metrics.append((spec.name, spec.stack, int(time.time() * 1000), request_id, source, duration,
+                                      billed, spec.memory_size, max_mb, init_ms, int(is_cold), error_type, 0,
+                                      concurrency, spec.architecture))
+        return InvokeResult(
+            status_code=200, payload=body, function_error="Unhandled" if error_type else None,
+            request_id=request_id, executed_version=spec.version,
+            log_tail=_last_bytes("\n".join(tail) + "\n", LOG_TAIL_BYTES) if tail is not None else "",
+            error_type=error_type, duration_ms=duration, billed_ms=billed, init_ms=init_ms, max_memory_mb=max_mb,
+            cold=is_cold,
+        )
+
+    def _platform_failure(self, spec: FunctionSpec, request_id: str, source: str, message: str, error_type: str,
+                          concurrency: int) -> InvokeResult:
+        body = proto.error_payload(message, error_type)
+        for line in (proto.start_line(request_id, spec.version), f"[ERROR] {error_type}: {message}",
+                     proto.end_line(request_id)):
+            self.recorder.log(spec.log_group, f"samlite/{spec.name}", line)
+        self.recorder.metrics.append((spec.name, spec.stack, int(time.time() * 1000), request_id, source, 0.0, 0,
+                                      spec.memory_size, 0, None, 0, error_type, 0, concurrency, spec.architecture))
+        return InvokeResult(200, body, "Unhandled", request_id, executed_version=spec.version, error_type=error_type)
+
+    # --- output ------------------------------------------------------------------------------
+    def _on_output(self, env: Environment, line: str) -> None:
+        self.recorder.log(env.spec.log_group, env.stream, line)
+
+
+def _check_client_context(value: str) -> None:
+    if len(value) > proto.CLIENT_CONTEXT_LIMIT:
+        raise InvalidParameterValue(f"Client context must be at most {proto.CLIENT_CONTEXT_LIMIT} bytes, base64 encoded.")
+    try:
+        decoded = json.loads(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise InvalidParameterValue("Client context must be a valid Base64-encoded JSON object.")
+
+
+def _mb(kb: int) -> int:
+    return (kb + 1023) // 1024
+
+
+def _iso_now() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+
+
+def _last_bytes(text: str, limit: int) -> str:
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[-limit:].decode("utf-8", "ignore")

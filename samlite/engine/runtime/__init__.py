@@ -1,0 +1,48 @@
+"""Execution environments: what a function is to the runtime, and the worker processes running it.
+
+`FunctionSpec` is the frozen description of one deployed function version that the engine
+hands to the invoke service. `workers.py` turns specs into warm worker processes (one
+execution environment each), `bootstrap.py` is the program inside a worker, `protocol.py` the
+framing between them, and `interpreters.py` maps a Lambda Runtime to a local interpreter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    arn: str
+    runtime: str
+    handler: str
+    # Unpacked code: the worker's cwd and first sys.path entry (LAMBDA_TASK_ROOT).
+    code_dir: Path
+    # Identifies the code + configuration version; a new value means new environments.
+    code_sha: str
+    memory_size: int = 128
+    timeout: int = 3
+    ephemeral_storage: int = 512
+    # The user's Variables.
+    environment: Mapping[str, str] = field(default_factory=dict)
+    # Each layer dir has python/ inside (like /opt); <layer>/python goes on sys.path.
+    layer_dirs: tuple[Path, ...] = ()
+    architectures: tuple[str, ...] = ("x86_64",)
+    version: str = "$LATEST"
+    reserved_concurrency: int | None = None
+    stack: str | None = None
+    log_format: str = "Text"
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.name}"
+
+    @property
+    def architecture(self) -> str:
+        return self.architectures[0] if self.architectures else "x86_64"
+
+
+__all__ = ["FunctionSpec"]
