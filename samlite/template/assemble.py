@@ -115,7 +115,10 @@ class Assembler:
             parameters=dict(self.b.parameters), resources=resources, functions=self.functions,
             layers=self.layers, queues=self.queues, mappings=self.mappings, apis=self.apis,
             function_urls=self.urls, outputs=tuple(outputs), imports=tuple(self.b.imports),
-            warnings=tuple(self.b.warnings))
+            warnings=tuple(self.b.warnings),
+            no_echo_parameters=tuple(
+                name for name, spec in _d(self.b.doc.get("Parameters")).items()
+                if checks.as_bool(_d(spec).get("NoEcho"))))
 
     def _cannot(self, lid: str, exc: Exception) -> None:
         if not self.b.problems.errors:

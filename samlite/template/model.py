@@ -270,6 +270,7 @@ class Stack:
     outputs: tuple[Output, ...] = ()
     imports: tuple[str, ...] = ()  # export names this stack imports (Fn::ImportValue)
     warnings: tuple[Warning, ...] = ()
+    no_echo_parameters: tuple[str, ...] = ()  # parameters declared NoEcho: show them as ****
 
 
 # --- serialisation: the engine stores deployed stacks as JSON and reads them back -------------

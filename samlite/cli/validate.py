@@ -1,0 +1,63 @@
+"""`samlite validate`: check a template offline and list every problem.
+
+Problems go to stderr one per line (`file:line: LogicalId.Path: message`, warnings prefixed
+`warning:`); on success stdout gets `<path> is a valid SAM template`. `--output json` prints
+`{"valid", "errors", "warnings"}` to stdout instead. Exit code 3 when there is any error.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from samlite.errors import ExitCode, SamliteError
+
+
+class _Invalid(SamliteError):
+    """Raised after the problems are printed, only to set the exit code."""
+
+    exit_code = ExitCode.INVALID_TEMPLATE
+
+
+@click.command("validate")
+@click.option("-t", "--template", "template", type=click.Path(dir_okay=True), default=None,
+              help="Template file or project folder (default: template.yaml/.yml/.json in cwd).")
+@click.option("--parameter-overrides", "overrides", multiple=True,
+              help="Parameter values: K=V (repeatable), 'K1=V1 K2=V2', or "
+                   "ParameterKey=K,ParameterValue=V.")
+@click.option("--stack-name", default="sam-app", show_default=True,
+              help="Stack name used for generated names.")
+@click.option("--output", "output", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+def validate(template: str | None, overrides: tuple[str, ...], stack_name: str, output: str) -> None:
+    """Validate a SAM template offline and print every problem as file:line: LogicalId.Path: message."""
+    from samlite.template import find_template, parse_parameter_overrides, validate_template
+    from samlite.template.model import Context
+
+    path = find_template(template)
+    params = parse_parameter_overrides(list(overrides))
+    problems = validate_template(path, Context(stack_name=stack_name), params)
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity != "error"]
+    if output == "json":
+        click.echo(json.dumps({"valid": not errors, "template": str(path),
+                               "errors": [_public(p) for p in errors],
+                               "warnings": [_public(p) for p in warnings]}, indent=2))
+    else:
+        for problem in errors:
+            click.echo(str(problem), err=True)
+        for problem in warnings:
+            click.echo(f"warning: {problem}", err=True)
+        if not errors:
+            click.echo(f"{path} is a valid SAM template")
+    if errors:
+        noun = "error" if len(errors) == 1 else "errors"
+        raise _Invalid(f"{path}: {len(errors)} {noun} found" if output == "text" else
+                       f"{path} is not a valid SAM template")
+
+
+def _public(problem: object) -> dict[str, object]:
+    data = problem.to_dict()  # type: ignore[attr-defined]
+    data.pop("severity", None)
+    return data
