@@ -185,3 +185,12 @@ def m001_initial() -> str:
         );
         INSERT INTO meta (key, value) VALUES ('app', 'samlite-state');
         """
+
+
+@migration
+def m002_sqs_indexes() -> str:
+    # FIFO receives look up locked groups (in flight) and walk one group in order.
+    return """
+        CREATE INDEX messages_inflight ON messages (queue, in_flight, visible_ms);
+        CREATE INDEX messages_group ON messages (queue, group_id, seq);
+        """
