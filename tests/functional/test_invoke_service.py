@@ -1,0 +1,294 @@
+"""The Invoke API surface of InvokeService: validation, limits, throttling, records."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import textwrap
+import time
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+
+from samlite.config import Settings
+from samlite.engine.invoke import (
+    FunctionNotFound, InvalidParameterValue, InvalidRequestContent, InvokeService, RequestTooLarge,
+    TooManyRequests,
+)
+from samlite.engine.runtime import FunctionSpec
+from samlite.engine.store import Store
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
+
+ECHO = """
+    import os, time
+    def handler(event, context):
+        if isinstance(event, dict) and event.get("sleep"):
+            time.sleep(event["sleep"])
+        if isinstance(event, dict) and event.get("big"):
+            return "x" * event["big"]
+        return {"event": event, "pid": os.getpid()}
+"""
+
+
+class Lab:
+    def __init__(self, tmp: Path, **settings: object) -> None:
+        self.tmp = tmp
+        self.settings = Settings(home=tmp / "home", **settings)  # type: ignore[arg-type]
+        self.store = Store(self.settings.db_path)
+        self.functions: dict[str, FunctionSpec] = {}
+        self.svc = InvokeService(self.settings, self.store, "http://127.0.0.1:1", self.functions)
+
+    def add(self, name: str, code: str = ECHO, sha: str = "v1", **kw: object) -> FunctionSpec:
+        code_dir = self.tmp / "code" / name / sha
+        code_dir.mkdir(parents=True, exist_ok=True)
+        (code_dir / "app.py").write_text(textwrap.dedent(code))
+        kw.setdefault("runtime", "python3.11")
+        spec = FunctionSpec(name=name, arn=ARN.format(name), handler="app.handler",
+                            code_dir=code_dir, code_sha=sha, **kw)  # type: ignore[arg-type]
+        self.functions[name] = spec
+        return spec
+
+    async def poll(self, sql: str, params: tuple = (), want: int = 1, deadline_s: float = 5.0) -> list:
+        end = time.monotonic() + deadline_s
+        while True:
+            rows = self.store.query(sql, params)
+            if len(rows) >= want or time.monotonic() > end:
+                return rows
+            await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def lab(tmp: Path, **settings: object) -> AsyncIterator[Lab]:
+    the_lab = Lab(tmp, **settings)
+    await the_lab.svc.start()
+    try:
+        yield the_lab
+    finally:
+        await the_lab.svc.stop()
+        the_lab.store.close()
+
+
+def run(coro: object) -> None:
+    asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_request_size_limits(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with lab(tmp_path) as L:
+            L.add("f")
+            big = b'"' + b"a" * 6_291_455 + b'"'  # 6,291,457 bytes
+            with pytest.raises(RequestTooLarge) as exc:
+                await L.svc.invoke("f", big)
+            assert exc.value.message == (
+                "6291457 byte payload is too large for the RequestResponse invocation type (limit 6291456 bytes)")
+            with pytest.raises(RequestTooLarge) as exc:
+                await L.svc.invoke("f", b'"' + b"a" * 1_048_575 + b'"', invocation_type="Event")
+            assert exc.value.message == (
+                "1048577 byte payload is too large for the Event invocation type (limit 1048576 bytes)")
+            # exactly at the limit is accepted
+            ok = await L.svc.invoke("f", b'"' + b"a" * 6_291_454 + b'"')
+            assert ok.function_error is None
+            assert L.svc.workers.busy_count("f") == 0
+    run(body())
+
+
+def test_response_too_large_is_a_function_error(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with lab(tmp_path) as L:
+            L.add("f")
+            result = await L.svc.invoke("f", json.dumps({"big": 7 * 1024 * 1024}).encode())
+            assert result.function_error == "Unhandled" and result.error_type == "Function.ResponseSizeTooLarge"
+            assert json.loads(result.payload) == {
+                "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                "errorType": "Function.ResponseSizeTooLarge"}
+            # just under the limit passes (JSON string adds 2 quote bytes)
+            fine = await L.svc.invoke("f", json.dumps({"big": 6_291_554}).encode())
+            assert fine.function_error is None and len(fine.payload) == 6_291_556
+    run(body())
+
+
+def test_payload_must_be_json_and_empty_means_empty_object(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with lab(tmp_path) as L:
+            L.add("f")
+            with pytest.raises(InvalidRequestContent) as exc:
+                await L.svc.invoke("f", b"{not json")
+            assert exc.value.message.startswith("Could not parse request body into json: ")
+            assert json.loads((await L.svc.invoke("f", b"")).payload)["event"] == {}
+            assert json.loads((await L.svc.invoke("f", b"[1, 2]")).payload)["event"] == [1, 2]
+            with pytest.raises(InvalidParameterValue):
+                await L.svc.invoke("f", b"{}", client_context="not base64!")
+            with pytest.raises(InvalidParameterValue):
+                await L.svc.invoke("f", b"{}", client_context=base64.b64encode(b"[1]").decode())
+            with pytest.raises(InvalidParameterValue):
+                await L.svc.invoke("f", b"{}", invocation_type="Sometimes")
+    run(body())
+
+
+def test_resolve_names_arns_and_qualifiers(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with lab(tmp_path) as L:
+            spec = L.add("my-fn")
+            for name in ("my-fn", "my-fn:$LATEST", spec.arn, spec.arn + ":$LATEST",
+                         "123456789012:function:my-fn", "123456789012:function:my-fn:$LATEST"):
+                assert L.svc.resolve(name) is spec
+            with pytest.raises(FunctionNotFound) as exc:
+                L.svc.resolve("nope")
+            assert exc.value.message == "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope"
+            for bad in ("my-fn:7", "arn:aws:lambda:eu-west-1:123456789012:function:my-fn",
+                        "999999999999:function:my-fn", "a:b:c:d:e"):
+                with pytest.raises(FunctionNotFound):
+                    L.svc.resolve(bad)
+            with pytest.raises(FunctionNotFound):
+                await L.svc.invoke("nope", b"{}")
+    run(body())
+
+
+def test_dry_run_and_event(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with lab(tmp_path) as L:
+            spec = L.add("f")
+            dry = await L.svc.invoke("f", b"{}", invocation_type="DryRun")
+            assert (dry.status_code, dry.payload, dry.function_error) == (204, b"", None)
+            with pytest.raises(RuntimeError):
+                await L.svc.invoke("f", b"{}", invocation_type="Event")
+            seen: list[tuple[FunctionSpec, bytes, str]] = []
+
+            async def sink(s: FunctionSpec, payload: bytes, request_id: str) -> None:
+                seen.append((s, payload, request_id))
+
+            L.svc.async_sink = sink
+            event = await L.svc.invoke("f", b'{"a": 1}', invocation_type="Event")
+            assert event.status_code == 202 and event.payload == b""
+            assert seen == [(spec, b'{"a": 1}', event.request_id)]
+            assert not L.svc.workers.pools  # neither DryRun nor Event ran anything here
+    run(body())
+
+
+def test_reserved_concurrency_zero_throttles_everything(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with lab(tmp_path) as L:
+            L.add("f", reserved_concurrency=0)
+            with pytest.raises(TooManyRequests) as exc:
+                await L.svc.invoke("f", b"{}")
+            assert exc.value.reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
+            assert exc.value.message == "Rate Exceeded."
+            rows = await L.poll("SELECT * FROM metrics WHERE throttled = 1")
+            assert len(rows) == 1 and rows[0]["function_name"] == "f"
+    run(body())
+
+
+def test_reserved_one_with_three_parallel_throttles_two(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with lab(tmp_path) as L:
+            L.add("f", reserved_concurrency=1)
+            results = await asyncio.gather(*(L.svc.invoke("f", b'{"sleep": 0.3}') for _ in range(3)),
+                                           return_exceptions=True)
+            throttled = [r for r in results if isinstance(r, TooManyRequests)]
+            assert len(throttled) == 2 and len([r for r in results if not isinstance(r, Exception)]) == 1
+            rows = await L.poll("SELECT * FROM metrics", want=3)
+            assert sorted(r["throttled"] for r in rows) == [0, 1, 1]
+    run(body())
+
+
+def test_account_concurrency_and_environment_cap(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with lab(tmp_path, account_concurrency=2, max_environments=2) as L:
+            L.add("a")
+            L.add("b")
+            L.add("c")
+            results = await asyncio.gather(*(L.svc.invoke(n, b'{"sleep": 0.3}') for n in "abc"),
+                                           return_exceptions=True)
+            throttled = [r for r in results if isinstance(r, TooManyRequests)]
+            assert [t.reason for t in throttled] == ["ConcurrentInvocationLimitExceeded"]
+            # two idle envs now exist (the cap): a third function reaps the oldest idle one
+            before = len(L.svc.workers.live)
+            assert before == 2
+            result = await L.svc.invoke("c", b"{}")
+            assert result.function_error is None and len(L.svc.workers.live) == 2
+    run(body())
+
+
+def test_logs_and_metrics_reach_the_store(tmp_path: Path) -> None:
+    code = """
+        def handler(event, context):
+            print("hello from", context.aws_request_id)
+            return 1
+    """
+    async def body() -> None:
+        async with lab(tmp_path) as L:
+            L.add("f", code, stack="demo")
+            first = await L.svc.invoke("f", b"{}", source="cli")
+            second = await L.svc.invoke("f", b"{}")
+            rows = await L.poll("SELECT * FROM log_events WHERE message LIKE 'REPORT%'", want=2)
+            assert len(rows) == 2
+            messages = [r["message"] for r in L.store.query("SELECT message FROM log_events ORDER BY id")]
+            assert f"hello from {first.request_id}" in messages
+            report = next(m for m in messages if m.startswith(f"REPORT RequestId: {first.request_id}"))
+            fields = report.split("\t")
+            assert fields[1].startswith("Duration: ") and fields[1].endswith(" ms")
+            assert fields[2] == f"Billed Duration: {first.billed_ms} ms"
+            assert fields[3] == "Memory Size: 128 MB" and fields[4].startswith("Max Memory Used: ")
+            assert fields[5].startswith("Init Duration: ") and fields[-1] == ""
+            assert first.billed_ms == int(-(-(first.duration_ms + first.init_ms) // 1))
+            assert "Init Duration" not in next(m for m in messages if second.request_id in m and "REPORT" in m)
+            metrics = await L.poll("SELECT * FROM metrics ORDER BY id", want=2)
+            assert [(m["source"], m["cold"], m["stack"], m["error"]) for m in metrics] == [
+                ("cli", 1, "demo", None), ("api", 0, "demo", None)]
+            assert metrics[0]["init_ms"] > 0 and metrics[1]["init_ms"] is None
+            streams = L.store.query("SELECT * FROM log_streams WHERE log_group = '/aws/lambda/f'")
+            assert len(streams) == 1
+    run(body())
+
+
+def test_log_tail_is_last_4kb(tmp_path: Path) -> None:
+    code = """
+        def handler(event, context):
+            for i in range(200):
+                print(f"line {i:04d} " + "x" * 40)
+            return 1
+    """
+    async def body() -> None:
+        async with lab(tmp_path) as L:
+            L.add("f", code)
+            result = await L.svc.invoke("f", b"{}", log_tail=True)
+            assert len(result.log_tail.encode()) <= 4096
+            assert result.log_tail.rstrip().splitlines()[-1].startswith("REPORT RequestId:")
+            assert "line 0199" in result.log_tail and "line 0000" not in result.log_tail
+            assert (await L.svc.invoke("f", b"{}")).log_tail == ""
+    run(body())
+
+
+def test_idle_reaping_and_stop(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with lab(tmp_path, idle_ttl=0.2) as L:
+            L.add("f")
+            await L.svc.invoke("f", b"{}")
+            end = time.monotonic() + 5
+            while L.svc.workers.live and time.monotonic() < end:
+                await asyncio.sleep(0.05)
+            assert not L.svc.workers.live
+            assert (await L.svc.invoke("f", b"{}")).cold
+            # stop waits for the in-flight invocation, then refuses new work
+            slow = asyncio.ensure_future(L.svc.invoke("f", b'{"sleep": 0.3}'))
+            await asyncio.sleep(0.05)
+            await L.svc.stop(deadline_s=5)
+            assert (await slow).function_error is None
+            with pytest.raises(TooManyRequests):
+                await L.svc.invoke("f", b"{}")
+            assert not list(L.settings.envs_dir.iterdir())
+    run(body())
+
+
+def test_unsupported_runtime_is_a_function_error(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with lab(tmp_path) as L:
+            L.add("node", runtime="nodejs20.x")
+            result = await L.svc.invoke("node", b"{}")
+            assert result.function_error == "Unhandled"
+            assert "nodejs20.x" in json.loads(result.payload)["errorMessage"]
+    run(body())
