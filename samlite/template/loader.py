@@ -225,19 +225,22 @@ def _json_object(pairs: list[tuple[str, Any]]) -> LDict:
 
 
 def parse_json(text: str, filename: str = "<template>") -> Any:
-    """Parse JSON; YAML's parser is tried first because it gives line numbers."""
+    """Parse JSON strictly; then re-read it with the YAML parser (a JSON superset) for lines."""
     try:
-        return parse_yaml(text, filename)
-    except TemplateError:
-        pass
-    try:
-        return json.loads(text, object_pairs_hook=_json_object)
+        strict = json.loads(text, object_pairs_hook=_json_object)
     except json.JSONDecodeError as exc:
         raise _error(filename, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
     except ValueError as exc:
         raise _error(filename, None, f"invalid JSON: {exc}") from None
     except RecursionError:
         raise _error(filename, None, f"nesting deeper than {MAX_DEPTH} levels") from None
+    try:
+        with_lines = parse_yaml(text, filename)
+    except TemplateError as exc:
+        if "nesting" in exc.message or "expands" in exc.message:
+            raise
+        return strict  # e.g. tab indentation: valid JSON, not YAML; lines are lost
+    return with_lines if with_lines == strict else strict
 
 
 def decode(data: bytes, filename: str) -> str:

@@ -227,22 +227,49 @@ TEMPLATE_SCHEMA: dict[str, Any] = {
     },
 }
 
-_validator: Any = None
+_validators: dict[str, Any] = {}
+_DEFINITIONS = TEMPLATE_SCHEMA["definitions"]
 
 
-def _get_validator() -> Any:
-    global _validator
-    if _validator is None:
+def _validator(key: str) -> Any:
+    """Validators are built once per process: the top level, and one per resource type.
+
+    Checking each resource against its own type's schema (dispatching in Python) is much faster
+    than jsonschema's if/then over every type, and gives the same answers as TEMPLATE_SCHEMA.
+    """
+    validator = _validators.get(key)
+    if validator is None:
         from jsonschema import Draft7Validator
 
-        _validator = Draft7Validator(TEMPLATE_SCHEMA)
-    return _validator
+        if key == "":
+            top = dict(TEMPLATE_SCHEMA)
+            top["properties"] = dict(top["properties"])
+            resources = dict(top["properties"]["Resources"])
+            generic = _resource_schema()
+            generic.pop("allOf")
+            resources["additionalProperties"] = generic
+            top["properties"]["Resources"] = resources
+            validator = Draft7Validator(top)
+        else:
+            validator = Draft7Validator({"definitions": _DEFINITIONS, **RESOURCE_PROPERTIES[key]})
+        _validators[key] = validator
+    return validator
 
 
 def check_schema(doc: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
     """Yield (path, message) for each schema violation, most specific first per location."""
-    for error in _get_validator().iter_errors(doc):
+    for error in _validator("").iter_errors(doc):
         yield from _explain(error)
+    resources = doc.get("Resources") if isinstance(doc, dict) else None
+    if not isinstance(resources, dict):
+        return
+    for lid, resource in resources.items():
+        if not isinstance(resource, dict) or resource.get("Type") not in RESOURCE_PROPERTIES:
+            continue
+        props = resource.get("Properties", {})
+        for error in _validator(resource["Type"]).iter_errors(props):
+            for path, message in _explain(error):
+                yield ("Resources", lid, "Properties") + path, message
 
 
 def _explain(error: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
