@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from samlite import __version__
-from samlite.errors import ExitCode, SamliteError
+from samlite.errors import ExitCode, SamliteError, TemplateError
 
 # command name -> (module, attribute, one-line help shown by `samlite --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -92,6 +92,16 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args or bool(os.environ.get("SAMLITE_DEBUG"))
     try:
         cli.main(args=args, prog_name="samlite", standalone_mode=False)
+    except TemplateError as exc:
+        # Every problem, one per line as `file:line: LogicalId.Path: message`.
+        errors = [p for p in exc.problems if getattr(p, "severity", "error") == "error"]
+        if len(errors) > 1:
+            click.echo(f"Error: the template has {len(errors)} problems:", err=True)
+            for problem in errors:
+                click.echo(str(problem), err=True)
+        else:
+            _print_error(exc.message, exc.hint)
+        sys.exit(int(exc.exit_code))
     except SamliteError as exc:
         _print_error(exc.message, exc.hint)
         sys.exit(int(exc.exit_code))

@@ -93,8 +93,10 @@ def deploy_stack(client: Any, template_path: Path, stack_name: str, overrides: d
     result = client.call("deployer", "apply", model=model, artifacts=payload, timeout=600)
     for w in result.get("warnings", []):
         ui.warn(f"{w['logical_id']}: {w['message']}")
+    warned = {w["logical_id"] for w in result.get("warnings", [])}
     for s in result.get("skipped", []):
-        ui.warn(f"{s['logical_id']} ({s['type']}) is not emulated: skipped")
+        if s["logical_id"] not in warned:
+            ui.warn(f"{s['logical_id']} ({s['type']}) is not emulated: skipped")
     ui.success(f"Successfully deployed stack {stack_name}")
     return result
 

@@ -240,6 +240,7 @@ class Deployer:
 
     async def _apply(self, new: Stack, artifacts: list[dict[str, Any]]) -> dict[str, Any]:
         code = await asyncio.to_thread(self._install_artifacts, artifacts)
+        await _fault_hold()
         self._check(new)
         old_resources, _ = self._old_state(new.name)
         changes = plan(new, old_resources, {})
@@ -299,9 +300,10 @@ class Deployer:
             if attributes is None:
                 raise DeployError(f"{m.logical_id}: event source {m.event_source_arn} does not exist",
                                   hint="Create the queue in this stack or another deployed stack first.")
-            message = self.engine.esm.check_mapping(fn.timeout, attributes, _mapping_config(m))
-            if message:
-                raise DeployError(f"{m.logical_id}: InvalidParameterValueException: {message}")
+            visibility = int(attributes.get("VisibilityTimeout", "30"))
+            if visibility < fn.timeout:
+                raise DeployError(f"{m.logical_id}: InvalidParameterValueException: Queue visibility timeout: "
+                                  f"{visibility} seconds is less than Function timeout: {fn.timeout} seconds")
 
     def _stored_queue_attributes(self, arn: str) -> dict[str, str] | None:
         row = self.store.query_one("SELECT attributes_json FROM queues WHERE arn = ?", (arn,))
@@ -518,8 +520,17 @@ def _empty() -> Stack:
     return Stack(name="", region="", account_id="", template_path="", project_dir="")
 
 
+# Test hooks (fault injection at the OS edge), inert unless their variable is set.
+async def _fault_hold() -> None:
+    """Keep a deploy in progress (before its transaction) so a test can start a concurrent one."""
+    hold = os.environ.get("SAMLITE_FAULT_DEPLOY_HOLD")
+    if hold:
+        log.warning("fault injection: holding the deploy %s s before its transaction", hold)
+        await asyncio.sleep(float(hold))
+
+
 def _fault_pause() -> None:
-    """Test hook (OS edge): hold the deploy transaction open so a test can SIGKILL mid-deploy."""
+    """Hold the deploy transaction open (blocking, as a slow disk would) so a test can SIGKILL mid-deploy."""
     pause = os.environ.get("SAMLITE_FAULT_DEPLOY_PAUSE")
     if pause:
         log.warning("fault injection: pausing %s s inside the deploy transaction", pause)
