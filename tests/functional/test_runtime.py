@@ -422,3 +422,71 @@ def test_spawned_worker_without_zygote(tmp_path: Path) -> None:
             assert data["path0"] == str(spec.code_dir) and "init from spawned" in first.log_tail
             assert json.loads((await L.svc.invoke("f", b"{}")).payload)["pid"] == data["pid"]
     run(body())
+
+
+def test_memory_limit_by_rss_sampling_without_cgroups(tmp_path: Path) -> None:
+    code = """
+        import time
+        def handler(event, context):
+            blocks = [bytearray(1024 * 1024) for _ in range(400)]
+            time.sleep(2)
+            return len(blocks)
+    """
+    async def body() -> None:
+        the_lab = Lab(tmp_path)
+        the_lab.svc.workers.use_cgroups = False
+        await the_lab.svc.start()
+        try:
+            the_lab.add("f", code, memory_size=128)
+            result = await the_lab.svc.invoke("f", b"{}")
+            assert result.error_type == "Runtime.OutOfMemory", result.payload
+            assert result.duration_ms < 1500
+        finally:
+            await the_lab.svc.stop()
+            the_lab.store.close()
+    run(body())
+
+
+def test_init_overrun_is_retried_under_the_function_timeout(tmp_path: Path) -> None:
+    slow = """
+        import time
+        time.sleep(0.6)
+        def handler(event, context):
+            return "initialised"
+    """
+    async def body() -> None:
+        async with lab(tmp_path) as L:
+            L.svc.init_limit_s = 0.3  # stands in for Lambda's 10 s
+            L.add("ok", slow, timeout=3)
+            result = await L.svc.invoke("ok", b"{}", log_tail=True)
+            assert json.loads(result.payload) == "initialised"
+            assert "Phase: init\tStatus: timeout" in result.log_tail
+            L.add("late", slow.replace("0.6", "5"), timeout=1)
+            late = await L.svc.invoke("late", b"{}")
+            assert late.error_type == "Sandbox.Timedout"
+            assert json.loads(late.payload)["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    run(body())
+
+
+def test_worker_killed_while_idle_and_zygote_restart(tmp_path: Path) -> None:
+    import signal
+
+    async def body() -> None:
+        async with lab(tmp_path) as L:
+            L.add("f", COUNTER)
+            pid = json.loads((await L.svc.invoke("f", b"{}")).payload)["pid"]
+            os.kill(pid, signal.SIGKILL)
+            assert await wait_dead(pid)
+            again = await L.svc.invoke("f", b"{}")
+            assert again.function_error is None and again.cold
+            after = await L.svc.invoke("f", b"{}")
+            assert after.function_error is None and json.loads(after.payload)["pid"] != pid
+            zygote = L.svc.workers.zygote.proc
+            assert zygote is not None
+            zygote.kill()
+            await zygote.wait()
+            L.add("f", COUNTER, sha="v2")
+            L.svc.retire("f")
+            fresh = await L.svc.invoke("f", b"{}")
+            assert fresh.function_error is None and fresh.cold
+    run(body())

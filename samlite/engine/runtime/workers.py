@@ -125,6 +125,7 @@ class _EnvProtocol(asyncio.Protocol):
             self.env._on_frame(header, body)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.env.lost = True
         self.env._on_lost()
 
 
@@ -169,6 +170,7 @@ class Environment:
     call: asyncio.Future[Reply] | None = None
     exited: asyncio.Future[int] | None = None
     oom: bool = False
+    lost: bool = False  # the frame socket closed: the worker is dead or dying
     tail: list[str] | None = None  # lines of the current invocation, when collected
 
     def __post_init__(self) -> None:
@@ -180,7 +182,7 @@ class Environment:
 
     @property
     def alive(self) -> bool:
-        return self.state != "dead" and self.kill_reason is None
+        return self.state != "dead" and self.kill_reason is None and not self.lost
 
     # -- frames from the worker --
     def _on_frame(self, header: dict[str, Any], body: bytes) -> None:
@@ -212,7 +214,10 @@ class Environment:
         assert self.transport is not None
         fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self.call = fut
-        self.transport.write(encode(header, payload))
+        if self.lost or self.transport.is_closing():
+            fut.set_result(("lost", {}, b""))
+        else:
+            self.transport.write(encode(header, payload))
         return fut
 
     def kill(self, reason: str) -> None:
@@ -288,7 +293,8 @@ class Zygote:
                 child.close()
             parent.setblocking(False)
             self.sock = parent
-            self.reader = asyncio.get_running_loop().create_task(self._read(parent))
+            self.pending = {}
+            self.reader = asyncio.get_running_loop().create_task(self._read(parent, self.pending))
 
     async def spawn(self, env: Environment, config: dict[str, Any], fds: list[int]) -> int:
         if self.sock is None:
@@ -298,15 +304,26 @@ class Zygote:
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.pending[key] = (env, fut)
         data = json.dumps({**config, "k": key}).encode()
+        restarted = False
         while True:
             try:
                 socket.send_fds(self.sock, [data], fds)
                 break
             except BlockingIOError:
                 await asyncio.sleep(0.001)
+            except OSError:
+                # The zygote died and its reader has not noticed yet: start a new one, once.
+                if restarted:
+                    raise
+                restarted = True
+                self.sock = None
+                await self.start()
+                assert self.sock is not None
+                self.pending[key] = (env, fut)
         return await fut
 
-    async def _read(self, sock: socket.socket) -> None:
+    async def _read(self, sock: socket.socket,
+                    pending: dict[int, tuple[Environment, asyncio.Future[int]]]) -> None:
         loop = asyncio.get_running_loop()
         try:
             while True:
@@ -315,7 +332,7 @@ class Zygote:
                     break
                 msg = json.loads(data)
                 if msg["t"] == "spawned":
-                    env, fut = self.pending.pop(msg["k"])
+                    env, fut = pending.pop(msg["k"])
                     env.pid = msg["pid"]
                     if not fut.done():
                         fut.set_result(msg["pid"])
@@ -328,10 +345,10 @@ class Zygote:
             if self.sock is sock:
                 self.sock = None
             sock.close()
-            for _env, fut in self.pending.values():
+            for _env, fut in pending.values():
                 if not fut.done():
                     fut.set_exception(RuntimeError("the worker zygote exited"))
-            self.pending.clear()
+            pending.clear()
 
     async def stop(self) -> None:
         if self.reader is not None:
@@ -407,11 +424,13 @@ class Workers:
         self.all: set[Environment] = set()
         self.zygote = Zygote(self._on_exit)
         self.early_exits: dict[int, int] = {}
-        self.rss_sampling = cgroup_root() is None
+        self.use_cgroups = True
+        self.rss_sampling = False
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self.settings.envs_dir.mkdir(parents=True, exist_ok=True)
+        self.rss_sampling = not self.use_cgroups or cgroup_root() is None
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._reap_loop()))
         if self.rss_sampling:
@@ -480,7 +499,7 @@ class Workers:
         spec = env.spec
         env.tmpdir = self.settings.envs_dir / env.id
         env.tmpdir.mkdir(parents=True, exist_ok=True)
-        env.cgroup = _make_cgroup(env.id, spec.memory_size)
+        env.cgroup = _make_cgroup(env.id, spec.memory_size) if self.use_cgroups else None
         environ = build_environment(spec, self.settings, self.aws_endpoint_url, env.stream, env.tmpdir)
         config: dict[str, Any] = {
             "env": environ,
