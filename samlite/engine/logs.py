@@ -1,0 +1,375 @@
+"""The read side of function logs: groups, streams, events, CloudWatch filter patterns.
+
+The invoke service writes log events (`/aws/lambda/<name>`, one stream per execution
+environment) through the store; this module only reads them, for the CloudWatch Logs endpoint
+(`awsapi/logs.py`) and for `samlite logs` (`cli_events`). Events are ordered by their row id,
+which is ingestion order; `after_id` is the cursor `samlite logs --tail` polls with.
+
+Filter patterns (the CloudWatch subset samlite supports; matching is case-sensitive, as on AWS):
+- `ERROR timeout`: every term must appear;  `"Task timed out"`: a quoted phrase;
+- `?ERROR ?WARN`: at least one of the `?` terms;  `ERROR -healthcheck`: exclude a term;
+- JSON patterns `{ $.level = "ERROR" }`, `{ $.ms > 100 && $.user != "bot*" }` with `=`, `!=`,
+  `<`, `<=`, `>`, `>=`, `&&`, `||`, parentheses, `*` wildcards in strings, `EXISTS`/`NOT EXISTS`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from samlite.errors import UsageError
+
+if TYPE_CHECKING:
+    from samlite.engine.server import Engine
+
+MAX_LIMIT = 10_000
+_SCAN_CHUNK = 2_000
+
+
+class BadFilterPattern(ValueError):
+    pass
+
+
+# --- filter patterns -------------------------------------------------------------------------
+Matcher = Callable[[str], bool]
+
+
+def compile_pattern(pattern: str | None) -> Matcher:
+    """Compile a CloudWatch filter pattern into a predicate over a message."""
+    text = (pattern or "").strip()
+    if not text:
+        return lambda message: True
+    if text.startswith("{"):
+        return _compile_json(text)
+    if text.startswith("["):
+        raise BadFilterPattern("space-delimited [..] filter patterns are not supported by samlite")
+    required: list[str] = []
+    optional: list[str] = []
+    excluded: list[str] = []
+    for token in _terms(text):
+        if token.startswith("?") and len(token) > 1:
+            optional.append(_unquote(token[1:]))
+        elif token.startswith("-") and len(token) > 1:
+            excluded.append(_unquote(token[1:]))
+        else:
+            required.append(_unquote(token))
+
+    def match(message: str) -> bool:
+        if any(term in message for term in excluded):
+            return False
+        if not all(term in message for term in required):
+            return False
+        return not optional or any(term in message for term in optional)
+
+    return match
+
+
+def _terms(text: str) -> list[str]:
+    tokens = re.findall(r'[?-]?"(?:[^"\\]|\\.)*"|\S+', text)
+    for token in tokens:
+        if token.count('"') % 2:
+            raise BadFilterPattern(f"unbalanced quote in filter pattern: {text}")
+    return tokens
+
+
+def _unquote(token: str) -> str:
+    if len(token) >= 2 and token[0] == token[-1] == '"':
+        return token[1:-1].replace('\\"', '"')
+    return token
+
+
+_JSON_TOKEN = re.compile(r'\s*(\(|\)|&&|\|\||!=|<=|>=|=|<|>|\$(?:\.[\w\-]+|\[\d+\])*|"(?:[^"\\]|\\.)*"|'
+                         r'NOT\s+EXISTS|EXISTS|IS\s+(?:TRUE|FALSE|NULL)|-?\d+(?:\.\d+)?|[\w*\-.]+)')
+
+
+def _compile_json(text: str) -> Matcher:
+    if not text.endswith("}"):
+        raise BadFilterPattern(f"a JSON filter pattern must end with '}}': {text}")
+    body = text[1:-1]
+    tokens: list[str] = []
+    pos = 0
+    while pos < len(body):
+        if body[pos:].strip() == "":
+            break
+        m = _JSON_TOKEN.match(body, pos)
+        if not m:
+            raise BadFilterPattern(f"cannot parse the filter pattern near {body[pos:pos + 20]!r}")
+        tokens.append(m.group(1))
+        pos = m.end()
+    parser = _JsonParser(tokens)
+    predicate = parser.parse()
+
+    def match(message: str) -> bool:
+        try:
+            doc = json.loads(message)
+        except ValueError:
+            return False
+        return predicate(doc)
+
+    return match
+
+
+_MISSING = object()
+
+
+class _JsonParser:
+    """expr := term ('||' term)* ; term := atom ('&&' atom)* ; atom := '(' expr ')' | selector op value."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.i = 0
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def _next(self) -> str:
+        token = self._peek()
+        if token is None:
+            raise BadFilterPattern("the filter pattern ends too early")
+        self.i += 1
+        return token
+
+    def parse(self) -> Callable[[Any], bool]:
+        expr = self._expr()
+        if self._peek() is not None:
+            raise BadFilterPattern(f"unexpected {self._peek()!r} in the filter pattern")
+        return expr
+
+    def _expr(self) -> Callable[[Any], bool]:
+        parts = [self._term()]
+        while self._peek() == "||":
+            self._next()
+            parts.append(self._term())
+        return parts[0] if len(parts) == 1 else (lambda doc: any(p(doc) for p in parts))
+
+    def _term(self) -> Callable[[Any], bool]:
+        parts = [self._atom()]
+        while self._peek() == "&&":
+            self._next()
+            parts.append(self._atom())
+        return parts[0] if len(parts) == 1 else (lambda doc: all(p(doc) for p in parts))
+
+    def _atom(self) -> Callable[[Any], bool]:
+        token = self._next()
+        if token == "(":
+            inner = self._expr()
+            if self._next() != ")":
+                raise BadFilterPattern("missing ')' in the filter pattern")
+            return inner
+        if not token.startswith("$"):
+            raise BadFilterPattern(f"expected a $.selector, got {token!r}")
+        path = re.findall(r"\.([\w\-]+)|\[(\d+)\]", token)
+        op = self._next()
+        if op.startswith("NOT") or op == "EXISTS":
+            want = op == "EXISTS"
+            return lambda doc: (_select(doc, path) is not _MISSING) == want
+        if op.startswith("IS"):
+            word = op.split()[-1]
+            expected = {"TRUE": True, "FALSE": False, "NULL": None}[word]
+            return lambda doc: _select(doc, path) is expected
+        if op not in ("=", "!=", "<", "<=", ">", ">="):
+            raise BadFilterPattern(f"unknown operator {op!r} in the filter pattern")
+        raw = self._next()
+        return _comparison(path, op, raw)
+
+
+def _select(doc: Any, path: list[tuple[str, str]]) -> Any:
+    for key, index in path:
+        if key:
+            if not isinstance(doc, dict) or key not in doc:
+                return _MISSING
+            doc = doc[key]
+        else:
+            if not isinstance(doc, list) or int(index) >= len(doc):
+                return _MISSING
+            doc = doc[int(index)]
+    return doc
+
+
+def _comparison(path: list[tuple[str, str]], op: str, raw: str) -> Callable[[Any], bool]:
+    if re.fullmatch(r"-?\d+(?:\.\d+)?", raw):
+        number = float(raw)
+        ops: dict[str, Callable[[float, float], bool]] = {
+            "=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+        compare = ops[op]
+
+        def numeric(doc: Any) -> bool:
+            value = _select(doc, path)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return False
+            return compare(float(value), number)
+
+        return numeric
+    if op not in ("=", "!="):
+        raise BadFilterPattern(f"{op} needs a number, got {raw!r}")
+    text = _unquote(raw)
+    regex = re.compile("^" + ".*".join(re.escape(part) for part in text.split("*")) + "$", re.DOTALL)
+    want = op == "="
+
+    def textual(doc: Any) -> bool:
+        value = _select(doc, path)
+        if value is _MISSING or isinstance(value, (dict, list)):
+            return False
+        shown = json.dumps(value) if not isinstance(value, str) else value
+        return bool(regex.match(shown)) == want
+
+    return textual
+
+
+# --- reading the store -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class LogEvent:
+    id: int
+    group: str
+    stream: str
+    timestamp: int
+    ingestion: int
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "group": self.group, "stream": self.stream, "timestamp": self.timestamp,
+                "ingestion": self.ingestion, "message": self.message}
+
+
+class LogService:
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+
+    @property
+    def store(self) -> Any:
+        return self.engine.store
+
+    # --- groups and streams ---------------------------------------------------------------
+    def groups(self, prefix: str | None = None) -> list[dict[str, Any]]:
+        """Every log group with at least one stream: name, creation time, stored bytes."""
+        rows = self.store.query(
+            "SELECT s.log_group AS name, MIN(s.created_ms) AS created,"
+            " (SELECT COALESCE(SUM(LENGTH(e.message)), 0) FROM log_events e WHERE e.log_group = s.log_group) AS bytes"
+            " FROM log_streams s WHERE s.log_group >= ? GROUP BY s.log_group ORDER BY s.log_group",
+            (prefix or "",))
+        return [dict(r) for r in rows if prefix is None or r["name"].startswith(prefix)]
+
+    def group_exists(self, group: str) -> bool:
+        return self.store.query_one("SELECT 1 FROM log_streams WHERE log_group = ? LIMIT 1", (group,)) is not None
+
+    def streams(self, group: str, prefix: str | None = None, order_by: str = "LogStreamName",
+                descending: bool = False) -> list[dict[str, Any]]:
+        order = "log_stream" if order_by == "LogStreamName" else "COALESCE(last_event_ms, 0)"
+        direction = "DESC" if descending else "ASC"
+        rows = self.store.query(
+            "SELECT log_stream AS name, created_ms AS created, first_event_ms AS first, last_event_ms AS last,"
+            f" (SELECT MAX(ingestion_ms) FROM log_events e WHERE e.log_group = s.log_group AND e.log_stream = s.log_stream)"
+            f" AS ingested FROM log_streams s WHERE log_group = ? ORDER BY {order} {direction}, log_stream {direction}",
+            (group,))
+        return [dict(r) for r in rows if prefix is None or r["name"].startswith(prefix)]
+
+    # --- events --------------------------------------------------------------------------
+    def events(self, groups: str | Iterable[str], streams: Iterable[str] | str | None = None,
+               start_ms: int | None = None, end_ms: int | None = None, filter_pattern: str | None = None,
+               after_id: int | None = None, before_id: int | None = None, limit: int = MAX_LIMIT,
+               newest_first: bool = False, stream_prefix: str | None = None) -> list[LogEvent]:
+        """Events of one or more groups in id (ingestion) order, filtered; at most `limit`.
+
+        `after_id`/`before_id` are exclusive cursors. With `newest_first` the scan runs backwards
+        (the result is still returned oldest first), which GetLogEvents needs for its default.
+        """
+        group_list = [groups] if isinstance(groups, str) else list(groups)
+        if not group_list or limit <= 0:
+            return []
+        stream_list = [streams] if isinstance(streams, str) else (list(streams) if streams is not None else None)
+        match = compile_pattern(filter_pattern)
+        where = [f"log_group IN ({','.join('?' * len(group_list))})"]
+        params: list[Any] = list(group_list)
+        if stream_list is not None:
+            if not stream_list:
+                return []
+            where.append(f"log_stream IN ({','.join('?' * len(stream_list))})")
+            params += stream_list
+        if stream_prefix:
+            where.append("substr(log_stream, 1, ?) = ?")
+            params += [len(stream_prefix), stream_prefix]
+        if start_ms is not None:
+            where.append("timestamp_ms >= ?")
+            params.append(int(start_ms))
+        if end_ms is not None:
+            where.append("timestamp_ms <= ?")
+            params.append(int(end_ms))
+        found: list[LogEvent] = []
+        low = after_id if after_id is not None else 0
+        high = before_id
+        # Scan in chunks so a selective filter over a big group never loads it all at once.
+        while len(found) < limit:
+            cursor_sql = ["id > ?"]
+            cursor_params: list[Any] = [low]
+            if high is not None:
+                cursor_sql.append("id < ?")
+                cursor_params.append(high)
+            order = "DESC" if newest_first else "ASC"
+            rows = self.store.query(
+                "SELECT id, log_group, log_stream, timestamp_ms, ingestion_ms, message FROM log_events WHERE "
+                + " AND ".join(where + cursor_sql) + f" ORDER BY id {order} LIMIT {_SCAN_CHUNK}",
+                params + cursor_params)
+            for r in rows:
+                if match(r["message"]):
+                    found.append(LogEvent(r["id"], r["log_group"], r["log_stream"], r["timestamp_ms"],
+                                          r["ingestion_ms"], r["message"]))
+                    if len(found) >= limit:
+                        break
+            if len(rows) < _SCAN_CHUNK:
+                break
+            if newest_first:
+                high = rows[-1]["id"]
+            else:
+                low = rows[-1]["id"]
+        if newest_first:
+            found.reverse()
+        return found
+
+    def last_id(self) -> int:
+        row = self.store.query_one("SELECT MAX(id) AS m FROM log_events")
+        return int(row["m"] or 0)
+
+    # --- control surface -----------------------------------------------------------------
+    def cli_events(self, function: str | None = None, stack: str | None = None, start_ms: int | None = None,
+                   end_ms: int | None = None, filter: str | None = None, after_id: int | None = None,
+                   limit: int = 1000, tail_start: bool = False) -> dict[str, Any]:
+        """Events for `samlite logs`: one function, or every function of a stack (or of all stacks).
+
+        Returns {"functions": [...], "events": [{function, stream, timestamp, message, id}], "last_id"}.
+        `tail_start=True` with no `after_id` answers no events but the current cursor (so `--tail`
+        without -s starts at "now").
+        """
+        try:
+            compile_pattern(filter)
+        except BadFilterPattern as exc:
+            raise UsageError(f"bad --filter: {exc}") from None
+        names = self._function_names(function, stack)
+        groups = {f"/aws/lambda/{name}": name for name in names}
+        if tail_start and after_id is None and start_ms is None:
+            return {"functions": names, "events": [], "last_id": self.last_id()}
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        events = self.events(list(groups), start_ms=start_ms, end_ms=end_ms, filter_pattern=filter,
+                             after_id=after_id, limit=limit)
+        # Fewer than `limit` means every matching event up to now was read: the cursor can jump to
+        # the newest row (rows skipped by the filter can never match later).
+        last = events[-1].id if len(events) >= limit else max(self.last_id(), after_id or 0)
+        return {
+            "functions": names,
+            "events": [{"id": e.id, "function": groups[e.group], "stream": e.stream, "timestamp": e.timestamp,
+                        "message": e.message} for e in events],
+            "last_id": last,
+        }
+
+    def _function_names(self, function: str | None, stack: str | None) -> list[str]:
+        deployer = self.engine.deployer
+        if function:
+            return [deployer.cli_function(function, stack)["name"]]
+        if stack:
+            deployer.cli_resources(stack)  # raises NotFoundError for an unknown stack
+            rows = self.store.query("SELECT name FROM functions WHERE stack = ? ORDER BY name", (stack,))
+        else:
+            rows = self.store.query("SELECT name FROM functions ORDER BY name")
+        return [r["name"] for r in rows]
