@@ -68,6 +68,11 @@ class Engine:
         self.esm = _service("samlite.engine.esm", "EsmManager", self)
         self.gateway = _service("samlite.engine.gateway", "GatewayApp", self)
         self.deployer = Deployer(self)
+        from samlite.engine.lambda_service import LambdaService
+        from samlite.engine.logs import LogService
+
+        self.lambdas = LambdaService(self)
+        self.logs = LogService(self)
         self.aws = AwsApp(self)
         self.control = ControlApp(self)
 

@@ -125,7 +125,9 @@ class AwsApp:
         except Exception:  # noqa: BLE001 - an API must answer, never drop the connection
             log.exception("internal error serving %s %s", request.method, request.path)
             reply = _error_reply(AwsError("ServiceException", "Internal error", 500, sender_fault=False), target, request)
-        headers = [("x-amzn-requestid", rid), *reply.headers]
+        # A service may answer with its own request id (Invoke: the invocation's); keep only that one.
+        own_id = any(k.lower() == "x-amzn-requestid" for k, _ in reply.headers)
+        headers = [*reply.headers] if own_id else [("x-amzn-requestid", rid), *reply.headers]
         await respond(send, reply.status, reply.body, headers, reply.content_type)
 
 
