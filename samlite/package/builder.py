@@ -261,8 +261,8 @@ def _plan_units(stack: Stack, warnings: list[BuildWarning]) -> list[_Unit]:
         fn = stack.functions[lid]
         code = _resolve_code(stack, fn)
         if code is None:
-            why = "an image" if fn.package_type != "Zip" else "code in S3" if fn.code_uri else "no code"
-            warnings.append(BuildWarning(lid, f"skipped: the function has {why}; samlite builds only "
+            why = "is an image" if fn.package_type != "Zip" else "has no local code (S3 or absent CodeUri)"
+            warnings.append(BuildWarning(lid, f"skipped: the function {why}; samlite builds only "
                                          "local CodeUri folders, .zip files and InlineCode"))
             continue
         source, loc = code

@@ -551,3 +551,31 @@ def test_stat_cache_trusted_for_old_files_but_ctime_catches_edits(tmp_path: Path
     os.utime(path, ns=(old, old))
     second = build_stack(st, cache_dir=cache)[0]
     assert second.rebuilt and second.sha256 != first.sha256
+
+
+@pytest.mark.skipif(not _cli_ready(), reason="samlite.template.load_stack not available yet")
+def test_cli_parameter_overrides_reach_the_build(tmp_path: Path) -> None:
+    write(tmp_path / "v2" / "app.py")
+    write(tmp_path / "template.yaml", textwrap.dedent(f"""\
+        AWSTemplateFormatVersion: "2010-09-09"
+        Transform: AWS::Serverless-2016-10-31
+        Parameters:
+          CodeDir:
+            Type: String
+            Default: v1/
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: !Ref CodeDir
+              Handler: app.handler
+              Runtime: {PY}
+        """))
+    env = dict(os.environ, SAMLITE_HOME=str(tmp_path / "home"))
+    base = [sys.executable, "-m", "samlite", "build", "--output", "json"]
+    missing = subprocess.run(base, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and "Fn: CodeUri" in missing.stderr and "does not exist" in missing.stderr
+    ok = subprocess.run(base + ["--parameter-overrides", "CodeDir=v2/"], cwd=tmp_path, env=env,
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert [a["logical_id"] for a in json.loads(ok.stdout)] == ["Fn"]
