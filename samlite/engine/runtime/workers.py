@@ -632,6 +632,7 @@ class Workers:
             await asyncio.gather(*waits)
         await self.zygote.stop()
         for env in list(self.all):
-            if env.tmpdir is not None:
-                shutil.rmtree(env.tmpdir, ignore_errors=True)
+            if env.state != "dead":
+                # No exit notice (its zygote died before it): clean up its tmpdir and cgroup anyway.
+                env._on_exit(-signal.SIGKILL)
         self.all.clear()
