@@ -1,0 +1,76 @@
+"""Shared bits of the benchmark suite: result rows, percentiles, a table printer, a temp engine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Row:
+    figure: str
+    result: float | None
+    unit: str
+    target: str = ""
+    met: bool | None = None
+    peer: str = ""
+    peer_result: float | None = None
+    ratio: str = ""
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if value >= 100:
+        return f"{value:,.0f} {unit}"
+    return f"{value:.3g} {unit}"
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}"
+
+
+def print_table(rows: list[Row], title: str = "") -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title or None, title_justify="left", header_style="bold")
+    for col in ("figure", "samlite", "target", "met", "peer", "peer result", "ratio", "note"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        met = "" if r.met is None else ("yes" if r.met else "NO")
+        table.add_row(r.figure, fmt(r.result, r.unit), r.target, met, r.peer,
+                      fmt(r.peer_result, r.unit) if r.peer else "", r.ratio, r.note)
+    Console(width=200).print(table)
+
+
+def temp_engine_env() -> dict[str, str]:
+    home = tempfile.mkdtemp(prefix="samlite-bench-")
+    return {**os.environ, "SAMLITE_HOME": home, "SAMLITE_GATEWAY_PORT": "0", "SAMLITE_AWS_PORT": "0",
+            "AWS_ACCESS_KEY_ID": "samlite", "AWS_SECRET_ACCESS_KEY": "samlite-secret",
+            "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def samlite_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "samlite", *args]
