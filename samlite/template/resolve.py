@@ -121,6 +121,7 @@ class Builder:
         self._conditions_busy: set[str] = set()
         self._names: dict[str, str] = {}
         self._names_busy: set[str] = set()
+        self.schema_paths: set[tuple[str, tuple[Any, ...]]] = set()
         self.warnings: list[model.Warning] = []
 
     # ------------------------------------------------------------------ problem helpers
@@ -128,7 +129,10 @@ class Builder:
     def _reporter(self, section: str | None, lid: str, prefix: tuple[Any, ...] = ()
                   ) -> Callable[[tuple[Any, ...], str, str], None]:
         def report(path: tuple[Any, ...], message: str, severity: str = "error") -> None:
-            self.problems.add(severity, section, lid, prefix + tuple(path), message)
+            full = prefix + tuple(path)
+            if (lid, full) in self.schema_paths:
+                return  # the schema already said what is wrong here
+            self.problems.add(severity, section, lid, full, message)
         return report
 
     def _resolver(self, section: str | None, lid: str, prefix: tuple[Any, ...] = ()) -> Resolver:
@@ -177,6 +181,7 @@ class Builder:
             if len(path) >= 2 and path[0] in ("Resources", "Parameters", "Outputs", "Conditions",
                                               "Mappings"):
                 self.problems.error(path[0], str(path[1]), path[2:], message)
+                self.schema_paths.add((str(path[1]), tuple(path[2:])))
             elif path and path[0] == "Globals":
                 self.problems.error(None, "Globals", path[1:], message)
             else:
@@ -488,12 +493,12 @@ class Builder:
         if prop and entry.raw.get(prop) is not None and lid not in self._names_busy:
             self._names_busy.add(lid)
             try:
-                name = self._resolver("Resources", lid).resolve(entry.raw[prop], (prop,))
+                name = self._resolver("Resources", lid, ("Properties",)).resolve(entry.raw[prop], (prop,))
             finally:
                 self._names_busy.discard(lid)
         if not isinstance(name, str) or not name:
             if entry.type == "AWS::SQS::Queue":
-                fifo = checks.as_bool(self._resolver("Resources", lid).resolve(
+                fifo = checks.as_bool(self._resolver("Resources", lid, ("Properties",)).resolve(
                     entry.raw.get("FifoQueue"), ("FifoQueue",)))
                 name = (model.physical_name(self.context.stack_name, lid, 75) + ".fifo" if fifo
                         else model.physical_name(self.context.stack_name, lid, 80))
@@ -542,7 +547,8 @@ class Builder:
         api = self.entries.get(api_lid)
         if api is None:
             return "$default"
-        stage = self._resolver("Resources", api_lid).resolve(api.raw.get("StageName"), ("StageName",))
+        stage = self._resolver("Resources", api_lid, ("Properties",)).resolve(
+            api.raw.get("StageName"), ("StageName",))
         if isinstance(stage, str) and stage:
             return stage
         return "$default" if api.type in HTTP_TYPES else "Prod"
@@ -592,8 +598,8 @@ class Builder:
             target = entry.source if entry.generated else None
             if target:
                 return ctx.function_arn(self.physical_name(target))
-            return self._resolver("Resources", lid).resolve(entry.raw.get("TargetFunctionArn"),
-                                                            ("TargetFunctionArn",))
+            return self._resolver("Resources", lid, ("Properties",)).resolve(
+                entry.raw.get("TargetFunctionArn"), ("TargetFunctionArn",))
         if rtype in LAYER_TYPES:
             return f"arn:aws:lambda:{region}:{account}:layer:{self.physical_name(lid)}:1"
         return self._placeholder_attribute(entry, attr)

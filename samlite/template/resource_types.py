@@ -133,4 +133,6 @@ def classify(type_name: str) -> tuple[str, str | None]:
 def _near_miss(name: str, known: str) -> bool:
     """A typo (1-2 edits in the resource part), not a different type of the same service."""
     a, b = name.rsplit("::", 1)[-1], known.rsplit("::", 1)[-1]
-    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.85 and name.rsplit("::", 1)[0] == known.rsplit("::", 1)[0]
+    same_service = name.rsplit("::", 1)[0] == known.rsplit("::", 1)[0]
+    similar = difflib.SequenceMatcher(None, a, b).ratio() >= 0.8 or sorted(a) == sorted(b)
+    return same_service and similar

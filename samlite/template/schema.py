@@ -274,6 +274,10 @@ def check_schema(doc: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
 
 def _explain(error: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
     path = tuple(error.absolute_path)
+    if error.validator == "anyOf" and (error.schema is INT or error.schema is BOOL):
+        word = "an integer" if error.schema is INT else "a boolean"
+        yield path, f"must be {word}, not {_json_type(error.instance)} {error.instance!r}"[:200]
+        return
     if error.validator in ("anyOf", "oneOf") and error.context:
         # The branch that is not "an intrinsic" says what was expected.
         specific = [e for e in error.context if "intrinsic" not in str(e.schema_path)

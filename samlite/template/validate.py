@@ -220,7 +220,7 @@ def check_sqs_mapping(report: Report, props: Mapping[str, Any], fifo: bool | Non
     if fifo and window is not None:
         report(path + ("MaximumBatchingWindowInSeconds",), "MaximumBatchingWindowInSeconds is "
                "not supported for FIFO queues", "error")
-    elif batch is not None and batch > 10 and not window:
+    elif not fifo and batch is not None and batch > 10 and not window:
         report(path + ("MaximumBatchingWindowInSeconds",), "MaximumBatchingWindowInSeconds must "
                f"be at least 1 when BatchSize is greater than 10 (BatchSize is {batch})", "error")
     scaling = props.get("ScalingConfig")
