@@ -433,6 +433,9 @@ class Workers:
         self.rss_sampling = not self.use_cgroups or cgroup_root() is None
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._reap_loop()))
+        if self.use_zygote:
+            # Start the zygote now, off the request path, so the first cold start is a fork too.
+            self._tasks.append(loop.create_task(self.zygote.start()))
         if self.rss_sampling:
             self._tasks.append(loop.create_task(self._sample_loop()))
 
