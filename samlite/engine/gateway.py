@@ -1,0 +1,520 @@
+"""The HTTP front door: API Gateway REST and HTTP APIs and Lambda function URLs (SPEC 6).
+
+`GatewayApp` is a raw ASGI app. On every deploy (`reload()`) it compiles the deployed APIs into
+lookup tables (route tries, CORS policies, authorizers, API keys), so a request costs dict
+lookups, one event dict, one `json.dumps` and one call to the invoke service.
+
+A request is resolved in three steps:
+1. which API or function URL: the Host header (`{apiId}.execute-api.localhost`,
+   `{urlId}.lambda-url.localhost`), else the path forms `/_api/{apiId}/...` and `/_url/{urlId}/...`,
+   else, when exactly one API is deployed, the bare `/{stage}/...` form;
+2. the stage segment (absent for an HTTP API on `$default`);
+3. the route (`routing.RouteTable`), then CORS preflight, authorizer, API key, invoke, response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
+
+from samlite.engine import auth, events
+from samlite.engine.cors import HttpCors, RestCors
+from samlite.engine.events import ApiContext, HttpRequest, Reply, error_reply
+from samlite.engine.http import MAX_BODY, BodyTooLarge, Receive, Scope, Send
+from samlite.engine.routing import RouteTable
+from samlite.template import model
+
+if TYPE_CHECKING:
+    from samlite.engine.server import Engine
+
+log = logging.getLogger("samlite.engine")
+
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous request/response limit
+URL_MAX_BODY = 6 * 1024 * 1024
+HTTP_API_TIMEOUT_MS = 30_000
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_HOP_HEADERS = frozenset(("content-length", "transfer-encoding", "connection", "keep-alive"))
+
+# Canned answers (bodies and codes as API Gateway / function URLs send them).
+REST_MISSING_TOKEN = error_reply(403, {"message": "Missing Authentication Token"},
+                                 [("x-amzn-ErrorType", "MissingAuthenticationTokenException")])
+HTTP_NOT_FOUND = error_reply(404, {"message": "Not Found"})
+REST_BAD_GATEWAY = error_reply(502, {"message": "Internal server error"}, [("x-amzn-ErrorType", "InternalServerErrorException")])
+HTTP_INTERNAL = error_reply(500, {"message": "Internal Server Error"})
+REST_TIMEOUT = error_reply(504, {"message": "Endpoint request timed out"})
+HTTP_TIMEOUT = error_reply(503, {"message": "Service Unavailable"})
+THROTTLED = error_reply(429, {"message": "Too Many Requests"})
+BAD_REQUEST = error_reply(400, {"message": "Bad Request"})
+URL_FORBIDDEN = error_reply(403, {"Message": "Forbidden"}, [("x-amzn-ErrorType", "AccessDeniedException")])
+REST_TOO_LARGE = error_reply(413, {"message": "Request Too Long"})
+HTTP_TOO_LARGE = error_reply(413, {"message": "Request Entity Too Large"})
+
+
+@dataclass(frozen=True)
+class GatewayRoute:
+    """A route compiled for serving: the model route plus what serving it needs."""
+
+    method: str
+    path: str
+    route: model.Route
+    function_name: str
+    route_key: str
+    resource_id: str
+    timeout_s: float | None
+    api_key_required: bool
+    authorizer: auth.LambdaAuthorizer | None
+    payload_format: str
+
+
+@dataclass
+class GatewayApi:
+    api: model.Api
+    stack: str
+    kind: str  # "rest" | "http"
+    ctx: ApiContext
+    table: RouteTable[GatewayRoute]
+    binary: tuple[tuple[str, str], ...]
+    rest_cors: RestCors | None
+    http_cors: HttpCors | None
+    keys: dict[str, str]  # key value -> key id
+
+
+@dataclass
+class GatewayUrl:
+    url: model.FunctionUrl
+    function_name: str
+    ctx: ApiContext
+    cors: HttpCors | None
+    iam: bool
+
+
+class GatewayApp:
+    """ASGI app serving every deployed API and function URL."""
+
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+        self.apis: dict[str, GatewayApi] = {}
+        self.urls: dict[str, GatewayUrl] = {}
+        self.single: GatewayApi | None = None
+        self._background: set[asyncio.Future[Any]] = set()
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.reload()
+
+    async def stop(self) -> None:
+        # Invocations that outlived their integration timeout finish inside the invoke service,
+        # which drains them on its own stop; nothing is waiting on them here.
+        self._background.clear()
+
+    def reload(self) -> None:
+        """Recompile every API and function URL from the deployed stacks (after deploy/delete)."""
+        settings = self.engine.settings
+        keys: dict[str, dict[str, str]] = {}
+        for row in self.engine.store.query("SELECT id, value, api_id FROM api_keys"):
+            keys.setdefault(row["api_id"], {})[row["value"]] = row["id"]
+        apis: dict[str, GatewayApi] = {}
+        urls: dict[str, GatewayUrl] = {}
+        for stack in self.engine.deployer.models():
+            for api in stack.apis.values():
+                try:
+                    apis[api.api_id] = _compile_api(stack, api, settings.region, settings.account_id,
+                                                    keys.get(api.api_id, {}))
+                except (ValueError, KeyError) as exc:
+                    log.error("API %s of stack %s cannot be served: %s", api.logical_id, stack.name, exc)
+            for url in stack.function_urls.values():
+                fn = stack.functions.get(url.function)
+                if fn is None:
+                    log.error("function URL %s: function %s is not in stack %s", url.logical_id, url.function, stack.name)
+                    continue
+                ctx = ApiContext(url.url_id, "$default", settings.account_id, settings.region,
+                                 domain_name=f"{url.url_id}.lambda-url.{settings.region}.on.aws")
+                urls[url.url_id] = GatewayUrl(url, fn.name, ctx, HttpCors(url.cors) if url.cors else None,
+                                              url.auth_type == "AWS_IAM")
+        self.apis, self.urls = apis, urls
+        self.single = next(iter(apis.values())) if len(apis) == 1 else None
+
+    # --- ASGI ------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        try:
+            await self._dispatch(scope, receive, send)
+        except Exception:  # noqa: BLE001 - a gateway answers, it never drops the connection
+            log.exception("gateway error serving %s %s", scope.get("method"), scope.get("path"))
+            await _send(send, error_reply(500, {"message": "Internal server error"}))
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path") or scope["path"].encode()
+        path = _checked_path(raw)
+        if path is None:
+            await _send(send, BAD_REQUEST)
+            return
+        host = ""
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value.decode("latin-1").lower()
+                break
+        if ".execute-api." in host:
+            api = self.apis.get(host.split(".", 1)[0])
+            rest = path
+        elif path.startswith("/_api/"):
+            api_id, _, tail = path[6:].partition("/")
+            api = self.apis.get(api_id)
+            rest = "/" + tail
+        elif path.startswith("/_url/") or ".lambda-url." in host:
+            if path.startswith("/_url/"):
+                url_id, _, tail = path[6:].partition("/")
+                rest = "/" + tail
+            else:
+                url_id, rest = host.split(".", 1)[0], path
+            target = self.urls.get(url_id)
+            if target is None:
+                await _send(send, URL_FORBIDDEN)
+                return
+            await self._serve_url(target, rest, scope, receive, send)
+            return
+        else:
+            api, rest = self.single, path
+        if api is None:
+            await _send(send, HTTP_NOT_FOUND)
+            return
+        stage = api.ctx.stage
+        prefix = ""
+        if stage != "$default":
+            seg_end = len(stage) + 1
+            if rest[1:seg_end] != stage or (len(rest) > seg_end and rest[seg_end] != "/"):
+                await _send(send, REST_MISSING_TOKEN if api.kind == "rest" else HTTP_NOT_FOUND)
+                return
+            prefix = rest[:seg_end]
+            rest = rest[seg_end:] or "/"
+        await self._serve_api(api, rest, prefix, scope, receive, send)
+
+    # --- APIs ------------------------------------------------------------------------------
+    async def _serve_api(self, api: GatewayApi, path: str, stage_prefix: str, scope: Scope, receive: Receive,
+                         send: Send) -> None:
+        rest = api.kind == "rest"
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        method = scope["method"]
+        try:
+            body = await _read_body(headers, receive, MAX_BODY)
+        except BodyTooLarge:
+            await _send(send, REST_TOO_LARGE if rest else HTTP_TOO_LARGE, close=True)
+            return
+        api_rid = str(uuid.uuid4())
+        origin = _header(headers, "origin") if api.http_cors is not None or api.rest_cors is not None else None
+        if api.http_cors is not None and method == "OPTIONS" and origin:
+            req_method = _header(headers, "access-control-request-method")
+            if req_method:
+                await _send(send, Reply(204, api.http_cors.preflight(origin, req_method, _header(
+                    headers, "access-control-request-headers"))), api_rid, rest)
+                return
+
+        match = api.table.match(method, path)
+        if api.rest_cors is not None and method == "OPTIONS" and (match is None or match.route.method != "OPTIONS"):
+            methods = api.table.methods_at(path)
+            if methods:  # SAM's OPTIONS mock method on that resource
+                await _send(send, Reply(200, [("Content-Type", "application/json"),
+                                              *api.rest_cors.preflight_headers(methods)]), api_rid, rest)
+                return
+        if match is None:
+            await _send(send, REST_MISSING_TOKEN if rest else HTTP_NOT_FOUND, api_rid, rest)
+            return
+        gr = match.route
+        client = scope.get("client") or ("127.0.0.1", 0)
+        server = scope.get("server") or ("127.0.0.1", 0)
+        req = HttpRequest(
+            method=method, path=path, query=scope.get("query_string", b"").decode("utf-8", "replace"),
+            headers=headers, body=body, source_ip=client[0], port=server[1] or 0, request_id=api_rid,
+            time_ms=events.now_ms(), protocol=f"HTTP/{scope.get('http_version', '1.1')}", stage_prefix=stage_prefix,
+        )
+        try:
+            reply = await self._api_call(api, gr, match.path_parameters, req)
+        except auth.Denied as denied:
+            reply = denied.reply
+        if api.http_cors is not None:  # a new Reply: canned replies are shared
+            reply = Reply(reply.status, api.http_cors.apply(origin, reply.headers), reply.body)
+        await _send(send, reply, api_rid, rest)
+
+    async def _api_call(self, api: GatewayApi, gr: GatewayRoute, params: dict[str, str] | None,
+                        req: HttpRequest) -> Reply:
+        rest = api.kind == "rest"
+        v1 = gr.payload_format == "1.0"
+        authorizer_ctx = None
+        usage_key = None
+        if gr.authorizer is not None:
+            ident = _identity(req, api.ctx)
+            arn = auth.method_arn(api.ctx.region, api.ctx.account_id, api.ctx.api_id, api.ctx.stage, req.method,
+                                  unquote_to_bytes(req.path).decode("utf-8"))
+
+            def request_event() -> dict[str, Any]:
+                if v1:
+                    return events.rest_event(req, api.ctx, gr.path, params, binary_patterns=api.binary,
+                                             resource_id=gr.resource_id, version=None if rest else "1.0")
+                return events.http_event(req, api.ctx, gr.route_key, params)
+
+            authorizer_ctx, usage_key = await gr.authorizer.authorize(ident, arn, request_event, self._auth_invoke)
+        api_key = None
+        if gr.api_key_required:
+            api_key = auth.check_api_key(api.keys, req.header("x-api-key") or usage_key)
+        if v1:
+            event = events.rest_event(req, api.ctx, gr.path, params, binary_patterns=api.binary,
+                                      authorizer=authorizer_ctx, api_key=api_key, resource_id=gr.resource_id,
+                                      version=None if rest else "1.0")
+        else:
+            event = events.http_event(req, api.ctx, gr.route_key, params, authorizer=authorizer_ctx)
+        payload = json.dumps(event).encode()
+        if len(payload) > SYNC_PAYLOAD_LIMIT:
+            return REST_TOO_LARGE if rest else HTTP_TOO_LARGE
+        result = await self._invoke(gr.function_name, payload, gr.timeout_s)
+        if isinstance(result, Reply):  # timeout / throttle
+            return result if not rest or result is not HTTP_TIMEOUT else REST_TIMEOUT
+        if result.function_error is not None:
+            return REST_BAD_GATEWAY if rest else HTTP_INTERNAL
+        if v1:
+            reply = events.rest_response(result.payload, api.binary, req.header("accept"))
+        else:
+            reply = events.http_response(result.payload)
+        if reply is None:
+            return REST_BAD_GATEWAY if rest else HTTP_INTERNAL
+        return reply
+
+    # --- function URLs ---------------------------------------------------------------------
+    async def _serve_url(self, target: GatewayUrl, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        method = scope["method"]
+        try:
+            body = await _read_body(headers, receive, URL_MAX_BODY)
+        except BodyTooLarge:
+            await _send(send, error_reply(413, {"Message": "Request must be smaller than 6291456 bytes for the"
+                                                           " InvokeFunction operation"}), close=True)
+            return
+        origin = _header(headers, "origin") if target.cors is not None else None
+        if target.cors is not None and method == "OPTIONS" and origin:
+            req_method = _header(headers, "access-control-request-method")
+            if req_method:
+                await _send(send, Reply(204, target.cors.preflight(origin, req_method, _header(
+                    headers, "access-control-request-headers"))))
+                return
+        query = scope.get("query_string", b"").decode("utf-8", "replace")
+        authorizer = None
+        account = "anonymous"
+        if target.iam:
+            from samlite.engine.awsapi import AwsError
+            from samlite.engine.awsapi.sigv4 import verify
+
+            raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+            try:
+                caller = verify(method, raw, query, headers, body)
+            except AwsError:
+                await _send(send, URL_FORBIDDEN)
+                return
+            account = self.engine.settings.account_id
+            iam = caller.iam_context()
+            iam["accountId"] = account
+            iam["userArn"] = f"arn:aws:iam::{account}:user/{caller.access_key}"
+            authorizer = {"iam": iam}
+        client = scope.get("client") or ("127.0.0.1", 0)
+        server = scope.get("server") or ("127.0.0.1", 0)
+        lambda_rid = str(uuid.uuid4())
+        req = HttpRequest(method=method, path=path, query=query, headers=headers, body=body, source_ip=client[0],
+                          port=server[1] or 0, request_id=lambda_rid, time_ms=events.now_ms(),
+                          protocol=f"HTTP/{scope.get('http_version', '1.1')}")
+        event = events.http_event(req, target.ctx, "$default", None, authorizer=authorizer, function_url=True,
+                                  account_id=account)
+        payload = json.dumps(event).encode()
+        if len(payload) > SYNC_PAYLOAD_LIMIT:
+            reply: Reply | None = error_reply(413, {"Message": "Request must be smaller than 6291456 bytes for the"
+                                                               " InvokeFunction operation"})
+        else:
+            result = await self._invoke(target.function_name, payload, None, lambda_rid)
+            if isinstance(result, Reply):
+                reply = result
+            elif result.function_error is not None:
+                reply = None
+            else:
+                reply = events.http_response(result.payload)
+        if reply is None:
+            reply = HTTP_INTERNAL
+        if target.cors is not None:
+            reply = Reply(reply.status, target.cors.apply(origin, reply.headers), reply.body)
+        await _send(send, reply, lambda_rid, False)
+
+    # --- invoking --------------------------------------------------------------------------
+    async def _invoke(self, function_name: str, payload: bytes, timeout_s: float | None,
+                      request_id: str | None = None) -> Any:
+        """InvokeResult, or a canned Reply for throttling, a missing function or a timeout."""
+        from samlite.engine.invoke import TooManyRequests
+
+        invoker = self.engine.invoker
+        try:
+            spec = invoker.resolve(function_name)
+        except Exception:  # noqa: BLE001 - the function vanished (deleted stack mid-flight)
+            log.error("gateway: function %s is not deployed", function_name)
+            return error_reply(500, {"message": "Internal server error"})
+        rid = request_id or str(uuid.uuid4())
+        try:
+            if timeout_s is None:
+                return await invoker.run(spec, payload, rid, source="gateway")
+            task = asyncio.ensure_future(invoker.run(spec, payload, rid, source="gateway"))
+            try:
+                # The integration gives up; the function keeps running to its own timeout.
+                return await asyncio.wait_for(asyncio.shield(task), timeout_s)
+            except asyncio.TimeoutError:
+                self._background.add(task)
+                task.add_done_callback(self._forget)
+                return HTTP_TIMEOUT
+        except TooManyRequests:
+            return THROTTLED
+
+    def _forget(self, task: asyncio.Future[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled():
+            task.exception()  # consumed: a late failure is already logged by the invoke service
+
+    async def _auth_invoke(self, function_name: str, payload: bytes) -> tuple[bytes, str | None]:
+        result = await self._invoke(function_name, payload, None)
+        if isinstance(result, Reply):
+            raise RuntimeError("authorizer could not be invoked")
+        return result.payload, result.function_error
+
+
+# --- compile ---------------------------------------------------------------------------------
+def _function_name(stack: model.Stack, logical_id: str | None, arn: str = "") -> str:
+    if logical_id and logical_id in stack.functions:
+        return stack.functions[logical_id].name
+    if arn:
+        return arn  # the invoke service resolves names and ARNs
+    raise KeyError(f"function {logical_id!r} is not in stack {stack.name!r}")
+
+
+def _compile_api(stack: model.Stack, api: model.Api, region: str, account: str, keys: dict[str, str]) -> GatewayApi:
+    kind = api.kind
+    # JWT / Cognito authorizers have no function: the template layer warned they are not enforced.
+    authorizers = {name: auth.LambdaAuthorizer(a, _function_name(stack, a.function, a.function_arn), kind)
+                   for name, a in api.authorizers.items() if a.function or a.function_arn}
+    routes: list[GatewayRoute] = []
+    for r in api.routes:
+        authorizer = authorizers.get(r.authorizer) if r.authorizer else None
+        if r.authorizer and authorizer is None and r.authorizer not in ("NONE", "AWS_IAM") \
+                and r.authorizer not in api.authorizers:
+            raise KeyError(f"route {r.method} {r.path} names unknown authorizer {r.authorizer!r}")
+        if kind == "rest":
+            timeout = r.timeout_ms / 1000
+        else:
+            timeout = (HTTP_API_TIMEOUT_MS if r.timeout_ms == 29000 else min(r.timeout_ms, HTTP_API_TIMEOUT_MS)) / 1000
+        method = r.method.upper()
+        routes.append(GatewayRoute(
+            method=method, path=r.path, route=r, function_name=_function_name(stack, r.function),
+            route_key="$default" if r.path == "$default" else f"{method} {r.path}",
+            resource_id=model.stable_id(f"{api.api_id}/{r.path}", 6),
+            timeout_s=timeout, api_key_required=kind == "rest" and (r.api_key_required or api.api_key_required),
+            authorizer=authorizer, payload_format="1.0" if kind == "rest" else r.payload_format,
+        ))
+    ctx = ApiContext(api.api_id, api.stage_name, account, region,
+                     stage_variables=dict(api.stage_variables) or None,
+                     binary_media_types=tuple(api.binary_media_types),
+                     deployment_id=model.stable_id(f"deployment/{api.api_id}", 6))
+    cors = api.cors
+    return GatewayApi(
+        api=api, stack=stack.name, kind=kind, ctx=ctx, table=RouteTable(routes),
+        binary=events.media_matcher(tuple(api.binary_media_types)),
+        rest_cors=RestCors(cors) if cors is not None and kind == "rest" else None,
+        http_cors=HttpCors(cors) if cors is not None and kind == "http" else None,
+        keys=keys,
+    )
+
+
+# --- request helpers -------------------------------------------------------------------------
+def _checked_path(raw: bytes) -> str | None:
+    """The raw path as text, or None when its percent-encoding or UTF-8 is invalid (-> 400)."""
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if "%" in text:
+        if _BAD_PERCENT.search(text):
+            return None
+        try:
+            unquote_to_bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return text
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def _identity(req: HttpRequest, ctx: ApiContext) -> auth.Identity:
+    headers: dict[str, str] = {}
+    for key, value in req.headers:
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    query: dict[str, str] = {}
+    for key, value in events.parse_query(req.query):
+        query[key] = value
+    context = {"sourceIp": req.source_ip, "httpMethod": req.method, "stage": ctx.stage, "apiId": ctx.api_id,
+               "requestId": req.request_id, "identity": {"sourceIp": req.source_ip,
+                                                         "userAgent": headers.get("user-agent")}}
+    return auth.Identity(headers, query, dict(ctx.stage_variables or {}), context)
+
+
+async def _read_body(headers: list[tuple[str, str]], receive: Receive, limit: int) -> bytes:
+    """The request body, refusing more than `limit` bytes without buffering the rest."""
+    declared = _header(headers, "content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge()
+    message = await receive()
+    body = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise BodyTooLarge()
+        return body
+    chunks = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _send(send: Send, reply: Reply, request_id: str | None = None, rest: bool = True,
+                close: bool = False) -> None:
+    raw: list[tuple[bytes, bytes]] = []
+    for name, value in reply.headers:
+        lname = name.lower()
+        if lname in _HOP_HEADERS or not _TOKEN.match(name) or "\n" in value or "\r" in value:
+            continue  # a function cannot break the framing or smuggle headers
+        raw.append((name.encode("latin-1"), value.encode("latin-1", "replace")))
+    if request_id is not None:
+        raw.append((b"x-amzn-RequestId", request_id.encode()))
+        if rest:
+            raw.append((b"x-amz-apigw-id", request_id[:8].encode() + b"="))
+        else:
+            raw.append((b"Apigw-Requestid", request_id[:8].encode() + b"="))
+    raw.append((b"content-length", str(len(reply.body)).encode()))
+    if close:
+        raw.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": reply.status, "headers": raw})
+    await send({"type": "http.response.body", "body": reply.body})
