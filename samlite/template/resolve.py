@@ -747,11 +747,14 @@ def load_stack(path: str | Path, context: model.Context,
     """Load, validate and resolve a template; raise TemplateError listing every error."""
     builder = Builder(path, context, parameter_overrides, check_code=check_code, mode="load")
     stack = builder.build()
-    errors = builder.problems.errors
+    errors = sorted(builder.problems.errors, key=lambda p: p.line or 0)
     if errors or stack is None:
-        count = len(errors)
-        first = str(errors[0]) if errors else f"{path}: the template has no resources"
-        message = first if count <= 1 else f"{first}\n... and {count - 1} more problem(s)"
-        raise TemplateError(message, errors,
-                            "Run `samlite validate` to list every problem." if count > 1 else None)
+        if not errors:
+            raise TemplateError(f"{path}: the template has no resources")
+        lines = [str(e) for e in errors[:20]]
+        if len(errors) > 20:
+            lines.append(f"... and {len(errors) - 20} more problem(s)")
+        header = f"{path}: {len(errors)} error(s) in the template:\n" if len(errors) > 1 else ""
+        raise TemplateError(header + "\n".join(lines), errors,
+                            "Run `samlite validate` to see warnings too." if len(errors) > 1 else None)
     return stack

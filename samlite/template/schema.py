@@ -280,12 +280,19 @@ def _explain(error: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
         return
     if error.validator in ("anyOf", "oneOf") and error.context:
         # The branch that is not "an intrinsic" says what was expected.
-        specific = [e for e in error.context if "intrinsic" not in str(e.schema_path)
-                    and "propertyNames" not in e.validator]
+        branches_schema = error.schema[error.validator]
+        specific = [e for e in error.context
+                    if branches_schema[e.relative_schema_path[0]] is not INTRINSIC]
         if specific:
             types = sorted({_expected(e) for e in specific if e.validator == "type"} - {""})
             if types and len(types) == len([e for e in specific if e.validator == "type"]):
                 yield path, f"must be {' or '.join(types)}, not {_json_type(error.instance)}"
+                return
+            # Report every failure of the one non-intrinsic branch (e.g. all bad properties).
+            branches = {e.relative_schema_path[0] for e in specific if e.relative_schema_path}
+            if len(branches) == 1:
+                for sub in specific:
+                    yield from _explain(sub)
                 return
             deepest = max(specific, key=lambda e: len(e.absolute_path))
             yield from _explain(deepest)

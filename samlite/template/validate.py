@@ -16,7 +16,7 @@ from samlite.template.problems import Problem
 
 Report = Callable[[tuple[Any, ...], str, str], None]
 
-SUPPORTED_RUNTIMES = frozenset(
+SUPPORTED_RUNTIMES = tuple(
     [f"python3.{minor}" for minor in range(8, 15)]
     + ["nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x", "provided.al2", "provided.al2023"]
 )
@@ -86,7 +86,7 @@ def check_function(report: Report, props: Mapping[str, Any]) -> None:
                    "Globals.Function)", "error")
         elif runtime not in SUPPORTED_RUNTIMES:
             report(("Runtime",), f"unsupported runtime '{runtime}'; samlite runs "
-                   f"{', '.join(sorted(SUPPORTED_RUNTIMES))}", "error")
+                   f"{', '.join(SUPPORTED_RUNTIMES)}", "error")
         if not props.get("Handler"):
             report(("Handler",), "Handler is required for Zip functions", "error")
         if props.get("CodeUri") is None and props.get("InlineCode") is None:
@@ -291,4 +291,5 @@ def validate_template(path: str | Path, context: Any = None,
         if exc.problems:
             return list(exc.problems)
         return [Problem(str(path), None, "", "", exc.message)]
-    return builder.problems.items
+    # Template order reads best; problems without a line (whole-file) come first.
+    return sorted(builder.problems.items, key=lambda p: p.line or 0)
