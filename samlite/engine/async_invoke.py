@@ -8,7 +8,9 @@ due events through the one invoke path, with the same request id on every attemp
   seconds and then twice that (AWS: ~1 and ~2 minutes);
 - throttle or platform 5xx -> back in the queue with exponential backoff from 1 s (scaled by
   async_retry_base / 60, at least 0.05 s, at most 5 min), not consuming attempts;
-- older than MaximumEventAgeInSeconds -> EventAgeExceeded.
+- older than MaximumEventAgeInSeconds -> EventAgeExceeded. The whole async clock is compressed
+  by the same factor (async_retry_base / 60), the event age included, so a demo or test with a
+  short retry base also sees its age limit in proportion (60 s of age = 1 s at base 1).
 When an event is finished, the OnSuccess / OnFailure destination gets the invocation record of
 SPEC §2.3 and the function's DLQ the original event; routing and removing the row happen in one
 transaction. SQS and Lambda targets run locally; SNS, EventBridge and S3 are logged and skipped.
@@ -136,7 +138,8 @@ class AsyncDispatcher:
         name = row["function_name"]
         config = self._function_config(name)
         invoke_config = config.get("event_invoke_config") or {}
-        max_age_ms = int(invoke_config.get("maximum_event_age_seconds") or DEFAULT_MAX_AGE_S) * 1000
+        scale = float(self.engine.settings.async_retry_base) / 60.0
+        max_age_ms = int(invoke_config.get("maximum_event_age_seconds") or DEFAULT_MAX_AGE_S) * 1000 * scale
         retries = invoke_config.get("maximum_retry_attempts")
         retries = DEFAULT_RETRIES if retries is None else int(retries)
         state = json.loads(row["last_result_json"] or "{}")

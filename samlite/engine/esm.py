@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from samlite.engine.filters import PatternError, compile_patterns, matches_any
-from samlite.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from samlite.engine.queues import Queue, Received
@@ -86,6 +85,7 @@ class EsmManager:
         self.pollers: dict[str, Poller] = {}
         self.configs: dict[str, MappingConfig] = {}
         self._started = False
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._started = True
@@ -178,25 +178,25 @@ class EsmManager:
                 if (function_name is None or c.function_name == function_name.split(":function:")[-1].split(":")[0])
                 and (event_source_arn is None or c.event_source_arn == event_source_arn)]
 
-    def get_mapping(self, mapping_uuid: str) -> dict[str, Any]:
+    def get_mapping(self, mapping_uuid: str) -> dict[str, Any] | None:
+        """The AWS-shaped mapping, or None when no mapping has this UUID."""
         config = self.configs.get(mapping_uuid)
-        if config is None:
-            raise NotFoundError(f"The resource you requested does not exist. (Service: Lambda, mapping {mapping_uuid})")
-        return self.describe(config)
+        return self.describe(config) if config is not None else None
 
-    async def update_mapping(self, mapping_uuid: str, enabled: bool | None = None,
-                             batch_size: int | None = None) -> dict[str, Any]:
+    def update_mapping(self, mapping_uuid: str, enabled: bool | None = None,
+                       batch_size: int | None = None) -> dict[str, Any] | None:
+        """UpdateEventSourceMapping: persist, then restart the poller. ValueError on bad input."""
         config = self.configs.get(mapping_uuid)
         if config is None:
-            raise NotFoundError(f"The resource you requested does not exist. (Service: Lambda, mapping {mapping_uuid})")
+            return None
         raw = dict(config.raw)
         if batch_size is not None:
             queue = self.engine.queues.by_arn(config.event_source_arn)
             limit = 10 if queue is not None and queue.fifo else 10_000
             if not 1 <= int(batch_size) <= limit:
-                raise UsageError(f"BatchSize {batch_size} is out of range: it must be between 1 and {limit}.")
+                raise ValueError(f"BatchSize {batch_size} is out of range: it must be between 1 and {limit}.")
             if int(batch_size) > 10 and int(raw.get("MaximumBatchingWindowInSeconds") or 0) < 1:
-                raise UsageError("Maximum batch window in seconds must be greater than 0 if maximum batch size is "
+                raise ValueError("Maximum batch window in seconds must be greater than 0 if maximum batch size is "
                                  "greater than 10")
             raw["BatchSize"] = int(batch_size)
         new_enabled = config.enabled if enabled is None else bool(enabled)
@@ -204,8 +204,12 @@ class EsmManager:
             db.execute("UPDATE mappings SET config_json = ?, enabled = ?, state = ?, updated_at = ? WHERE uuid = ?",
                        (json.dumps(raw), int(new_enabled), "Enabled" if new_enabled else "Disabled", time.time(),
                         mapping_uuid))
-        await self.reload()
-        return self.get_mapping(mapping_uuid)
+        row = self.engine.store.query_one("SELECT * FROM mappings WHERE uuid = ?", (mapping_uuid,))
+        self.configs[mapping_uuid] = MappingConfig.from_row(row)
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return self.describe(self.configs[mapping_uuid])
 
     def cli_list_mappings(self, stack: str | None = None) -> list[dict[str, Any]]:
         out = []
