@@ -345,7 +345,7 @@ class GatewayApp:
             reply = HTTP_INTERNAL
         if target.cors is not None:
             reply = Reply(reply.status, target.cors.apply(origin, reply.headers), reply.body)
-        await _send(send, reply, lambda_rid, False)
+        await _send(send, reply, lambda_rid, None)
 
     # --- invoking --------------------------------------------------------------------------
     async def _invoke(self, function_name: str, payload: bytes, timeout_s: float | None,
@@ -499,8 +499,9 @@ async def _read_body(headers: list[tuple[str, str]], receive: Receive, limit: in
     return b"".join(chunks)
 
 
-async def _send(send: Send, reply: Reply, request_id: str | None = None, rest: bool = True,
+async def _send(send: Send, reply: Reply, request_id: str | None = None, rest: bool | None = True,
                 close: bool = False) -> None:
+    """Write `reply`; `rest` True/False adds REST/HTTP API id headers, None (function URLs) neither."""
     raw: list[tuple[bytes, bytes]] = []
     for name, value in reply.headers:
         lname = name.lower()
@@ -511,7 +512,7 @@ async def _send(send: Send, reply: Reply, request_id: str | None = None, rest: b
         raw.append((b"x-amzn-RequestId", request_id.encode()))
         if rest:
             raw.append((b"x-amz-apigw-id", request_id[:8].encode() + b"="))
-        else:
+        elif rest is not None:
             raw.append((b"Apigw-Requestid", request_id[:8].encode() + b"="))
     raw.append((b"content-length", str(len(reply.body)).encode()))
     if close:
