@@ -235,6 +235,10 @@ class Builder:
     def _check_parameter(self, report: Any, name: str, spec: dict[str, Any], ptype: str,
                          value: Any, where: tuple[Any, ...], origin: str) -> Any:
         is_list = ptype.startswith("List<") or ptype == "CommaDelimitedList"
+        if isinstance(value, dict) or (isinstance(value, list) and not is_list):
+            report(where, f"{origin} for parameter '{name}' must be a single value for type "
+                   f"{ptype}, not a {'mapping' if isinstance(value, dict) else 'list'}")
+            return ""
         if isinstance(value, list):
             items = [_scalar_text(v) for v in value]
         elif is_list:
@@ -323,8 +327,9 @@ class Builder:
     def _collect_resources(self, resources: dict[str, Any]) -> None:
         globals_ = _dict(self.doc.get("Globals"))
         for lid, resource in resources.items():
-            if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
-                continue
+            if not isinstance(lid, str) or not isinstance(resource, dict) or \
+                    not isinstance(resource.get("Type"), str):
+                continue  # the schema check has reported it
             if not self._condition_of("Resources", lid, resource.get("Condition")):
                 self.absent[lid] = resource["Condition"]
                 continue

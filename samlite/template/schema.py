@@ -264,7 +264,8 @@ def check_schema(doc: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
     if not isinstance(resources, dict):
         return
     for lid, resource in resources.items():
-        if not isinstance(resource, dict) or resource.get("Type") not in RESOURCE_PROPERTIES:
+        rtype = resource.get("Type") if isinstance(resource, dict) else None
+        if not isinstance(rtype, str) or rtype not in RESOURCE_PROPERTIES:
             continue
         props = resource.get("Properties", {})
         for error in _validator(resource["Type"]).iter_errors(props):

@@ -421,3 +421,51 @@ def test_cli_json_and_text_output(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "samlite", "validate", "--parameter-overrides",
                              "bad"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "bad parameter override" in result.stderr
+
+
+# ------------------------------------------------------------------ robustness: never a crash
+
+_GARBAGE = [None, 1, -5, "x", [], {}, [1, {"a": None}], {"Ref": "Nope"}, {"Fn::GetAtt": "A"},
+            {"Fn::Sub": 3}, {"Fn::If": [1]}, True, {"Fn::Join": None}, {"Fn::Select": ["a", 3]},
+            {"Condition": 5}, {"Ref": "AWS::NoValue"}, 1.5, "arn:aws:sqs:us-east-1:1:q"]
+
+
+def _paths(node: object, prefix: tuple = ()) -> list[tuple]:
+    out = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _paths(value, prefix + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            out += _paths(value, prefix + (index,))
+    return out
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_GARBAGE)), min_size=1, max_size=3))
+def test_mutated_templates_never_crash(tmp_path_factory: pytest.TempPathFactory,
+                                       edits: list[tuple[int, object]]) -> None:
+    import copy
+
+    from samlite.template.loader import load_template
+
+    golden = Path(__file__).parents[1] / "golden" / "valid" / "full.yaml"
+    doc = json.loads(json.dumps(load_template(golden)))
+    for index, value in edits:
+        paths = _paths(doc)
+        path = paths[index % len(paths)]
+        node = doc
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = copy.deepcopy(value)
+    target = tmp_path_factory.mktemp("fuzz") / "template.json"
+    target.write_text(json.dumps(doc))
+    validate_template(target)
+    try:
+        load_stack(target, Context())
+    except TemplateError:
+        pass
