@@ -8,6 +8,7 @@ function URLs, the properties of SAM's generated resources, and Outputs.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -523,7 +524,7 @@ class Assembler:
                    f"Auth.Authorizers ({', '.join(authorizers) or 'none defined'})", "error")
         api_key = checks.as_bool(auth.get("ApiKeyRequired"))
         routes = []
-        for route in self.routes.get(lid, []):
+        for route in self.routes.get(lid, []) + self._definition_routes(lid, kind, props):
             name = route.authorizer
             if name == "":
                 name = default if isinstance(default, str) else None
@@ -562,6 +563,34 @@ class Assembler:
             if gen.generated and gen.source == lid:
                 self.generated_props[other] = {"RestApiId" if kind == "rest" else "ApiId": b.api_id(lid),
                                                "StageName": stage}
+
+    _INTEGRATION_URI = re.compile(r"functions/(.+?)/invocations")
+
+    def _definition_routes(self, lid: str, kind: str, props: Mapping[str, Any]) -> list[model.Route]:
+        """Lambda proxy integrations declared in an OpenAPI DefinitionBody (not via events)."""
+        paths = _d(_d(props.get("DefinitionBody")).get("paths"))
+        taken = {(r.method, r.path) for r in self.routes.get(lid, [])}
+        out = []
+        for path, methods in paths.items():
+            for method, operation in _d(methods).items():
+                integration = _d(_d(operation).get("x-amazon-apigateway-integration"))
+                uri = integration.get("uri")
+                match = self._INTEGRATION_URI.search(uri) if isinstance(uri, str) else None
+                if not match or str(integration.get("type", "")).lower() != "aws_proxy":
+                    continue
+                function = self._function_by_ref(match.group(1))
+                verb = "ANY" if method == "x-amazon-apigateway-any-method" else str(method).upper()
+                if function is None or (verb, path) in taken:
+                    continue
+                taken.add((verb, path))
+                payload = "1.0" if kind == "rest" else (
+                    "1.0" if str(integration.get("payloadFormatVersion", "2.0")) == "1.0" else "2.0")
+                out.append(model.Route(
+                    method=verb, path=str(path), function=function, event_name="DefinitionBody",
+                    payload_format=payload, api_key_required=None,  # type: ignore[arg-type]
+                    authorizer="", timeout_ms=REST_TIMEOUT_MS if kind == "rest" else _int(
+                        integration.get("timeoutInMillis"), HTTP_TIMEOUT_MS)))
+        return out
 
     def _cors_rest(self, value: Any) -> model.Cors | None:
         if value is None:

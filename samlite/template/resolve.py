@@ -231,6 +231,9 @@ class Builder:
                 continue
             self.parameters[name] = self._check_parameter(report, name, spec, ptype, value, where,
                                                           origin)
+            if ptype.startswith("AWS::SSM::Parameter::Value<"):
+                report(("Type",), f"SSM parameter values cannot be looked up offline; '{name}' "
+                       f"resolves to the parameter name {self.parameters[name]!r}", "warning")
 
     def _check_parameter(self, report: Any, name: str, spec: dict[str, Any], ptype: str,
                          value: Any, where: tuple[Any, ...], origin: str) -> Any:

@@ -192,3 +192,45 @@ def test_load_stack_raises_with_every_error(tmp_path: Path) -> None:
     assert len(info.value.problems) == 2
     assert info.value.exit_code == 3
     assert f"{path}:5: Q.Properties.DelaySeconds" in info.value.message
+
+
+def test_definition_body_routes_and_ssm_parameters(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(textwrap.dedent("""\
+        Transform: AWS::Serverless-2016-10-31
+        Parameters:
+          Latest:
+            Type: AWS::SSM::Parameter::Value<String>
+            Default: /app/version
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              InlineCode: "def handler(e, c): return 1"
+              Handler: index.handler
+              Runtime: python3.12
+              Environment: {Variables: {VERSION: !Ref Latest}}
+          Api:
+            Type: AWS::Serverless::Api
+            Properties:
+              StageName: dev
+              DefinitionBody:
+                openapi: 3.0.1
+                paths:
+                  /things/{id}:
+                    x-amazon-apigateway-any-method:
+                      x-amazon-apigateway-integration:
+                        type: aws_proxy
+                        httpMethod: POST
+                        uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations
+                  /mock:
+                    get:
+                      x-amazon-apigateway-integration: {type: mock}
+        """))
+    from samlite.template import validate_template
+
+    stack = load_stack(tmp_path / "template.yaml", CTX)
+    (route,) = stack.apis["Api"].routes
+    assert (route.method, route.path, route.function) == ("ANY", "/things/{id}", "Fn")
+    assert stack.functions["Fn"].environment["VERSION"] == "/app/version"
+    assert any("cannot be looked up offline" in p.message for p in
+               validate_template(tmp_path / "template.yaml") if p.severity == "warning")
