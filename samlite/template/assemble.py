@@ -40,6 +40,11 @@ def _int(value: Any, default: int) -> int:
     return default if number is None else number
 
 
+def _fifo_arn(arn: Any) -> bool | None:
+    """A queue outside the template is FIFO when its ARN says so; otherwise unknown."""
+    return True if isinstance(arn, str) and arn.endswith(".fifo") else None
+
+
 def _unquote(value: Any) -> tuple[str, ...]:
     """REST Cors values are quoted header strings: "'*'" -> ("*",), "'GET,POST'" -> both."""
     if not isinstance(value, str):
@@ -371,7 +376,7 @@ class Assembler:
                    function: model.Function, report: Any) -> None:
         queue_arn = eprops.get("Queue")
         queue = self._queue_by_arn(queue_arn)
-        checks.check_sqs_mapping(report, eprops, queue.fifo if queue else None)
+        checks.check_sqs_mapping(report, eprops, queue.fifo if queue else _fifo_arn(queue_arn))
         self._visibility_check(report, queue, function)
         mapping_lid = f"{lid}{event_name}"
         self.mappings[mapping_lid] = self._mapping(mapping_lid, lid, str(queue_arn), eprops)
@@ -414,7 +419,7 @@ class Assembler:
                                       "is skipped")
             return
         queue = self._queue_by_arn(arn)
-        checks.check_sqs_mapping(report, props, queue.fifo if queue else None)
+        checks.check_sqs_mapping(report, props, queue.fifo if queue else _fifo_arn(arn))
         if function_lid is None:
             report(("FunctionName",), f"FunctionName {props.get('FunctionName')!r} is not a "
                    "function of this stack; the mapping cannot be emulated", "error")
@@ -524,6 +529,7 @@ class Assembler:
                    f"Auth.Authorizers ({', '.join(authorizers) or 'none defined'})", "error")
         api_key = checks.as_bool(auth.get("ApiKeyRequired"))
         routes = []
+        seen: dict[tuple[str, str], str] = {}
         for route in self.routes.get(lid, []) + self._definition_routes(lid, kind, props):
             name = route.authorizer
             if name == "":
@@ -534,6 +540,13 @@ class Assembler:
                 self.report(route.function, ("Properties", "Events", route.event_name, "Properties"))(
                     ("Auth", "Authorizer"), f"authorizer '{name}' is not defined in {lid}'s "
                     "Auth.Authorizers", "error")
+            key = (route.method, route.path)
+            if key in seen:
+                self.report(route.function, ("Properties", "Events", route.event_name))(
+                    (), f"route {route.method} {route.path} of {lid} is already defined by "
+                    f"{seen[key]}", "error")
+                continue
+            seen[key] = f"{route.function}.Events.{route.event_name}"
             required = api_key if route.api_key_required is None else route.api_key_required
             routes.append(model.Route(route.method, route.path, route.function, route.event_name,
                                       route.payload_format, bool(required), name, route.timeout_ms))

@@ -469,3 +469,23 @@ def test_mutated_templates_never_crash(tmp_path_factory: pytest.TempPathFactory,
         load_stack(target, Context())
     except TemplateError:
         pass
+
+
+def test_duplicate_routes_and_external_fifo_queue(tmp_path: Path) -> None:
+    events = """\
+A:
+  Type: Api
+  Properties: {Path: /x, Method: get}
+B:
+  Type: Api
+  Properties: {Path: /x, Method: GET}
+Q:
+  Type: SQS
+  Properties:
+    Queue: arn:aws:sqs:us-east-1:123456789012:outside.fifo
+    BatchSize: 20
+"""
+    found = errors(write(tmp_path, function(events=events)))
+    assert any("route GET /x of ServerlessRestApi is already defined by Fn.Events.A" in f for f in found), found
+    assert any("BatchSize: 20 is out of range: must be 1-10" in f for f in found)
+    assert len(found) == 2
