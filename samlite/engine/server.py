@@ -73,6 +73,9 @@ class Engine:
 
         self.lambdas = LambdaService(self)
         self.logs = LogService(self)
+        from samlite.engine.metrics import MetricsService
+
+        self.metrics = MetricsService(self)
         self.aws = AwsApp(self)
         self.control = ControlApp(self)
 
