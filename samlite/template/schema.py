@@ -3,11 +3,15 @@
 The schema checks shapes (sections, property names and types, event types); ranges and
 cross-references are semantic checks in `validate.py`, which can name AWS's own limits. Any value
 may be an intrinsic function (`{"Ref": ...}`, `{"Fn::...": ...}`), so typed properties accept one.
-jsonschema is imported only when a template is checked, and the validator is built once.
+`samlite validate` must finish a whole process in 300 ms, and importing jsonschema alone costs
+50-90 ms; so templates are checked by `MiniValidator`, a small interpreter of exactly the Draft 7
+keywords this schema uses. The tests check it against jsonschema's Draft7Validator on every golden,
+corpus and fuzzed template (`check_schema(doc, engine="jsonschema")`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
 INTRINSIC = {"$ref": "#/definitions/intrinsic"}
@@ -227,38 +231,45 @@ TEMPLATE_SCHEMA: dict[str, Any] = {
     },
 }
 
-_validators: dict[str, Any] = {}
+_validators: dict[tuple[str, str], Any] = {}
 _DEFINITIONS = TEMPLATE_SCHEMA["definitions"]
 
 
-def _validator(key: str) -> Any:
-    """Validators are built once per process: the top level, and one per resource type.
+def _schema_for(key: str) -> dict[str, Any]:
+    """The top-level schema ("") or one resource type's Properties schema.
 
     Checking each resource against its own type's schema (dispatching in Python) is much faster
-    than jsonschema's if/then over every type, and gives the same answers as TEMPLATE_SCHEMA.
+    than if/then over every type, and gives the same answers as TEMPLATE_SCHEMA.
     """
-    validator = _validators.get(key)
-    if validator is None:
-        from jsonschema import Draft7Validator
+    if key == "":
+        top = dict(TEMPLATE_SCHEMA)
+        top["properties"] = dict(top["properties"])
+        resources = dict(top["properties"]["Resources"])
+        generic = _resource_schema()
+        generic.pop("allOf")
+        resources["additionalProperties"] = generic
+        top["properties"]["Resources"] = resources
+        return top
+    return {"definitions": _DEFINITIONS, **RESOURCE_PROPERTIES[key]}
 
-        if key == "":
-            top = dict(TEMPLATE_SCHEMA)
-            top["properties"] = dict(top["properties"])
-            resources = dict(top["properties"]["Resources"])
-            generic = _resource_schema()
-            generic.pop("allOf")
-            resources["additionalProperties"] = generic
-            top["properties"]["Resources"] = resources
-            validator = Draft7Validator(top)
+
+def _validator(key: str, engine: str = "mini") -> Any:
+    """Validators are built once per process and engine."""
+    validator = _validators.get((key, engine))
+    if validator is None:
+        if engine == "jsonschema":
+            from jsonschema import Draft7Validator
+
+            validator = Draft7Validator(_schema_for(key))
         else:
-            validator = Draft7Validator({"definitions": _DEFINITIONS, **RESOURCE_PROPERTIES[key]})
-        _validators[key] = validator
+            validator = MiniValidator(_schema_for(key))
+        _validators[(key, engine)] = validator
     return validator
 
 
-def check_schema(doc: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
+def check_schema(doc: Any, engine: str = "mini") -> Iterator[tuple[tuple[Any, ...], str]]:
     """Yield (path, message) for each schema violation, most specific first per location."""
-    for error in _validator("").iter_errors(doc):
+    for error in _validator("", engine).iter_errors(doc):
         yield from _explain(error)
     resources = doc.get("Resources") if isinstance(doc, dict) else None
     if not isinstance(resources, dict):
@@ -268,9 +279,162 @@ def check_schema(doc: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
         if not isinstance(rtype, str) or rtype not in RESOURCE_PROPERTIES:
             continue
         props = resource.get("Properties", {})
-        for error in _validator(resource["Type"]).iter_errors(props):
+        for error in _validator(rtype, engine).iter_errors(props):
             for path, message in _explain(error):
                 yield ("Resources", lid, "Properties") + path, message
+
+
+class SchemaError:
+    """The parts of a jsonschema ValidationError that `_explain` reads."""
+
+    __slots__ = ("validator", "validator_value", "schema", "instance", "absolute_path",
+                 "relative_schema_path", "context", "message")
+
+    def __init__(self, validator: str, schema: dict[str, Any], instance: Any, path: tuple[Any, ...],
+                 message: str, context: list["SchemaError"] | None = None) -> None:
+        self.validator = validator
+        self.validator_value = schema.get(validator)
+        self.schema = schema
+        self.instance = instance
+        self.absolute_path = path
+        self.relative_schema_path: tuple[Any, ...] = (validator,)
+        self.context = context or []
+        self.message = message
+
+
+_TYPES = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool))
+    or (isinstance(v, float) and v.is_integer()),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+}
+
+
+class MiniValidator:
+    """Draft 7 semantics for the keywords TEMPLATE_SCHEMA uses (and nothing else)."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.root = schema
+        self._patterns: dict[str, re.Pattern[str]] = {}
+
+    def iter_errors(self, instance: Any) -> Iterator[SchemaError]:
+        return self._errors(self.root, instance, ())
+
+    def is_valid(self, schema: dict[str, Any], instance: Any) -> bool:
+        return next(self._errors(schema, instance, ()), None) is None
+
+    def _pattern(self, pattern: str) -> re.Pattern[str]:
+        compiled = self._patterns.get(pattern)
+        if compiled is None:
+            compiled = self._patterns[pattern] = re.compile(pattern)
+        return compiled
+
+    def _errors(self, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        if "$ref" in schema:
+            # Draft 7: $ref ignores its siblings. Only local definitions are used here.
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            yield from self._errors(self.root["definitions"][name], instance, path)
+            return
+        for keyword, value in schema.items():
+            check = getattr(self, "_k_" + keyword.replace("$", ""), None)
+            if check is not None:
+                yield from check(value, schema, instance, path)
+
+    def _k_type(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        names = value if isinstance(value, list) else [value]
+        if not any(_TYPES[name](instance) for name in names):
+            yield SchemaError("type", schema, instance, path, f"{instance!r} is not of type "
+                              + ", ".join(repr(n) for n in names))
+
+    def _k_enum(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        if not any(_equal(instance, v) for v in value):
+            yield SchemaError("enum", schema, instance, path, f"{instance!r} is not one of {value!r}")
+
+    def _k_const(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        if not _equal(instance, value):
+            yield SchemaError("const", schema, instance, path, f"{value!r} was expected")
+
+    def _k_pattern(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        if isinstance(instance, str) and not self._pattern(value).search(instance):
+            yield SchemaError("pattern", schema, instance, path, f"{instance!r} does not match {value!r}")
+
+    def _k_required(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        if isinstance(instance, dict):
+            for name in value:
+                if name not in instance:
+                    yield SchemaError("required", schema, instance, path, f"{name!r} is a required property")
+
+    def _k_minProperties(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        if isinstance(instance, dict) and len(instance) < value:
+            text = "should be non-empty" if value == 1 else "does not have enough properties"
+            yield SchemaError("minProperties", schema, instance, path, f"{instance!r} {text}")
+
+    def _k_maxProperties(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        if isinstance(instance, dict) and len(instance) > value:
+            text = "is expected to be empty" if value == 0 else "has too many properties"
+            yield SchemaError("maxProperties", schema, instance, path, f"{instance!r} {text}")
+
+    def _k_properties(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        if isinstance(instance, dict):
+            for name, sub in value.items():
+                if name in instance:
+                    yield from self._errors(sub, instance[name], path + (name,))
+
+    def _k_additionalProperties(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        if not isinstance(instance, dict):
+            return
+        known = schema.get("properties", {})
+        extras = [k for k in instance if k not in known]
+        if value is False:
+            if extras:
+                yield SchemaError("additionalProperties", schema, instance, path,
+                                  "Additional properties are not allowed")
+        elif isinstance(value, dict):
+            for name in extras:
+                yield from self._errors(value, instance[name], path + (name,))
+
+    def _k_propertyNames(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        if isinstance(instance, dict):
+            for name in instance:
+                for error in self._errors(value, name, path):
+                    error.relative_schema_path = ("propertyNames",) + error.relative_schema_path
+                    yield error
+
+    def _k_items(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        if isinstance(instance, list):
+            for index, item in enumerate(instance):
+                yield from self._errors(value, item, path + (index,))
+
+    def _k_anyOf(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        context: list[SchemaError] = []
+        for index, branch in enumerate(value):
+            errors = list(self._errors(branch, instance, path))
+            if not errors:
+                return
+            for error in errors:
+                error.relative_schema_path = (index,) + error.relative_schema_path
+            context.extend(errors)
+        yield SchemaError("anyOf", schema, instance, path,
+                          f"{instance!r} is not valid under any of the given schemas", context)
+
+    def _k_allOf(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        for branch in value:
+            yield from self._errors(branch, instance, path)
+
+    def _k_if(self, value: Any, schema: dict[str, Any], instance: Any, path: tuple[Any, ...]) -> Iterator[SchemaError]:
+        if "then" in schema and self.is_valid(value, instance):
+            yield from self._errors(schema["then"], instance, path)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """JSON equality: True is not 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    return bool(a == b)
 
 
 def _explain(error: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -307,8 +471,10 @@ def _explain(error: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
     if error.validator == "required":
         yield path, error.message.replace("is a required property", "is required")
         return
-    if error.validator == "propertyNames":
-        yield path, f"invalid name: {error.message}"
+    if "propertyNames" in error.relative_schema_path and error.validator == "pattern":
+        pattern = error.validator_value if error.validator == "pattern" else None
+        rule = "letters and digits only" if pattern == "^[A-Za-z0-9]+$" else f"must match {pattern}"
+        yield path, f"invalid name {error.instance!r}: {rule}" if pattern else error.message
         return
     if error.validator == "type":
         yield path, f"must be {_expected(error)}, not {_json_type(error.instance)}"

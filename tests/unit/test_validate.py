@@ -489,3 +489,38 @@ Q:
     assert any("route GET /x of ServerlessRestApi is already defined by Fn.Events.A" in f for f in found), found
     assert any("BatchSize: 20 is out of range: must be 1-10" in f for f in found)
     assert len(found) == 2
+
+
+# ------------------------------------------------------------------ schema engine equivalence
+
+def _schema_docs() -> list[dict]:
+    from samlite.template.loader import load_template
+
+    root = Path(__file__).parents[1]
+    files = sorted((root / "golden").glob("*/*.yaml")) + sorted(
+        (root.parent / ".." / "shared" / "corpus").glob("*/template.y*ml"))
+    return [json.loads(json.dumps(load_template(f))) for f in files]
+
+
+_DOCS = _schema_docs()
+_SCHEMA_GARBAGE = _GARBAGE + [2.0, "true", "12", {"Type": "SQS"}, {"Type": "Api", "Properties": {}},
+                              {"Type": "AWS::Serverless::Api"}, {"Ref": "x", "Fn::Sub": "y"}]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, len(_DOCS) - 1),
+       st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_SCHEMA_GARBAGE)), max_size=4))
+def test_mini_validator_agrees_with_jsonschema(doc_index: int, edits: list[tuple[int, object]]) -> None:
+    import copy
+
+    from samlite.template.schema import check_schema
+
+    doc = copy.deepcopy(_DOCS[doc_index])
+    for index, value in edits:
+        paths = _paths(doc)
+        path = paths[index % len(paths)]
+        node = doc
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = copy.deepcopy(value)
+    assert sorted(map(str, check_schema(doc))) == sorted(map(str, check_schema(doc, "jsonschema")))
