@@ -47,6 +47,7 @@ class AsyncDispatcher:
         self.store = engine.store
         self._wake = asyncio.Event()
         self._running: set[str] = set()
+        self._per_function: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
@@ -93,28 +94,35 @@ class AsyncDispatcher:
                 pass
 
     def _launch_due(self) -> float:
-        """Start deliveries for due events; return seconds until the next one is due."""
+        """Start deliveries for due events; return seconds until the next one is due.
+
+        A function with reserved concurrency gets at most that many deliveries at once, so the
+        dispatcher does not throttle itself (reserved 0 still runs: that throttle is the user's).
+        """
         now = now_ms()
         rows = self.store.query(
-            "SELECT request_id FROM async_events WHERE status = 'pending' AND next_attempt_ms <= ?"
-            " ORDER BY next_attempt_ms LIMIT 256", (now,))
+            "SELECT request_id, function_name FROM async_events WHERE status = 'pending' AND next_attempt_ms <= ?"
+            " ORDER BY next_attempt_ms LIMIT 1000", (now,))
         for row in rows:
-            rid = row["request_id"]
+            rid, name = row["request_id"], row["function_name"]
             if rid in self._running:
                 continue
+            spec = self.engine.functions.get(name)
+            reserved = getattr(spec, "reserved_concurrency", None)
+            if reserved and self._per_function.get(name, 0) >= reserved:
+                continue  # woken again when one of its deliveries finishes
             self._running.add(rid)
-            task = asyncio.create_task(self._deliver(rid))
+            self._per_function[name] = self._per_function.get(name, 0) + 1
+            task = asyncio.create_task(self._deliver(rid, name))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         nxt = self.store.query_one("SELECT MIN(next_attempt_ms) FROM async_events WHERE status = 'pending'"
                                    " AND next_attempt_ms > ?", (now,))
-        if len(rows) == 256:
-            return 0.01
         if nxt is None or nxt[0] is None:
             return 5.0
         return max(0.005, min(5.0, (nxt[0] - now) / 1000))
 
-    async def _deliver(self, request_id: str) -> None:
+    async def _deliver(self, request_id: str, function_name: str) -> None:
         try:
             async with self._slots:
                 await self._attempt(request_id)
@@ -127,6 +135,7 @@ class AsyncDispatcher:
                            (now_ms() + 5000, request_id))
         finally:
             self._running.discard(request_id)
+            self._per_function[function_name] -= 1
             self._wake.set()
 
     async def _attempt(self, request_id: str) -> None:

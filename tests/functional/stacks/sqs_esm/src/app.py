@@ -51,3 +51,10 @@ def maybe_fail(event, context):
 
 def record_event(event, context):
     _record(event)
+
+
+def slow(event, context):
+    import time
+
+    time.sleep(0.05)
+    return event
