@@ -121,10 +121,21 @@ class Assembler:
             parameters=dict(self.b.parameters), resources=resources, functions=self.functions,
             layers=self.layers, queues=self.queues, mappings=self.mappings, apis=self.apis,
             function_urls=self.urls, outputs=tuple(outputs), imports=tuple(self.b.imports),
-            warnings=tuple(self.b.warnings),
+            warnings=self._warnings(),
             no_echo_parameters=tuple(
                 name for name, spec in _d(self.b.doc.get("Parameters")).items()
                 if checks.as_bool(_d(spec).get("NoEcho"))))
+
+    def _warnings(self) -> tuple[model.Warning, ...]:
+        """Skipped resources first, then every other warning (code not found, SSM, Transform)."""
+        out = list(self.b.warnings)
+        known = {w.message for w in out}
+        for problem in self.b.problems.warnings:
+            if problem.message not in known:
+                where = f"{problem.path}: " if problem.path else ""
+                out.append(model.Warning(problem.logical_id, where + problem.message))
+                known.add(problem.message)
+        return tuple(out)
 
     def _cannot(self, lid: str, exc: Exception) -> None:
         if not self.b.problems.errors:
