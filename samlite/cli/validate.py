@@ -30,13 +30,20 @@ class _Invalid(SamliteError):
               help="Stack name used for generated names.")
 @click.option("--output", "output", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
-def validate(template: str | None, overrides: tuple[str, ...], stack_name: str, output: str) -> None:
+# `--parameter-overrides A=1 B=2` (as in the SAM CLI): the values after the first land here.
+@click.argument("more_overrides", nargs=-1, metavar="")
+def validate(template: str | None, overrides: tuple[str, ...], stack_name: str, output: str,
+             more_overrides: tuple[str, ...]) -> None:
     """Validate a SAM template offline and print every problem as file:line: LogicalId.Path: message."""
+    from samlite.errors import UsageError
     from samlite.template import find_template, parse_parameter_overrides, validate_template
     from samlite.template.model import Context
 
+    if more_overrides and not overrides:
+        raise UsageError(f"unexpected argument {more_overrides[0]!r}",
+                         "Parameter values go after --parameter-overrides.")
     path = find_template(template)
-    params = parse_parameter_overrides(list(overrides))
+    params = parse_parameter_overrides(list(overrides) + list(more_overrides))
     problems = validate_template(path, Context(stack_name=stack_name), params)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]

@@ -524,3 +524,18 @@ def test_mini_validator_agrees_with_jsonschema(doc_index: int, edits: list[tuple
             node = node[part]
         node[path[-1]] = copy.deepcopy(value)
     assert sorted(map(str, check_schema(doc))) == sorted(map(str, check_schema(doc, "jsonschema")))
+
+
+def test_cli_parameter_overrides_sam_style(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = write(tmp_path, PARAMS + function())
+    base = [sys.executable, "-m", "samlite", "validate", "-t", str(path), "--output", "json"]
+    result = subprocess.run(base + ["--parameter-overrides", "Env=prod", "Required=x"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and json.loads(result.stdout)["warnings"] == []
+    result = subprocess.run(base + ["--parameter-overrides", "ParameterKey=Env,ParameterValue=qa"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 3
+    assert "'qa' is not one of the AllowedValues" in json.loads(result.stdout)["errors"][0]["message"]
