@@ -287,8 +287,8 @@ def test_idle_reaping_and_stop(tmp_path: Path) -> None:
 def test_unsupported_runtime_is_a_function_error(tmp_path: Path) -> None:
     async def body() -> None:
         async with lab(tmp_path) as L:
-            L.add("node", runtime="nodejs20.x")
-            result = await L.svc.invoke("node", b"{}")
-            assert result.function_error == "Unhandled"
-            assert "nodejs20.x" in json.loads(result.payload)["errorMessage"]
+            L.add("java", runtime="java21")
+            result = await L.svc.invoke("java", b"{}")
+            assert result.function_error == "Unhandled" and result.error_type == "Runtime.InvalidRuntime"
+            assert "java21" in json.loads(result.payload)["errorMessage"]
     run(body())

@@ -1,5 +1,10 @@
 """Lambda Runtime -> a local interpreter that really runs.
 
+Python runtimes run bootstrap.py over the worker protocol; `nodejs*` and `provided*` runtimes
+speak the Lambda Runtime API (runtime_api.py) and resolve to an Interpreter whose `kind` says so:
+`node` is the `node` on PATH (one warning when its major differs from the Runtime), `provided`
+runs the function's own `bootstrap` executable.
+
 `python3.12` maps to a `python3.12` on PATH when it starts (pyenv shims exist for versions that
 are not installed and fail with "command not found", so every candidate is probed once and the
 answer cached). Otherwise the closest working python3.* is used, with one warning per runtime.
@@ -22,6 +27,8 @@ from pathlib import Path
 log = logging.getLogger("samlite.engine")
 
 _PYTHON_RUNTIME = re.compile(r"^python(\d+)\.(\d+)$")
+_NODE_RUNTIME = re.compile(r"^nodejs(\d+)\.x$")
+PROVIDED_RUNTIMES = ("provided.al2023", "provided.al2", "provided")
 
 
 class UnsupportedRuntime(Exception):
@@ -34,6 +41,8 @@ class Interpreter:
     version: tuple[int, int]
     # True when this is the engine's own interpreter: workers may be forked from the zygote.
     is_engine: bool
+    # "python" (worker protocol), "node" or "provided" (both through the Runtime API).
+    kind: str = "python"
 
 
 _probe_cache: dict[str, tuple[int, int] | None] = {}
@@ -102,7 +111,9 @@ def resolve(runtime: str, architectures: tuple[str, ...] = ("x86_64",)) -> Inter
         return _resolved[runtime]
     match = _PYTHON_RUNTIME.match(runtime)
     if not match:
-        raise UnsupportedRuntime(f"runtime {runtime!r} is not supported by samlite yet (only python3.x runs)")
+        chosen = _resolve_runtime_api(runtime)
+        _resolved[runtime] = chosen
+        return chosen
     wanted = (int(match.group(1)), int(match.group(2)))
     own = engine_interpreter()
     if wanted == own.version:
@@ -121,6 +132,48 @@ def resolve(runtime: str, architectures: tuple[str, ...] = ("x86_64",)) -> Inter
                         runtime, runtime, best[0], best[1], chosen.path)
     _resolved[runtime] = chosen
     return chosen
+
+
+def _resolve_runtime_api(runtime: str) -> Interpreter:
+    """nodejsNN.x -> `node` on PATH; provided* -> the function's own bootstrap."""
+    if runtime in PROVIDED_RUNTIMES:
+        return Interpreter("", (0, 0), False, kind="provided")
+    match = _NODE_RUNTIME.match(runtime)
+    if not match:
+        raise UnsupportedRuntime(
+            f"runtime {runtime!r} is not supported by samlite (python3.x, nodejs*.x and provided.* run)")
+    wanted = int(match.group(1))
+    node = shutil.which(f"node{wanted}") or shutil.which("node")
+    major = _node_major(node) if node else None
+    if node is None or major is None:
+        raise UnsupportedRuntime(f"runtime {runtime!r} needs Node.js: no working `node` on PATH")
+    if major != wanted:
+        log.warning("runtime %s: no Node.js %d on PATH, using Node.js %d (%s)", runtime, wanted, major, node)
+    return Interpreter(node, (major, 0), False, kind="node")
+
+
+def _node_major(executable: str) -> int | None:
+    if executable in _probe_cache:
+        cached = _probe_cache[executable]
+        return cached[0] if cached else None
+    version: tuple[int, int] | None = None
+    try:
+        out = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=10)
+        found = re.match(r"v(\d+)\.(\d+)", out.stdout.strip())
+        if out.returncode == 0 and found:
+            version = (int(found.group(1)), int(found.group(2)))
+    except (OSError, subprocess.SubprocessError):
+        version = None
+    _probe_cache[executable] = version
+    return version[0] if version else None
+
+
+def uses_runtime_api(runtime: str) -> bool:
+    return runtime.startswith("nodejs") or runtime in PROVIDED_RUNTIMES
+
+
+def node_bootstrap_path() -> Path:
+    return Path(__file__).with_name("node") / "bootstrap.mjs"
 
 
 def bootstrap_path() -> Path:

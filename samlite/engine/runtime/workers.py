@@ -427,9 +427,7 @@ class Workers:
         self.use_cgroups = True
         self.rss_sampling = False
         self._tasks: list[asyncio.Task[None]] = []
-        # Optional callbacks run once a new worker's pid is known, before its init is awaited
-        # (e.g. `samlite tune` moves the worker into a cpu cgroup). A failing hook is logged.
-        self.spawn_hooks: list[Callable[[Environment], None]] = []
+        self.runtime_api: Any = None  # runtime_api.RuntimeApiServer, created with the first such env
 
     async def start(self) -> None:
         self.settings.envs_dir.mkdir(parents=True, exist_ok=True)
@@ -477,7 +475,13 @@ class Workers:
                          tail: list[str] | None = None) -> tuple[Environment, Reply]:
         """A new busy environment and its init reply ("ready", "ie", "timeout" or "lost")."""
         interpreter = resolve(spec.runtime, spec.architectures)
-        env = Environment(spec, interpreter, self.sink)
+        if interpreter.kind == "python":
+            env = Environment(spec, interpreter, self.sink)
+        else:
+            # nodejs* / provided*: the second kind of environment, driven over the Runtime API.
+            from samlite.engine.runtime.runtime_api import RuntimeApiEnvironment
+
+            env = RuntimeApiEnvironment(spec, interpreter, self.sink)
         env.tail = tail
         env.state = "busy"
         pool = self.pool(spec.name)
@@ -490,11 +494,6 @@ class Workers:
         except BaseException:
             self.kill(env, "init")
             raise
-        for hook in self.spawn_hooks:
-            try:
-                hook(env)
-            except Exception:  # noqa: BLE001 - a hook must not fail the invocation
-                log.exception("spawn hook failed for environment %s", env.id)
         assert env.ready is not None
         timer = asyncio.get_running_loop().call_later(init_limit_s, env.kill, "timeout")
         try:
@@ -507,6 +506,9 @@ class Workers:
         return env, reply
 
     async def _launch(self, env: Environment) -> None:
+        if env.interpreter.kind != "python":
+            await env.launch(self)  # type: ignore[attr-defined]
+            return
         spec = env.spec
         env.tmpdir = self.settings.envs_dir / env.id
         env.tmpdir.mkdir(parents=True, exist_ok=True)
@@ -642,6 +644,8 @@ class Workers:
         if waits:
             await asyncio.gather(*waits)
         await self.zygote.stop()
+        if self.runtime_api is not None:
+            self.runtime_api.close()
         for env in list(self.all):
             if env.state != "dead":
                 # No exit notice (its zygote died before it): clean up its tmpdir and cgroup anyway.
