@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import time
+from random import getrandbits as _getrandbits
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import unquote
@@ -364,45 +365,56 @@ def rest_response(payload: bytes, binary_patterns: tuple[tuple[str, str], ...] =
         result = json.loads(payload)
     except ValueError:
         return None
-    if not isinstance(result, dict) or not _REST_KEYS.issuperset(result):
+    if type(result) is not dict or not _REST_KEYS.issuperset(result):
         return None
-    status = _status(result.get("statusCode"))
-    if status is None:
-        return None
-    single = result.get("headers") or {}
-    multi = result.get("multiValueHeaders") or {}
-    if not isinstance(single, dict) or not isinstance(multi, dict):
-        return None
-    headers: list[tuple[str, str]] = []
-    multi_lower = {str(k).lower() for k in multi}
-    for name, values in multi.items():
-        if not isinstance(values, list):
+    status = result.get("statusCode")
+    if type(status) is not int or not 100 <= status <= 599:
+        status = _status(status)
+        if status is None:
             return None
-        for v in values:
-            text = _scalar(v)
+    headers: list[tuple[str, str]] = []
+    content_type = None
+    multi = result.get("multiValueHeaders")
+    multi_lower: set[str] = set()
+    if multi:
+        if type(multi) is not dict:
+            return None
+        for name, values in multi.items():
+            if type(values) is not list:
+                return None
+            multi_lower.add(name.lower())
+            for v in values:
+                text = v if type(v) is str else _scalar(v)
+                if text is None:
+                    return None
+                headers.append((name, text))
+    single = result.get("headers")
+    if single:
+        if type(single) is not dict:
+            return None
+        for name, value in single.items():
+            if value is None:
+                continue
+            text = value if type(value) is str else _scalar(value)
             if text is None:
                 return None
-            headers.append((str(name), text))
-    for name, value in single.items():
-        if value is None:
-            continue
-        text = _scalar(value)
-        if text is None:
-            return None
-        # Docs: a name present in both keeps only the multiValueHeaders values.
-        if name.lower() not in multi_lower:
-            headers.append((name, text))
+            # Docs: a name present in both keeps only the multiValueHeaders values.
+            if not multi_lower or name.lower() not in multi_lower:
+                headers.append((name, text))
+    for name, value in headers:
+        if name.lower() == "content-type":
+            content_type = value
+            break
     body = result.get("body")
     if body is None:
         raw = b""
-    elif isinstance(body, str):
+    elif type(body) is str:
         raw = body.encode("utf-8")
     else:
         return None
     b64 = result.get("isBase64Encoded", False)
-    if not isinstance(b64, bool):
+    if type(b64) is not bool:
         return None
-    content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
     if content_type is None:
         headers.append(("Content-Type", "application/json"))
     # REST converts a base64 body to binary only when BinaryMediaTypes match Accept or the
@@ -477,3 +489,9 @@ def error_reply(status: int, body: dict[str, Any], headers: list[tuple[str, str]
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def new_request_id() -> str:
+    """A random (version 4 style) UUID string, ~4x cheaper than str(uuid.uuid4()) on the hot path."""
+    h = "%032x" % _getrandbits(128)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"

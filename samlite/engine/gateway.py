@@ -18,7 +18,6 @@ import asyncio
 import json
 import logging
 import re
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
@@ -208,7 +207,7 @@ class GatewayApp:
         except BodyTooLarge:
             await _send(send, REST_TOO_LARGE if rest else HTTP_TOO_LARGE, close=True)
             return
-        api_rid = str(uuid.uuid4())
+        api_rid = events.new_request_id()
         origin = _header(headers, "origin") if api.http_cors is not None or api.rest_cors is not None else None
         if api.http_cors is not None and method == "OPTIONS" and origin:
             req_method = _header(headers, "access-control-request-method")
@@ -323,7 +322,7 @@ class GatewayApp:
             authorizer = {"iam": iam}
         client = scope.get("client") or ("127.0.0.1", 0)
         server = scope.get("server") or ("127.0.0.1", 0)
-        lambda_rid = str(uuid.uuid4())
+        lambda_rid = events.new_request_id()
         req = HttpRequest(method=method, path=path, query=query, headers=headers, body=body, source_ip=client[0],
                           port=server[1] or 0, request_id=lambda_rid, time_ms=events.now_ms(),
                           protocol=f"HTTP/{scope.get('http_version', '1.1')}")
@@ -359,18 +358,33 @@ class GatewayApp:
         except Exception:  # noqa: BLE001 - the function vanished (deleted stack mid-flight)
             log.error("gateway: function %s is not deployed", function_name)
             return error_reply(500, {"message": "Internal server error"})
-        rid = request_id or str(uuid.uuid4())
+        rid = request_id or events.new_request_id()
         try:
             if timeout_s is None:
                 return await invoker.run(spec, payload, rid, source="gateway")
-            task = asyncio.ensure_future(invoker.run(spec, payload, rid, source="gateway"))
+            # The run is its own task, so at the integration timeout the gateway answers while the
+            # function keeps running to its own timeout. (A waiter future and a timer handle are
+            # cheaper than wait_for(shield(...)) on this hot path.)
+            loop = asyncio.get_running_loop()
+            task = loop.create_task(invoker.run(spec, payload, rid, source="gateway"))
+            waiter = loop.create_future()
+
+            def wake(_: Any = None) -> None:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+            task.add_done_callback(wake)
+            timer = loop.call_later(timeout_s, wake)
             try:
-                # The integration gives up; the function keeps running to its own timeout.
-                return await asyncio.wait_for(asyncio.shield(task), timeout_s)
-            except asyncio.TimeoutError:
-                self._background.add(task)
-                task.add_done_callback(self._forget)
-                return HTTP_TIMEOUT
+                await waiter
+            finally:
+                timer.cancel()
+            if task.done():
+                return task.result()
+            task.remove_done_callback(wake)
+            self._background.add(task)
+            task.add_done_callback(self._forget)
+            return HTTP_TIMEOUT
         except TooManyRequests:
             return THROTTLED
 
@@ -499,15 +513,29 @@ async def _read_body(headers: list[tuple[str, str]], receive: Receive, limit: in
     return b"".join(chunks)
 
 
+_NAMES: dict[str, bytes] = {}
+
+
+def _header_name(name: str) -> bytes:
+    """The encoded name, or b"" for hop-by-hop or invalid names (validated once per name)."""
+    ok = name.lower() not in _HOP_HEADERS and bool(_TOKEN.match(name))
+    encoded = name.encode("latin-1") if ok else b""
+    if len(_NAMES) < 4096:
+        _NAMES[name] = encoded
+    return encoded
+
+
 async def _send(send: Send, reply: Reply, request_id: str | None = None, rest: bool | None = True,
                 close: bool = False) -> None:
     """Write `reply`; `rest` True/False adds REST/HTTP API id headers, None (function URLs) neither."""
     raw: list[tuple[bytes, bytes]] = []
     for name, value in reply.headers:
-        lname = name.lower()
-        if lname in _HOP_HEADERS or not _TOKEN.match(name) or "\n" in value or "\r" in value:
+        bname = _NAMES.get(name)
+        if bname is None:
+            bname = _header_name(name)
+        if not bname or "\n" in value or "\r" in value:
             continue  # a function cannot break the framing or smuggle headers
-        raw.append((name.encode("latin-1"), value.encode("latin-1", "replace")))
+        raw.append((bname, value.encode("latin-1", "replace")))
     if request_id is not None:
         raw.append((b"x-amzn-RequestId", request_id.encode()))
         if rest:
