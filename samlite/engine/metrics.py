@@ -238,3 +238,51 @@ class MetricsService:
         from samlite.engine.tuning import tune
 
         return await tune(self.engine, function, stack, payload_b64, memory_sizes, runs)
+
+
+# --- CloudWatch AWS/Lambda view (awsapi/cloudwatch.py) ---------------------------------------
+
+# metric name -> (unit, value of one row or None when the row does not count)
+LAMBDA_METRICS: dict[str, str] = {
+    "Invocations": "Count", "Errors": "Count", "Throttles": "Count", "Duration": "Milliseconds",
+    "ConcurrentExecutions": "Count",
+}
+
+
+def _metric_value(metric: str, row: Any) -> float | None:
+    throttled = bool(row["throttled"])
+    if metric == "Throttles":
+        return 1.0 if throttled else None
+    if throttled:
+        return None
+    if metric == "Invocations":
+        return 1.0
+    if metric == "Errors":
+        return 1.0 if row["error"] is not None else None
+    if metric == "Duration":
+        return float(row["duration_ms"])
+    if metric == "ConcurrentExecutions":
+        return float(row["concurrency"] or 0)
+    return None
+
+
+def samples(service: MetricsService, metric: str, function_name: str | None, start_ms: int, end_ms: int,
+            period_s: int) -> dict[int, list[float]]:
+    """Values of one AWS/Lambda metric grouped by period start (epoch seconds), [start, end)."""
+    if metric not in LAMBDA_METRICS:
+        return {}
+    if function_name:
+        names = [function_name]
+    else:
+        names = [r["function_name"] for r in service.engine.store.query(
+            "SELECT DISTINCT function_name FROM metrics WHERE timestamp_ms >= ? AND timestamp_ms < ?",
+            (start_ms, end_ms))]
+    out: dict[int, list[float]] = {}
+    period_ms = period_s * 1000
+    for row in service.rows(names, start_ms, max(start_ms, end_ms - 1)):
+        value = _metric_value(metric, row)
+        if value is None:
+            continue
+        bucket = start_ms + (int(row["timestamp_ms"]) - start_ms) // period_ms * period_ms
+        out.setdefault(bucket // 1000, []).append(value)
+    return out

@@ -226,3 +226,52 @@ def test_engine_checks_tune_arguments_too(engine: EngineHandle, monkeypatch: pyt
     with pytest.raises(RemoteError) as exc:
         client.call("metrics", "summary", since_s="15m")
     assert exc.value.exit_code == 2
+
+
+def test_cloudwatch_get_metric_statistics_and_data(engine: EngineHandle, names: dict[str, str]) -> None:
+    import datetime
+
+    lam = engine.client("lambda")
+    name = names["ArmFunction"]
+    before = function_row(summary(engine, "ArmFunction", "--since", "1d"), "ArmFunction")
+    for event in ({}, {}, {"fail": True}):
+        lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+    after = function_row(summary(engine, "ArmFunction", "--since", "1d"), "ArmFunction")
+    cw = engine.client("cloudwatch")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    window = {"StartTime": now - datetime.timedelta(hours=1), "EndTime": now + datetime.timedelta(minutes=1)}
+    dims = [{"Name": "FunctionName", "Value": name}]
+
+    def total(metric: str, stat: str = "Sum") -> float:
+        resp = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName=metric, Dimensions=dims, Period=3600 + 60,
+                                        Statistics=[stat], **window)
+        return sum(p[stat] for p in resp["Datapoints"])
+
+    assert total("Invocations") == after["invocations"] == before["invocations"] + 3
+    assert total("Errors") == after["errors"] == before["errors"] + 1
+    assert total("Throttles") == 0
+    assert total("Duration", "Maximum") == pytest.approx(after["duration_ms"]["max"], abs=1e-3)
+    resp = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Duration", Dimensions=dims, Period=3660,
+                                    ExtendedStatistics=["p50"], **window)
+    assert resp["Datapoints"][0]["ExtendedStatistics"]["p50"] == pytest.approx(after["duration_ms"]["p50"], abs=1e-3)
+    assert resp["Datapoints"][0]["Unit"] == "Milliseconds"
+
+    data = cw.get_metric_data(MetricDataQueries=[
+        {"Id": "inv", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations",
+                                                "Dimensions": dims}, "Period": 60, "Stat": "Sum"}},
+    ], **window)
+    [res] = data["MetricDataResults"]
+    assert res["Id"] == "inv" and sum(res["Values"]) == after["invocations"]
+    assert all(isinstance(t, datetime.datetime) for t in res["Timestamps"])
+
+    other = cw.get_metric_statistics(Namespace="AWS/EC2", MetricName="CPUUtilization", Period=60,
+                                     Statistics=["Average"], **window)
+    assert other["Datapoints"] == []
+    with pytest.raises(ClientError) as exc:
+        cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Invocations", Period=60, Statistics=["Sum"],
+                                 StartTime=now, EndTime=now - datetime.timedelta(minutes=5))
+    assert exc.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(ClientError) as exc:
+        cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Invocations", Period=60, Statistics=["Sum"],
+                                 StartTime=now - datetime.timedelta(days=2), EndTime=now)
+    assert exc.value.response["Error"]["Code"] == "InvalidParameterCombination"
