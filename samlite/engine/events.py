@@ -47,6 +47,7 @@ class HttpRequest:
     scheme: str = "http"
     protocol: str = "HTTP/1.1"
     stage_prefix: str = ""  # "/Prod" when the URL carried a stage segment (HTTP API rawPath keeps it)
+    full_path: str = ""  # the raw path exactly as the client sent it (what a SigV4 signature covers)
 
     def header(self, name: str) -> str | None:
         """The value of a (lowercase) header name; repeated headers joined with ','."""
@@ -173,8 +174,10 @@ def rest_event(
     api_key: tuple[str, str] | None = None,
     resource_id: str = "",
     version: str | None = None,
+    iam: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The REST proxy event (payload 1.0). `api_key` is (key value, key id) when one was checked."""
+    """The REST proxy event (payload 1.0). `api_key` is (key value, key id) when one was checked;
+    `iam` is the SigV4 caller (accessKey, accountId, caller, user, userArn) of AWS_IAM routes."""
     headers: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
     forwarded_for = None
@@ -237,6 +240,8 @@ def rest_event(
         "deploymentId": api.deployment_id,
         "apiId": api.api_id,
     }
+    if iam is not None:
+        context["identity"].update(iam)
     if authorizer is not None:
         context["authorizer"] = authorizer
     event: dict[str, Any] = {

@@ -70,6 +70,7 @@ class GatewayRoute:
     api_key_required: bool
     authorizer: auth.LambdaAuthorizer | None
     payload_format: str
+    iam: bool = False  # Auth.Authorizer: AWS_IAM -> a SigV4 signature is required
 
 
 @dataclass
@@ -233,6 +234,7 @@ class GatewayApp:
             method=method, path=path, query=scope.get("query_string", b"").decode("utf-8", "replace"),
             headers=headers, body=body, source_ip=client[0], port=server[1] or 0, request_id=api_rid,
             time_ms=events.now_ms(), protocol=f"HTTP/{scope.get('http_version', '1.1')}", stage_prefix=stage_prefix,
+            full_path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
         )
         try:
             reply = await self._api_call(api, gr, match.path_parameters, req)
@@ -248,6 +250,13 @@ class GatewayApp:
         v1 = gr.payload_format == "1.0"
         authorizer_ctx = None
         usage_key = None
+        iam = None
+        if gr.iam:
+            caller = _iam_caller(req, rest, self.engine.settings.account_id)
+            if rest:
+                iam = caller
+            else:
+                authorizer_ctx = {"iam": caller}
         if gr.authorizer is not None:
             ident = _identity(req, api.ctx)
             arn = auth.method_arn(api.ctx.region, api.ctx.account_id, api.ctx.api_id, api.ctx.stage, req.method,
@@ -266,7 +275,7 @@ class GatewayApp:
         if v1:
             event = events.rest_event(req, api.ctx, gr.path, params, binary_patterns=api.binary,
                                       authorizer=authorizer_ctx, api_key=api_key, resource_id=gr.resource_id,
-                                      version=None if rest else "1.0")
+                                      version=None if rest else "1.0", iam=iam)
         else:
             event = events.http_event(req, api.ctx, gr.route_key, params, authorizer=authorizer_ctx)
         payload = json.dumps(event).encode()
@@ -400,6 +409,26 @@ class GatewayApp:
         return result.payload, result.function_error
 
 
+def _iam_caller(req: HttpRequest, rest: bool, account: str) -> dict[str, Any]:
+    """Verify an AWS_IAM route's SigV4 signature; the caller for the event, or Denied (403)."""
+    from samlite.engine.awsapi import AwsError
+    from samlite.engine.awsapi.sigv4 import verify
+
+    try:
+        caller = verify(req.method, req.full_path, req.query, req.headers, req.body)
+    except AwsError as err:
+        if not rest:
+            raise auth.Denied(error_reply(403, {"message": "Forbidden"})) from None
+        message = "Missing Authentication Token" if err.code == "MissingAuthenticationTokenException" else err.message
+        raise auth.Denied(error_reply(403, {"message": message}, [("x-amzn-ErrorType", err.code)])) from None
+    arn = f"arn:aws:iam::{account}:user/{caller.access_key}"
+    if rest:
+        return {"accessKey": caller.access_key, "accountId": account, "caller": caller.access_key,
+                "user": caller.access_key, "userArn": arn}
+    return {"accessKey": caller.access_key, "accountId": account, "callerId": caller.access_key,
+            "cognitoIdentity": None, "principalOrgId": None, "userArn": arn, "userId": caller.access_key}
+
+
 # --- compile ---------------------------------------------------------------------------------
 def _function_name(stack: model.Stack, logical_id: str | None, arn: str = "") -> str:
     if logical_id and logical_id in stack.functions:
@@ -431,6 +460,7 @@ def _compile_api(stack: model.Stack, api: model.Api, region: str, account: str, 
             resource_id=model.stable_id(f"{api.api_id}/{r.path}", 6),
             timeout_s=timeout, api_key_required=kind == "rest" and (r.api_key_required or api.api_key_required),
             authorizer=authorizer, payload_format="1.0" if kind == "rest" else r.payload_format,
+            iam=r.authorizer == "AWS_IAM",
         ))
     ctx = ApiContext(api.api_id, api.stage_name, account, region,
                      stage_variables=dict(api.stage_variables) or None,

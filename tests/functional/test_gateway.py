@@ -277,9 +277,9 @@ def test_function_url_none(gw: SimpleNamespace) -> None:
     assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "https://ok.example"
 
 
-def _signed(url: str, secret: str = "samlite-secret") -> requests.PreparedRequest:
+def _signed(url: str, secret: str = "samlite-secret", service: str = "lambda") -> requests.PreparedRequest:
     aws = AWSRequest(method="POST", url=url, data=b'{"x": 1}', headers={"Content-Type": "application/json"})
-    SigV4Auth(Credentials("samlite", secret), "lambda", "us-east-1").add_auth(aws)
+    SigV4Auth(Credentials("samlite", secret), service, "us-east-1").add_auth(aws)
     p = aws.prepare()
     return requests.Request("POST", p.url, data=p.body, headers=dict(p.headers)).prepare()
 
@@ -297,6 +297,18 @@ def test_function_url_iam(gw: SimpleNamespace) -> None:
     assert e["rawPath"] == "/p" and e["body"] == '{"x": 1}' and "pathParameters" not in e
     # The anonymous URL says so.
     assert _json(gw.s.get(gw.eps["BehaveUrl"]["url"] + "?mode=dict")) == {"hello": "world"}
+
+
+def test_rest_aws_iam_route(gw: SimpleNamespace) -> None:
+    r = gw.s.post(gw.rest + "iam", json={"x": 1})
+    assert r.status_code == 403 and _json(r) == {"message": "Missing Authentication Token"}
+    r = gw.s.send(_signed(gw.rest + "iam", secret="wrong", service="execute-api"))
+    assert r.status_code == 403 and "signature" in _json(r)["message"]
+    r = gw.s.send(_signed(gw.rest + "iam?z=1", service="execute-api"))
+    assert r.status_code == 200, r.text
+    identity = _json(r)["requestContext"]["identity"]
+    assert identity["accessKey"] == "samlite" and identity["accountId"] == "123456789012"
+    assert identity["userArn"].endswith(":user/samlite")
 
 
 # --- bad input and robustness ----------------------------------------------------------------
@@ -332,7 +344,11 @@ def test_body_over_10mb_is_413_without_reading_it(gw: SimpleNamespace) -> None:
     reply = _raw(gw.port, head + b"x" * 1000)
     assert reply.startswith(b"HTTP/1.1 413") and time.monotonic() - started < 3
     r = gw.s.post(gw.http + "behave", data=b"y" * (10 * 1024 * 1024 + 1))
-    assert r.status_code == 413
+    assert r.status_code == 413 and _json(r) == {"message": "Request Entity Too Large"}
+    # Under API Gateway's 10 MB but over Lambda's 6 MB synchronous payload limit.
+    r = gw.s.post(gw.rest + "items/1", data=b"z" * (7 * 1024 * 1024), headers={"Content-Type": "text/plain"})
+    assert r.status_code == 413 and _json(r) == {"message": "Request Too Long"}
+    assert gw.s.get(gw.rest + "items/1").status_code == 200
 
 
 def test_oversized_headers_do_not_hurt_the_server(gw: SimpleNamespace) -> None:
