@@ -543,9 +543,10 @@ class QueueService:
             wake = q.wake
             got = self.receive_now(q, max_messages, visibility_timeout, single_group=single_group)
             remaining = deadline - time.monotonic()
-            if got or remaining <= 0:
+            if got or remaining <= 0 or self._stopping():
                 return got
-            timeout = remaining
+            # Wait in slices so a stopping engine never waits out a 20 s long poll.
+            timeout = min(remaining, 0.5)
             upcoming = self._next_visible_ms(q)
             if upcoming is not None:
                 timeout = min(timeout, max(0.001, (upcoming - now_ms()) / 1000))
@@ -553,6 +554,10 @@ class QueueService:
                 await asyncio.wait_for(wake.wait(), timeout)
             except asyncio.TimeoutError:
                 pass
+
+    def _stopping(self) -> bool:
+        stop = getattr(self.engine, "_stop", None)
+        return bool(stop is not None and stop.is_set())
 
     def _next_visible_ms(self, q: Queue) -> int | None:
         row = self.store.query_one("SELECT MIN(visible_ms) FROM messages WHERE queue = ? AND visible_ms > ?",
