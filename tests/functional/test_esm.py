@@ -192,3 +192,38 @@ def test_nothing_lost_when_the_engine_is_killed_mid_stream(tmp_path: Path) -> No
     finally:
         handle.stop()
         handle.kill()
+
+
+# --- pure rules (no engine) ----------------------------------------------------------------
+@pytest.mark.parametrize("response, kept", [
+    (b'{"batchItemFailures": []}', set()),
+    (b'{"batchItemFailures": null}', set()),
+    (b"{}", set()),
+    (b"null", set()),
+    (b"", set()),
+    (b'{"batchItemFailures": [{"itemIdentifier": "m2"}]}', {"m2"}),
+    (b'{"batchItemFailures": [{"itemIdentifier": ""}]}', None),
+    (b'{"batchItemFailures": [{"itemIdentifier": null}]}', None),
+    (b'{"batchItemFailures": [{"id": "m1"}]}', None),
+    (b'{"batchItemFailures": [{"itemIdentifier": "not-in-batch"}]}', None),
+    (b"not json", None),
+    (b'"a string"', None),
+])
+def test_report_batch_item_failures_edge_cases(response: bytes, kept: set[str] | None) -> None:
+    from samlite.engine.esm import failed_ids
+
+    assert failed_ids(response, {"m1", "m2", "m3"}) == kept
+
+
+def test_mapping_checks_match_aws_messages() -> None:
+    from samlite.engine.esm import EsmManager
+
+    check = EsmManager.check_mapping
+    assert check(60, {"VisibilityTimeout": "30"}, {"BatchSize": 10}) == (
+        "Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds")
+    assert check(3, {"VisibilityTimeout": "30"}, {"BatchSize": 10}) is None
+    assert "greater than 10" in (check(3, {}, {"BatchSize": 50, "MaximumBatchingWindowInSeconds": 0}) or "")
+    assert check(3, {}, {"BatchSize": 50, "MaximumBatchingWindowInSeconds": 1}) is None
+    assert check(3, {"FifoQueue": "true"}, {"BatchSize": 11, "MaximumBatchingWindowInSeconds": 1})
+    assert check(3, {}, {"ScalingConfig": {"MaximumConcurrency": 1}})
+    assert check(3, {}, {"FilterCriteria": {"Filters": [{"Pattern": "{bad"}]}})
