@@ -39,6 +39,7 @@ URL_MAX_BODY = 6 * 1024 * 1024
 HTTP_API_TIMEOUT_MS = 30_000
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # what uvicorn refuses to write
 _HOP_HEADERS = frozenset(("content-length", "transfer-encoding", "connection", "keep-alive"))
 
 # Canned answers (bodies and codes as API Gateway / function URLs send them).
@@ -563,7 +564,7 @@ async def _send(send: Send, reply: Reply, request_id: str | None = None, rest: b
         bname = _NAMES.get(name)
         if bname is None:
             bname = _header_name(name)
-        if not bname or "\n" in value or "\r" in value:
+        if not bname or (not value.isprintable() and _BAD_VALUE.search(value)):
             continue  # a function cannot break the framing or smuggle headers
         raw.append((bname, value.encode("latin-1", "replace")))
     if request_id is not None:

@@ -125,6 +125,14 @@ def test_rest_response_mapping(gw: SimpleNamespace) -> None:
     assert r.raw.headers.getlist("X-Both") == ["m1", "m2"]
 
 
+def test_function_headers_cannot_break_framing(gw: SimpleNamespace) -> None:
+    for base in (gw.rest, gw.http):
+        r = gw.s.get(base + "behave?mode=badheaders")
+        assert r.status_code == 200 and r.text == "b" and r.headers["X-Good"] == "ok"
+        assert "X-Injected" not in r.headers and "X-Bad" not in r.headers and "Bad Name" not in r.headers
+        assert r.headers["Content-Length"] == "1" and r.headers["X-Euro"] == "5 ?"
+
+
 @pytest.mark.parametrize("mode", ["malformed", "error", "large"])
 def test_rest_function_failures_are_502(gw: SimpleNamespace, mode: str) -> None:
     r = gw.s.get(gw.rest + f"behave?mode={mode}")

@@ -39,6 +39,9 @@ def behave(event, context):
     if mode == "multi":
         return {"statusCode": 200, "headers": {"X-One": "h", "X-Both": "single"},
                 "multiValueHeaders": {"X-Both": ["m1", "m2"]}, "body": "m"}
+    if mode == "badheaders":
+        return {"statusCode": 200, "headers": {"X-Bad": "a\r\nX-Injected: 1", "Bad Name": "x", "X-Euro": "5 \u20ac",
+                                               "Content-Length": "999", "X-Good": "ok"}, "body": "b"}
     if mode == "large":
         return {"statusCode": 200, "body": "x" * (7 * 1024 * 1024)}
     if mode == "cors":
