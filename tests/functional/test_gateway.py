@@ -220,6 +220,16 @@ def test_http_event_fields(gw: SimpleNamespace) -> None:
     assert rc["routeKey"] == "GET /items/{id}" and rc["apiId"] == gw.eps["HttpApi"]["api_id"]
 
 
+def test_http_default_route_on_named_stage(gw: SimpleNamespace) -> None:
+    base = gw.eps["StagedApi"]["url"]
+    assert base.endswith("/dev/")
+    e = _json(gw.s.post(base + "any/thing?x=1", data="hi", headers={"Content-Type": "text/plain"}))
+    assert e["routeKey"] == "$default" and e["requestContext"]["routeKey"] == "$default"
+    assert e["rawPath"] == "/dev/any/thing" and e["requestContext"]["stage"] == "dev"
+    assert e["stageVariables"] == {"color": "blue"} and e["body"] == "hi" and "pathParameters" not in e
+    assert gw.s.get(base.replace("/dev/", "/prod/") + "x").status_code == 404
+
+
 def test_http_payload_1_route(gw: SimpleNamespace) -> None:
     e = _json(gw.s.get(gw.http + "v1/7"))
     assert e["version"] == "1.0" and e["resource"] == "/v1/{id}" and e["pathParameters"] == {"id": "7"}
