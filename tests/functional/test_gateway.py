@@ -388,3 +388,29 @@ def test_slow_client_does_not_block_others(gw: SimpleNamespace) -> None:
     with socket.create_connection(("127.0.0.1", gw.port)) as aborted:
         aborted.sendall(f"GET {path} HTTP/1.1\r\nHo".encode())
     assert gw.s.get(gw.rest + "items/3").status_code == 200
+
+
+# --- SigV4 on the AWS endpoint (settings.verify_sigv4) ----------------------------------------
+def test_aws_endpoint_verifies_sigv4_when_enabled(tmp_path: Path) -> None:
+    import boto3
+    from botocore.config import Config
+
+    handle = EngineHandle(tmp_path / "home", extra_env={"SAMLITE_VERIFY_SIGV4": "1"}).start()
+    try:
+        sqs = handle.client("sqs")
+        url = sqs.create_queue(QueueName="signed")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="h\u00e9llo & = + /")
+        assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "h\u00e9llo & = + /"
+        assert handle.client("lambda").list_functions()["Functions"] == []
+        for key, secret in (("samlite", "wrong"), ("AKIAOTHER", "samlite-secret")):
+            bad = boto3.client("sqs", endpoint_url=handle.aws_url, region_name="us-east-1", aws_access_key_id=key,
+                               aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
+            with pytest.raises(bad.exceptions.ClientError) as err:
+                bad.list_queues()
+            assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        unsigned = requests.post(handle.aws_url, data="Action=ListQueues",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert unsigned.status_code == 403
+    finally:
+        handle.stop()
+        handle.kill()
