@@ -136,6 +136,13 @@ class RuntimeApiEnvironment(Environment):
     readers: list[_OutputReader] = field(default_factory=list)
     listener: asyncio.AbstractServer | None = None
     api: RuntimeApiServer | None = None
+    # The runtime said it exits after this answer (samlite's Node bootstrap on an uncaught error):
+    # never reuse the environment, so the next invocation cold-starts instead of racing the exit.
+    exiting: bool = False
+
+    @property
+    def alive(self) -> bool:
+        return not self.exiting and super().alive
 
     # -- the invoke service's side --
     def send_invoke(self, header: dict[str, Any], payload: bytes) -> asyncio.Future[Reply]:
@@ -398,10 +405,13 @@ class RuntimeApiServer:
         try:
             request = await read_request(scope, receive, proto.SYNC_RESPONSE_LIMIT)
         except BodyTooLarge:
+            await _discard(receive)
             self._complete(env, ("e", {"et": "Function.ResponseSizeTooLarge", "m": env.peak_kb()},
                                  proto.response_too_large_payload()))
             return await _error(send, 413, "RequestEntityTooLarge",
                                 f"Exceeded maximum allowed payload size ({proto.SYNC_RESPONSE_LIMIT} bytes).")
+        if request.header("samlite-runtime-exiting"):
+            env.exiting = True
         if kind == "response":
             reply: Reply = ("r", {"m": env.peak_kb()}, request.body)
         else:
@@ -425,6 +435,7 @@ class RuntimeApiServer:
         try:
             request = await read_request(scope, receive, proto.SYNC_RESPONSE_LIMIT)
         except BodyTooLarge:
+            await _discard(receive)
             return await _error(send, 413, "RequestEntityTooLarge",
                                 f"Exceeded maximum allowed payload size ({proto.SYNC_RESPONSE_LIMIT} bytes).")
         error_type, body = _error_body(request.header("lambda-runtime-function-error-type"), request.body)
@@ -453,6 +464,14 @@ def _error_body(header_type: str | None, raw: bytes) -> tuple[str, bytes]:
     error_type = header_type or "Unhandled"
     message = raw.decode("utf-8", "replace") if raw else ""
     return error_type, json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+
+
+async def _discard(receive: Receive) -> None:
+    """Read and drop the rest of an oversized body, so the client sees our 413, not a reset."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return
 
 
 async def _error(send: Send, status: int, error_type: str, message: str) -> None:

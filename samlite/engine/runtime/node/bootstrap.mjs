@@ -107,10 +107,13 @@ function call(method, route, body, headers) {
   });
 }
 
-async function postError(route, error) {
+async function postError(route, error, exiting = false) {
   const obj = errorObject(error);
   const body = JSON.stringify(obj);
-  await call('POST', route, body, { 'lambda-runtime-function-error-type': obj.errorType });
+  const headers = { 'lambda-runtime-function-error-type': obj.errorType };
+  // Tells samlite not to hand this environment another invocation: the process exits next.
+  if (exiting) headers['samlite-runtime-exiting'] = '1';
+  await call('POST', route, body, headers);
 }
 
 // --- handler loading ----------------------------------------------------------------------
@@ -311,7 +314,7 @@ async function onUncaught(error, exitCode) {
   activeRequestId = null;
   if (requestId) {
     try {
-      await postError(`/invocation/${requestId}/error`, error);
+      await postError(`/invocation/${requestId}/error`, error, true);
     } catch {
       // the engine reports the exit instead
     }
