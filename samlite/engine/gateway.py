@@ -150,7 +150,10 @@ class GatewayApp:
             await self._dispatch(scope, receive, send)
         except Exception:  # noqa: BLE001 - a gateway answers, it never drops the connection
             log.exception("gateway error serving %s %s", scope.get("method"), scope.get("path"))
-            await _send(send, error_reply(500, {"message": "Internal server error"}))
+            try:
+                await _send(send, error_reply(500, {"message": "Internal server error"}))
+            except RuntimeError:
+                pass  # the response had already started; uvicorn closes the connection
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = scope.get("raw_path") or scope["path"].encode()
