@@ -237,8 +237,9 @@ def main() -> None:
         rps, p50, p99, bad = ours[c]
         note = f"{bad} non-2xx" if bad else ""
         if peer is not None:
-            prps, pp50, pp99, _ = peer[c]
+            prps, pp50, pp99, pbad = peer[c]
             ratio = rps / prps if prps else 0.0
+            note = "; ".join(x for x in (note, f"peer {pbad} non-2xx" if pbad else "") if x)
             rows.append(Row(f"REST route req/s, {c} connections", rps, "req/s", "≥ 1.5× serverless-offline",
                             ratio >= 1.5, "serverless-offline", prps, f"{ratio:.2f}×", note))
             rows.append(Row(f"  p99 latency, {c} connections", p99, "ms", "≤ peer's p99", p99 <= pp99,
