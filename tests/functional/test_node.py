@@ -186,3 +186,31 @@ def test_node_version_mismatch_warns_once(tmp_path: Path, caplog: pytest.LogCapt
                 assert warnings == [f"runtime nodejs18.x: no Node.js 18 on PATH, using Node.js {major} "
                                     f"({interpreters._resolved['nodejs18.x'].path})"]
     run(body())
+
+
+STACKS = Path(__file__).parent / "stacks"
+
+
+def test_node_sqs_example_runs_unmodified(tmp_path: Path, samlite_engine: object) -> None:
+    """The seed's queue example: deploy, send a message, and see the Node function log it."""
+    from samlite.testing import EngineHandle, wait_for
+
+    engine: EngineHandle = samlite_engine  # type: ignore[assignment]
+    project = tmp_path / "node-sqs"
+    shutil.copytree(STACKS / "node-sqs", project)
+    engine.deploy(project / "template.yaml", "S")
+    body = json.dumps({"order": "n-42", "note": "hello from samlite"})
+    sent = engine.cli("send-message", "MySqsQueue", "--stack-name", "S", "--body", body, check=True)
+    message_id = sent.stdout.strip()
+    assert re.fullmatch(r"[0-9a-f-]{36}", message_id), sent.stdout
+
+    def logged() -> str | None:
+        out = engine.cli("logs", "-n", "MySQSQueueFunction", "--stack-name", "S").stdout
+        return out if message_id in out and "REPORT RequestId" in out else None
+
+    out = wait_for(logged, timeout=30, interval=0.2, message="the Node function to log the SQS record")
+    line = next(text for text in out.splitlines() if message_id in text)
+    record = json.loads(line.split("\tINFO\t", 1)[1])
+    assert record["messageId"] == message_id and record["body"] == body
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"].startswith("arn:aws:sqs:us-east-1:123456789012:")

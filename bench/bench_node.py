@@ -1,0 +1,120 @@
+"""Node.js over the Runtime API: warm invoke and cold start of a trivial handler.
+
+Run alone: `.venv/bin/python bench/bench_node.py [--warm N] [--cold N]`. Drives the real
+InvokeService (as the engine does, on uvloop when installed) against a nodejs20.x function run by
+samlite's Node bootstrap. Prints a table (figure | result | target).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from samlite.config import Settings
+from samlite.engine.invoke import InvokeService
+from samlite.engine.runtime import FunctionSpec
+from samlite.engine.store import Store
+
+NODE_APP = "exports.handler = async (event) => ({ ok: true, pid: process.pid });\n"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def vm_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def measure(tmp: Path, warm_n: int, cold_n: int) -> dict[str, float]:
+    settings = Settings(home=tmp / "home")
+    store = Store(settings.db_path)
+    code = tmp / "code"
+    code.mkdir()
+    (code / "app.js").write_text(NODE_APP)
+    spec = FunctionSpec(name="node", arn="arn:aws:lambda:us-east-1:123456789012:function:node",
+                        runtime="nodejs20.x", handler="app.handler", code_dir=code, code_sha="0")
+    functions = {"node": spec}
+    svc = InvokeService(settings, store, "http://127.0.0.1:1", functions)
+    await svc.start()
+    out: dict[str, float] = {}
+    try:
+        first = await svc.invoke("node", b"{}")
+        assert first.function_error is None, first.payload
+        pid = json.loads(first.payload)["pid"]
+        for _ in range(200):
+            await svc.run(spec, b"{}", "warmup", source="bench")
+        times = []
+        for _ in range(warm_n):
+            t = time.perf_counter()
+            result = await svc.run(spec, b'{"k": 1}', "r", source="bench")
+            times.append(time.perf_counter() - t)
+        assert result.function_error is None and json.loads(result.payload)["pid"] == pid
+        out["warm_p50"] = pct(times, 0.5) * 1000
+        out["warm_p99"] = pct(times, 0.99) * 1000
+        out["rss"] = vm_rss_mb(pid)
+        times, init = [], []
+        for i in range(cold_n):
+            spec = replace(spec, code_sha=str(i + 1))
+            functions["node"] = spec
+            svc.retire("node")
+            t = time.perf_counter()
+            result = await svc.run(spec, b"{}", "c", source="bench")
+            times.append(time.perf_counter() - t)
+            assert result.cold and result.function_error is None, result
+            init.append(result.init_ms or 0.0)
+        out["cold_p50"] = pct(times, 0.5) * 1000
+        out["init_p50"] = statistics.median(init)
+    finally:
+        await svc.stop()
+        store.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--warm", type=int, default=2000)
+    parser.add_argument("--cold", type=int, default=20)
+    args = parser.parse_args()
+    if shutil.which("node") is None:
+        sys.exit("bench_node: no `node` on PATH")
+    loop_name = "asyncio"
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        loop_name = "uvloop"
+    except ImportError:
+        pass
+    with tempfile.TemporaryDirectory() as tmp:
+        res = asyncio.run(measure(Path(tmp), args.warm, args.cold))
+    rows = [
+        (f"Node warm invoke via Runtime API p50 ({loop_name})", f"{res['warm_p50']:.3f} ms", "<= 2 ms"),
+        (f"Node warm invoke via Runtime API p99 ({loop_name})", f"{res['warm_p99']:.3f} ms", "-"),
+        ("Node cold start p50 (spawn + init + invoke)", f"{res['cold_p50']:.1f} ms", "<= 150 ms"),
+        ("  Init Duration p50 (spawn -> first /next)", f"{res['init_p50']:.1f} ms", "-"),
+        ("RSS of one warm trivial Node environment", f"{res['rss']:.1f} MB", "-"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'figure':<{width}} | {'result':>12} | target")
+    print(f"{'-' * width}-+-{'-' * 12}-+-{'-' * 12}")
+    for figure, result, target in rows:
+        print(f"{figure:<{width}} | {result:>12} | {target}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
