@@ -7,11 +7,9 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import AsyncIterator

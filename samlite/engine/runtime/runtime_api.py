@@ -25,7 +25,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import logging
 import os
 import socket
 import struct
@@ -45,7 +44,6 @@ from samlite.engine.runtime.workers import Environment, Reply, _make_cgroup, _rs
 if TYPE_CHECKING:
     from samlite.engine.runtime.workers import Workers
 
-log = logging.getLogger("samlite.engine")
 
 PREFIX = "/2018-06-01/runtime/"
 TELEMETRY_HEADER = struct.Struct(">IIQ")  # frame type, payload length, timestamp (µs)
