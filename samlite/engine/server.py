@@ -56,25 +56,27 @@ class Engine:
         self.gateway_url = _url(settings.host, gateway_sock.getsockname()[1])
         self.aws_url = _url(settings.host, aws_sock.getsockname()[1])
 
+        # Imported here so that `python -m samlite.engine --help`-style paths stay light.
+        from samlite.engine.async_invoke import AsyncDispatcher
         from samlite.engine.awsapi import AwsApp
         from samlite.engine.control import ControlApp
         from samlite.engine.deploy import Deployer
+        from samlite.engine.esm import EsmManager
+        from samlite.engine.gateway import GatewayApp
         from samlite.engine.invoke import InvokeService
-
-        self.invoker = InvokeService(settings, self.store, self.aws_url, self.functions)
-        # TEMPORARY while services land: a missing module yields an inert placeholder.
-        self.queues = _service("samlite.engine.queues", "QueueService", self)
-        self.async_dispatcher = _service("samlite.engine.async_invoke", "AsyncDispatcher", self)
-        self.esm = _service("samlite.engine.esm", "EsmManager", self)
-        self.gateway = _service("samlite.engine.gateway", "GatewayApp", self)
-        self.deployer = Deployer(self)
         from samlite.engine.lambda_service import LambdaService
         from samlite.engine.logs import LogService
+        from samlite.engine.metrics import MetricsService
+        from samlite.engine.queues import QueueService
 
+        self.invoker = InvokeService(settings, self.store, self.aws_url, self.functions)
+        self.queues = QueueService(self)
+        self.async_dispatcher = AsyncDispatcher(self)
+        self.esm = EsmManager(self)
+        self.gateway = GatewayApp(self)
+        self.deployer = Deployer(self)
         self.lambdas = LambdaService(self)
         self.logs = LogService(self)
-        from samlite.engine.metrics import MetricsService
-
         self.metrics = MetricsService(self)
         self.aws = AwsApp(self)
         self.control = ControlApp(self)
@@ -159,31 +161,6 @@ class Engine:
         tmp = self.settings.engine_json.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.info(), indent=2))
         os.replace(tmp, self.settings.engine_json)
-
-
-class _Inert:
-    """TEMPORARY placeholder for a service whose module has not landed yet."""
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-    def reload(self) -> Any:
-        return asyncio.sleep(0)
-
-    def check_mapping(self, *a: Any) -> None: ...
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        from samlite.engine.http import respond_json
-
-        await respond_json(send, 501, {"message": "not built yet"})
-
-
-def _service(module: str, cls: str, engine: Engine) -> Any:
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), cls)(engine)
-    except (ModuleNotFoundError, AttributeError):
-        log.warning("%s.%s is not available yet", module, cls)
-        return _Inert()
 
 
 def _server_config(app: Any) -> uvicorn.Config:
