@@ -428,6 +428,9 @@ class Workers:
         self.rss_sampling = False
         self._tasks: list[asyncio.Task[None]] = []
         self.runtime_api: Any = None  # runtime_api.RuntimeApiServer, created with the first such env
+        # Optional callbacks run once a new worker's pid is known, before its init is awaited
+        # (e.g. `samlite tune` moves the worker into a cpu cgroup). A failing hook is logged.
+        self.spawn_hooks: list[Callable[[Environment], None]] = []
 
     async def start(self) -> None:
         self.settings.envs_dir.mkdir(parents=True, exist_ok=True)
@@ -494,6 +497,11 @@ class Workers:
         except BaseException:
             self.kill(env, "init")
             raise
+        for hook in self.spawn_hooks:
+            try:
+                hook(env)
+            except Exception:  # noqa: BLE001 - a hook must not fail the invocation
+                log.exception("spawn hook failed for environment %s", env.id)
         assert env.ready is not None
         timer = asyncio.get_running_loop().call_later(init_limit_s, env.kill, "timeout")
         try:
