@@ -88,6 +88,11 @@ class EngineHandle:
             self.proc.kill()
             self.proc.wait()
 
+    def close(self) -> None:
+        """Stop gracefully, and make sure nothing of the engine is left running."""
+        self.stop()
+        self.kill()
+
     def kill(self) -> None:
         """SIGKILL: the crash case durability tests need."""
         if self.proc is not None and self.proc.poll() is None:
@@ -177,5 +182,14 @@ def samlite_engine(tmp_path: Path) -> Iterator[EngineHandle]:
     try:
         yield handle
     finally:
-        handle.stop()
-        handle.kill()
+        handle.close()
+
+
+@pytest.fixture(scope="module")
+def samlite_module_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHandle]:
+    """One engine shared by every test of a module (faster when tests deploy once and only read)."""
+    handle = EngineHandle(tmp_path_factory.mktemp("samlite-module") / "home").start()
+    try:
+        yield handle
+    finally:
+        handle.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -28,15 +28,11 @@ def deploy(handle: EngineHandle, tmp: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHandle]:
+def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:
     tmp = tmp_path_factory.mktemp("async")
-    handle = EngineHandle(tmp / "home").start()
-    try:
-        deploy(handle, tmp)
-        yield handle
-    finally:
-        handle.stop()
-        handle.kill()
+    handle = samlite_module_engine
+    deploy(handle, tmp)
+    return handle
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+
 
 import pytest
 
@@ -51,15 +51,11 @@ def write_app(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHandle]:
+def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:
     root = tmp_path_factory.mktemp("cli-invoke")
-    handle = EngineHandle(root / "home").start()
-    try:
-        handle.deploy(write_app(root / "app"), "cli")
-        yield handle
-    finally:
-        handle.stop()
-        handle.kill()
+    handle = samlite_module_engine
+    handle.deploy(write_app(root / "app"), "cli")
+    return handle
 
 
 def test_invoke_payload_to_stdout_log_to_stderr(engine: EngineHandle) -> None:

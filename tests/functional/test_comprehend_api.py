@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -18,13 +18,8 @@ from samlite.testing import EngineHandle
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHandle]:
-    handle = EngineHandle(tmp_path_factory.mktemp("comprehend") / "home").start()
-    try:
-        yield handle
-    finally:
-        handle.stop()
-        handle.kill()
+def engine(samlite_module_engine: EngineHandle) -> EngineHandle:
+    return samlite_module_engine
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -25,15 +25,11 @@ def deploy(handle: EngineHandle, tmp: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHandle]:
+def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:
     tmp = tmp_path_factory.mktemp("esm")
-    handle = EngineHandle(tmp / "home").start()
-    try:
-        deploy(handle, tmp)
-        yield handle
-    finally:
-        handle.stop()
-        handle.kill()
+    handle = samlite_module_engine
+    deploy(handle, tmp)
+    return handle
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import sys
 import textwrap
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -102,15 +102,11 @@ def write_app(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHandle]:
+def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:
     root = tmp_path_factory.mktemp("lambda-api")
-    handle = EngineHandle(root / "home").start()
-    try:
-        handle.deploy(write_app(root / "app"), "app")
-        yield handle
-    finally:
-        handle.stop()
-        handle.kill()
+    handle = samlite_module_engine
+    handle.deploy(write_app(root / "app"), "app")
+    return handle
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -37,18 +37,14 @@ N = 6
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHandle]:
+def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:
     root = tmp_path_factory.mktemp("logs-api")
     (root / "app" / "src").mkdir(parents=True)
     (root / "app" / "src" / "app.py").write_text(APP)
     (root / "app" / "template.yaml").write_text(TEMPLATE)
-    handle = EngineHandle(root / "home").start()
-    try:
-        handle.deploy(root / "app" / "template.yaml", "logs")
-        yield handle
-    finally:
-        handle.stop()
-        handle.kill()
+    handle = samlite_module_engine
+    handle.deploy(root / "app" / "template.yaml", "logs")
+    return handle
 
 
 @pytest.fixture(scope="module")

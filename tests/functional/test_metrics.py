@@ -7,7 +7,7 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -22,17 +22,13 @@ BILLED = re.compile(r"Billed Duration: (\d+) ms")
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHandle]:
+def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:
     root = tmp_path_factory.mktemp("metrics")
     project = root / "project"
     shutil.copytree(STACK_DIR, project, ignore=shutil.ignore_patterns(".samlite", ".aws-sam"))
-    handle = EngineHandle(root / "home").start()
-    try:
-        handle.deploy(project / "template.yaml", STACK)
-        yield handle
-    finally:
-        handle.stop()
-        handle.kill()
+    handle = samlite_module_engine
+    handle.deploy(project / "template.yaml", STACK)
+    return handle
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -17,13 +17,8 @@ from samlite.testing import EngineHandle, wait_for
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHandle]:
-    handle = EngineHandle(tmp_path_factory.mktemp("queues") / "home").start()
-    try:
-        yield handle
-    finally:
-        handle.stop()
-        handle.kill()
+def engine(samlite_module_engine: EngineHandle) -> EngineHandle:
+    return samlite_module_engine
 
 
 @pytest.fixture(scope="module")

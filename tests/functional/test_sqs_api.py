@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -16,13 +16,8 @@ NS = {"q": "http://queue.amazonaws.com/doc/2012-11-05/"}
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHandle]:
-    handle = EngineHandle(tmp_path_factory.mktemp("sqsapi") / "home").start()
-    try:
-        yield handle
-    finally:
-        handle.stop()
-        handle.kill()
+def engine(samlite_module_engine: EngineHandle) -> EngineHandle:
+    return samlite_module_engine
 
 
 @pytest.fixture(scope="module")
