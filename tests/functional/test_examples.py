@@ -1,0 +1,197 @@
+"""Both examples end to end through the CLI, exactly as docs/walkthrough.md shows them.
+
+Each test copies an example into tmp_path and runs the walkthrough's commands in that folder
+against an isolated engine: `samlite deploy --guided` (Enter at every prompt), then
+`send-message`, `logs --tail`, `invoke`, HTTP against the printed Output URL, `list queues` and
+`samlite delete --no-prompts` (which reads the stack name from the saved samconfig.toml).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from samlite.testing import EngineHandle, wait_for
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# Enter at each guided prompt: stack name, region, confirm, save, file, environment.
+ENTER_FOR_DEFAULTS = "\n" * 6
+
+
+def copy_example(name: str, tmp_path: Path) -> Path:
+    dest = tmp_path / name
+    shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns(".samlite", "__pycache__", "samconfig.toml"))
+    return dest
+
+
+def guided_deploy(engine: EngineHandle, project: Path) -> subprocess.CompletedProcess[str]:
+    engine.env["COLUMNS"] = "200"  # a terminal wide enough that tables do not fold URLs
+    result = engine.cli("deploy", "--guided", input=ENTER_FOR_DEFAULTS, cwd=project, check=True)
+    assert "Successfully deployed stack sam-app" in result.stderr
+    saved = (project / "samconfig.toml").read_text()
+    assert 'stack_name = "sam-app"' in saved and "version = 0.1" in saved
+    return result
+
+
+class Follower:
+    """A long-running CLI process whose combined output is collected by a thread."""
+
+    def __init__(self, engine: EngineHandle, *args: str, cwd: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "samlite", *args], cwd=cwd, env=engine.env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def interrupt(self, timeout: float = 10) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(timeout)
+        self._reader.join(timeout)
+        return code
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def queue_row(engine: EngineHandle, project: Path, logical_id: str) -> dict[str, Any]:
+    rows = json.loads(engine.cli("list", "queues", "--output", "json", cwd=project, check=True).stdout)
+    return next(r for r in rows if r["logical_id"] == logical_id)
+
+
+def test_sqs_lambda_walkthrough(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    engine = samlite_engine
+    project = copy_example("sqs-lambda", tmp_path)
+    deployed = guided_deploy(engine, project)
+    assert re.search(r"QueueUrl\s+http://127\.0\.0\.1:\d+/123456789012/sam-app-MessagesQueue-\w+", deployed.stdout)
+    assert "FunctionName" in deployed.stdout
+
+    # Follow the logs first, then send: every message must show up in the live tail.
+    tail = Follower(engine, "logs", "-n", "ProcessorFunction", "--tail", cwd=project)
+    try:
+        sent = engine.cli("send-message", "MessagesQueue", "--body", "hello from the walkthrough", cwd=project,
+                          check=True)
+        message_id = sent.stdout.strip()
+        assert re.fullmatch(r"[0-9a-f-]{36}", message_id), sent.stdout
+        wait_for(lambda: f"processed message {message_id}: hello from the walkthrough" in tail.text, timeout=15,
+                 message="the message in `samlite logs --tail`")
+        # A body containing "fail" is reported as a batch item failure: it stays in the queue.
+        failing = engine.cli("send-message", "MessagesQueue", "--body", "please fail", cwd=project,
+                             check=True).stdout.strip()
+        wait_for(lambda: f"FAILED message {failing}: please fail" in tail.text, timeout=15,
+                 message="the failure in the tail")
+        assert tail.proc.poll() is None, "logs --tail must keep following"
+        assert tail.interrupt() == 0
+    finally:
+        tail.close()
+    assert "REPORT RequestId:" in tail.text
+    # The failed message is in flight (invisible for the 30 s visibility timeout), not deleted.
+    row = wait_for(lambda: (r := queue_row(engine, project, "MessagesQueue"))["in_flight"] == 1 and r,
+                   timeout=10, message="one failed message in flight")
+    assert row["visible"] == 0
+
+    invoked = engine.cli("invoke", "ProcessorFunction", "-e", "events/event.json", cwd=project, check=True)
+    assert json.loads(invoked.stdout) == {"batchItemFailures": [{"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}]}
+    assert "processed message 059f36b4-87a3-44ab-83d2-661975830a7d: hello from the sample event" in invoked.stderr
+
+    listed = engine.cli("list", "queues", cwd=project, check=True)
+    assert "MessagesQueue" in listed.stdout and "DeadLetterQueue" in listed.stdout
+
+    deleted = engine.cli("delete", "--no-prompts", cwd=project, check=True)
+    assert "Deleted stack sam-app" in deleted.stderr
+    assert json.loads(engine.cli("list", "stacks", "--output", "json", check=True).stdout) == []
+
+
+def post(url: str, body: bytes) -> tuple[int, dict[str, Any], str]:
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read()), response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read()), exc.headers.get("Content-Type", "")
+
+
+def test_apigw_comprehend_walkthrough(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    engine = samlite_engine
+    project = copy_example("apigw-comprehend", tmp_path)
+    deployed = guided_deploy(engine, project)
+    match = re.search(r"SentimentApiUrl\s+(http://127\.0\.0\.1:\d+/\S+/dev/detect_sentiment)", deployed.stdout)
+    assert match, deployed.stdout
+    url = match.group(1)
+    assert engine.outputs("sam-app")["SentimentApiUrl"] == url
+
+    status, body, content_type = post(url, json.dumps({"input": "I love this product, it works great!"}).encode())
+    assert (status, body["sentiment"]) == (200, "POSITIVE")
+    assert content_type.startswith("application/json")
+    scores = body["confidence_scores"]
+    assert set(scores) == {"Positive", "Negative", "Neutral", "Mixed"}
+    assert abs(sum(scores.values()) - 1) < 0.01 and scores["Positive"] == max(scores.values())
+
+    status, body, _ = post(url, json.dumps({"input": "This is the worst service ever, I am very disappointed."}).encode())
+    assert (status, body["sentiment"]) == (200, "NEGATIVE")
+
+    # Bad input gets the handler's 400, not a crash.
+    for bad in (b'{"text": "wrong key"}', b"not json", b'{"input": ""}'):
+        status, body, _ = post(url, bad)
+        assert status == 400 and "error" in body, (bad, status, body)
+
+    invoked = engine.cli("invoke", "SentimentFunction", "-e", "events/event.json", cwd=project, check=True)
+    response = json.loads(invoked.stdout)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["sentiment"] == "POSITIVE"
+
+    logs = engine.cli("logs", "-n", "SentimentFunction", cwd=project, check=True)
+    assert logs.stdout.count("REPORT RequestId:") >= 6
+
+    engine.cli("delete", "--no-prompts", cwd=project, check=True)
+    status_after = post_status_only(url)
+    assert status_after in (403, 404), status_after
+
+
+def post_status_only(url: str) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_send_message_to_unknown_queue_fails_clearly(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    project = copy_example("sqs-lambda", tmp_path)
+    samlite_engine.deploy(project / "template.yaml", "sam-app")
+    result = samlite_engine.cli("send-message", "NoSuchQueue", "--stack-name", "sam-app", "--body", "x",
+                                cwd=project)
+    assert result.returncode == 1
+    assert "no queue 'NoSuchQueue'" in result.stderr and result.stdout == ""
+    rows = json.loads(samlite_engine.cli("list", "queues", "--output", "json", check=True).stdout)
+    assert all(r["visible"] == 0 and r["in_flight"] == 0 for r in rows), rows
+
+
+@pytest.mark.parametrize("name", ["sqs-lambda", "apigw-comprehend"])
+def test_example_templates_validate(name: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "samlite", "validate", "-t", str(EXAMPLES / name / "template.yaml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "is a valid SAM template" in result.stdout
