@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from samlite.template import model
 from samlite.template import validate as checks
-from samlite.template.intrinsics import is_intrinsic
 
 if TYPE_CHECKING:
     from samlite.template.resolve import Builder, Entry

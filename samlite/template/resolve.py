@@ -10,7 +10,6 @@ dependency cycles -> resolve each resource -> build model objects and run the li
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,7 @@ from typing import Any, Callable, Mapping
 
 from samlite.errors import TemplateError
 from samlite.template import model
-from samlite.template.intrinsics import (NO_VALUE, PSEUDO_PARAMETERS, IntrinsicError, Resolver,
-                                         Scope, is_intrinsic, references)
+from samlite.template.intrinsics import IntrinsicError, Resolver, Scope, is_intrinsic, references
 from samlite.template.loader import load_template
 from samlite.template.problems import Problems
 from samlite.template.resource_types import EMULATED, classify

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from samlite.testing import EngineHandle, wait_for
+from samlite.testing import EngineHandle
 
 
 def run_cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

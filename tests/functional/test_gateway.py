@@ -7,7 +7,6 @@ is deployed), then the main stack in tests/functional/stacks/gateway.
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
 import time

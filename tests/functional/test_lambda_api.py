@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError, ParamValidationError
 
-from samlite.testing import EngineHandle, wait_for
+from samlite.testing import EngineHandle
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
