@@ -2,7 +2,7 @@
 
 Run alone: `.venv/bin/python bench/bench_node.py [--warm N] [--cold N]`. Drives the real
 InvokeService (as the engine does, on uvloop when installed) against a nodejs20.x function run by
-samlite's Node bootstrap. Prints a table (figure | result | target).
+samlite's Node bootstrap. The suite calls `run(quick)`.
 """
 
 from __future__ import annotations
@@ -19,24 +19,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from samlite.config import Settings
-from samlite.engine.invoke import InvokeService
-from samlite.engine.runtime import FunctionSpec
-from samlite.engine.store import Store
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import Row, pct, print_table, vm_rss_mb  # noqa: E402
+from samlite.config import Settings  # noqa: E402
+from samlite.engine.invoke import InvokeService  # noqa: E402
+from samlite.engine.runtime import FunctionSpec  # noqa: E402
+from samlite.engine.store import Store  # noqa: E402
 
 NODE_APP = "exports.handler = async (event) => ({ ok: true, pid: process.pid });\n"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def vm_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def measure(tmp: Path, warm_n: int, cold_n: int) -> dict[str, float]:
@@ -84,13 +75,11 @@ async def measure(tmp: Path, warm_n: int, cold_n: int) -> dict[str, float]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--warm", type=int, default=2000)
-    parser.add_argument("--cold", type=int, default=20)
-    args = parser.parse_args()
+def run(quick: bool = False, warm: int | None = None, cold: int | None = None) -> list[Row]:
+    warm = warm or (500 if quick else 2000)
+    cold = cold or (5 if quick else 20)
     if shutil.which("node") is None:
-        sys.exit("bench_node: no `node` on PATH")
+        return [Row("Node warm invoke via Runtime API, p50", None, "ms", "≤ 2 ms", None, note="no `node` on PATH")]
     loop_name = "asyncio"
     try:
         import uvloop
@@ -100,19 +89,22 @@ def main() -> None:
     except ImportError:
         pass
     with tempfile.TemporaryDirectory() as tmp:
-        res = asyncio.run(measure(Path(tmp), args.warm, args.cold))
-    rows = [
-        (f"Node warm invoke via Runtime API p50 ({loop_name})", f"{res['warm_p50']:.3f} ms", "<= 2 ms"),
-        (f"Node warm invoke via Runtime API p99 ({loop_name})", f"{res['warm_p99']:.3f} ms", "-"),
-        ("Node cold start p50 (spawn + init + invoke)", f"{res['cold_p50']:.1f} ms", "<= 150 ms"),
-        ("  Init Duration p50 (spawn -> first /next)", f"{res['init_p50']:.1f} ms", "-"),
-        ("RSS of one warm trivial Node environment", f"{res['rss']:.1f} MB", "-"),
+        res = asyncio.run(measure(Path(tmp), warm, cold))
+    return [
+        Row("Node warm invoke via Runtime API, p50", res["warm_p50"], "ms", "≤ 2 ms", res["warm_p50"] <= 2,
+            note=f"p99 {res['warm_p99']:.3f} ms, n={warm}, {loop_name}"),
+        Row("Node cold start (spawn + init + invoke), p50", res["cold_p50"], "ms", "≤ 150 ms", res["cold_p50"] <= 150,
+            note=f"Init Duration p50 {res['init_p50']:.1f} ms, n={cold}"),
+        Row("RSS of one warm trivial Node environment", res["rss"], "MB", note="VmRSS of the node process"),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'figure':<{width}} | {'result':>12} | target")
-    print(f"{'-' * width}-+-{'-' * 12}-+-{'-' * 12}")
-    for figure, result, target in rows:
-        print(f"{figure:<{width}} | {result:>12} | {target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--warm", type=int, default=2000)
+    parser.add_argument("--cold", type=int, default=20)
+    args = parser.parse_args()
+    print_table(run(warm=args.warm, cold=args.cold), "Node runtime")
 
 
 if __name__ == "__main__":

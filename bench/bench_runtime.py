@@ -1,7 +1,7 @@
 """Runtime benchmark: warm invoke inside the engine, cold start, warm env RSS, pipe floor.
 
-Run alone: `.venv/bin/python bench/bench_runtime.py [--warm N] [--cold N]`. Prints a table
-(figure | result | target). Uses uvloop when installed, as the engine does.
+Run alone: `.venv/bin/python bench/bench_runtime.py [--warm N] [--cold N]`; the suite calls
+`run(quick)`. Uses uvloop when installed, as the engine does.
 """
 
 from __future__ import annotations
@@ -19,19 +19,17 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from samlite.config import Settings
-from samlite.engine.invoke import InvokeService
-from samlite.engine.runtime import FunctionSpec
-from samlite.engine.store import Store
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import Row, pct, print_table, vm_rss_mb  # noqa: E402
+from samlite.config import Settings  # noqa: E402
+from samlite.engine.invoke import InvokeService  # noqa: E402
+from samlite.engine.runtime import FunctionSpec  # noqa: E402
+from samlite.engine.store import Store  # noqa: E402
 
 TRIVIAL = "import os\ndef handler(event, context):\n    return {'pid': os.getpid()}\n"
 ECHO_CHILD = ("import socket,sys\ns=socket.socket(fileno=int(sys.argv[1]))\n"
               "while True:\n    d=s.recv(65536)\n    if not d: break\n    s.sendall(d)\n")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def pipe_floor(n: int) -> float:
@@ -49,13 +47,6 @@ def pipe_floor(n: int) -> float:
     ours.close()
     child.wait()
     return pct(times, 0.5) * 1000
-
-
-def vm_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def measure(tmp: Path, warm_n: int, cold_n: int) -> dict[str, float]:
@@ -113,36 +104,47 @@ async def measure(tmp: Path, warm_n: int, cold_n: int) -> dict[str, float]:
     return out
 
 
+def _loop() -> str:
+    """Use uvloop when installed, as the engine does; the loop's name for the table."""
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        return "uvloop"
+    except ImportError:
+        return "asyncio"
+
+
+def pipe_row(n: int = 2000) -> Row:
+    floor = pipe_floor(n) * 1000
+    return Row("floor: pipe round trip to a warm process (socketpair), p50", floor, "µs", "40–90 µs (DESIGN)",
+               None, note=f"p50 of {n}, 64-byte message, blocking")
+
+
+def run(quick: bool = False, warm: int | None = None, cold: int | None = None) -> list[Row]:
+    warm = warm or (1000 if quick else 5000)
+    cold = cold or (10 if quick else 40)
+    loop_name = _loop()
+    with tempfile.TemporaryDirectory() as tmp:
+        res = asyncio.run(measure(Path(tmp), warm, cold))
+    return [
+        Row("warm invoke inside the engine (invoke service → worker → back), p50", res["warm_p50"], "ms",
+            "≤ 0.2 ms", res["warm_p50"] <= 0.2, note=f"p99 {res['warm_p99']:.3f} ms, n={warm}, {loop_name}"),
+        Row("cold start, trivial Python handler (zygote fork + init + invoke), p50", res["cold_p50"], "ms",
+            "≤ 15 ms", res["cold_p50"] <= 15, note=f"Init Duration p50 {res['init_p50']:.2f} ms, n={cold}"),
+        Row("  cold start without the zygote (spawned interpreter), p50", res["spawn_p50"], "ms",
+            note=f"n={max(5, cold // 4)}"),
+        Row("RSS of one warm trivial Python environment", res["rss"], "MB", "≤ 30 MB", res["rss"] <= 30,
+            note="VmRSS of the worker"),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--warm", type=int, default=5000)
     parser.add_argument("--cold", type=int, default=40)
     args = parser.parse_args()
-    loop_name = "asyncio"
-    try:
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-        loop_name = "uvloop"
-    except ImportError:
-        pass
-    with tempfile.TemporaryDirectory() as tmp:
-        res = asyncio.run(measure(Path(tmp), args.warm, args.cold))
-    floor = pipe_floor(2000)
-    rows = [
-        (f"warm invoke in engine p50 ({loop_name})", f"{res['warm_p50']:.3f} ms", "<= 0.2 ms"),
-        (f"warm invoke in engine p99 ({loop_name})", f"{res['warm_p99']:.3f} ms", "-"),
-        ("cold start p50 (zygote fork + init + invoke)", f"{res['cold_p50']:.2f} ms", "<= 15 ms"),
-        ("  Init Duration p50 (zygote)", f"{res['init_p50']:.2f} ms", "-"),
-        ("cold start p50 (spawned interpreter, no zygote)", f"{res['spawn_p50']:.2f} ms", "-"),
-        ("RSS of one warm trivial environment", f"{res['rss']:.1f} MB", "<= 30 MB"),
-        ("pipe round trip floor (socketpair, blocking)", f"{floor:.3f} ms", "0.04-0.09 ms"),
-    ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'figure':<{width}} | {'result':>12} | target")
-    print(f"{'-' * width}-+-{'-' * 12}-+-{'-' * 12}")
-    for figure, result, target in rows:
-        print(f"{figure:<{width}} | {result:>12} | {target}")
+    print_table(run(warm=args.warm, cold=args.cold) + [pipe_row()], "runtime")
 
 
 if __name__ == "__main__":

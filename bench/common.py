@@ -51,6 +51,34 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}"
 
 
+def machine_info() -> dict[str, Any]:
+    """What the numbers depend on: cores, Python, architecture, load average when sampled."""
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = []
+    return {"cores": os.cpu_count(), "python": platform.python_version(), "arch": platform.machine(),
+            "system": f"{platform.system()} {platform.release()}", "loadavg": load}
+
+
+def ms_ok(value: float | None, limit: float) -> bool | None:
+    """`met` for a figure with an upper bound (None when nothing was measured)."""
+    return None if value is None else value <= limit
+
+
+def vm_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def setup_path() -> None:
+    """Make `bench.*` importable when a script is run as `python bench/bench_x.py`."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
 def print_table(rows: list[Row], title: str = "") -> None:
     from rich.console import Console
     from rich.table import Table
