@@ -195,3 +195,13 @@ def test_example_templates_validate(name: str) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "is a valid SAM template" in result.stdout
+
+
+def test_example_project_tests_run_with_the_pytest_plugin(tmp_path: Path) -> None:
+    # The apigw-comprehend project ships its own integration test using the `samlite_engine`
+    # fixture: run it as a user would, with plain `pytest` in the project folder.
+    project = copy_example("apigw-comprehend", tmp_path)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
