@@ -129,8 +129,16 @@ class DevLoop:
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             if raw:
                 path = Path(raw.decode() if isinstance(raw, bytes) else raw)
-                if not ignored(path) and self._relevant(path):
+                if self._relevant(path) and not ignored(self._inner(path)):
                     self._events.put(path)
+
+    def _inner(self, path: Path) -> Path:
+        """The part of `path` inside the project (or its code folder): a project that itself lives
+        under, say, a `.venv` or `.git` folder must not have all its changes ignored."""
+        for root in [self.template_path.parent, *self._code_dirs]:
+            if root in path.parents:
+                return path.relative_to(root)
+        return Path(path.name)
 
     def _relevant(self, path: Path) -> bool:
         if path == self.template_path:
@@ -187,8 +195,11 @@ class DevLoop:
 
     # --- reacting --------------------------------------------------------------------------
     def _handle(self, changed: set[Path]) -> None:
-        shown = ", ".join(sorted(self._rel(p) for p in changed))
-        self.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] changed: {escape(shown)}")
+        # Editors and tools save through temporary files that are gone by now: name what exists,
+        # or, when nothing does, what was removed.
+        present = sorted(self._rel(p) for p in changed if p.exists())
+        label, names = ("changed", present) if present else ("removed", sorted(self._rel(p) for p in changed))
+        self.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {label}: {escape(', '.join(names))}")
         # Re-check files that were broken before: a save elsewhere must not deploy them.
         candidates = sorted({p for p in changed if p.suffix == ".py"} | self._broken)
         problems = syntax_errors(candidates, self.template_path.parent)

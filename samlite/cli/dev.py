@@ -50,11 +50,15 @@ def dev(template: str | None, stack_name: str | None, parameter_overrides: tuple
         info = client.info()
         ui.info(f"engine started: gateway {info['gateway_url']}, AWS endpoint {info['aws_url']}")
 
+    shown: list[Any] = []
+
     def deploy(current: Any) -> dict[str, Any] | None:
         result = deploy_stack(current, template_path, stack_name, overrides, False, current.info())
-        if result and result.get("endpoints"):
-            for ep in result["endpoints"]:
+        endpoints = (result or {}).get("endpoints") or []
+        if endpoints != shown:  # the URLs to call, again only when they change
+            for ep in endpoints:
                 ui.info(f"{ep['kind']} {ep['resource']}: {ep['url']}")
+            shown[:] = endpoints
         return result
 
     loop = DevLoop(client=client, template_path=template_path, stack_name=stack_name, deploy=deploy,
