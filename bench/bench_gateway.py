@@ -69,7 +69,7 @@ LEVELS = (4, 16)
 # --- load generation -------------------------------------------------------------------------
 def wrk(url: str, connections: int, duration: float) -> tuple[float, float, float, int]:
     """(req/s, p50 ms, p99 ms, non-2xx) from `wrk --latency`."""
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", url],
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url],
                          capture_output=True, text=True, timeout=duration + 30).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lat = {m.group(1): _ms(m.group(2), m.group(3)) for m in re.finditer(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$",
@@ -236,7 +236,7 @@ def ensure_wrk() -> None:
 
 
 def run(quick: bool = False, duration: float | None = None, peer: bool = True) -> list[Row]:
-    duration = duration or (1.5 if quick else 5.0)
+    duration = duration or (2.0 if quick else 5.0)  # wrk takes whole seconds
     ensure_wrk()
     generator = "wrk" if shutil.which("wrk") else "asyncio client (wrk not installed)"
     ours = run_samlite(duration)
