@@ -91,12 +91,21 @@ def test_sqs_lambda_walkthrough(samlite_engine: EngineHandle, tmp_path: Path) ->
     # Follow the logs first, then send: every message must show up in the live tail.
     tail = Follower(engine, "logs", "-n", "ProcessorFunction", "--tail", cwd=project)
     try:
-        sent = engine.cli("send-message", "MessagesQueue", "--body", "hello from the walkthrough", cwd=project,
-                          check=True)
-        message_id = sent.stdout.strip()
-        assert re.fullmatch(r"[0-9a-f-]{36}", message_id), sent.stdout
-        wait_for(lambda: f"processed message {message_id}: hello from the walkthrough" in tail.text, timeout=15,
-                 message="the message in `samlite logs --tail`")
+        # The tail starts at "now" once its first poll answers; until then a message may be
+        # processed before it looks. So send again until one shows up, within a deadline.
+        deadline = time.monotonic() + 15
+        while True:
+            sent = engine.cli("send-message", "MessagesQueue", "--body", "hello from the walkthrough",
+                              cwd=project, check=True)
+            message_id = sent.stdout.strip()
+            assert re.fullmatch(r"[0-9a-f-]{36}", message_id), sent.stdout
+            try:
+                wait_for(lambda: f"processed message {message_id}: hello from the walkthrough" in tail.text,
+                         timeout=1.5, message="the message in `samlite logs --tail`")
+                break
+            except AssertionError:
+                if time.monotonic() > deadline or tail.proc.poll() is not None:
+                    raise
         # A body containing "fail" is reported as a batch item failure: it stays in the queue.
         failing = engine.cli("send-message", "MessagesQueue", "--body", "please fail", cwd=project,
                              check=True).stdout.strip()
