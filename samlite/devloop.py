@@ -278,15 +278,19 @@ class DevLoop:
         client = EngineClient(self.client.settings)
         cursor: int | None = None
         warned = False
-        while not self._stop.wait(LOG_POLL_S):
+        delay = 0.0  # the first poll fixes the cursor at "now" right away
+        while not self._stop.wait(delay):
+            delay = LOG_POLL_S
             try:
                 page = client.call("logs", "events", stack=self.stack_name, after_id=cursor,
                                    tail_start=cursor is None, limit=1000, timeout=10)
-            except SamliteError as exc:
+            except EngineUnreachable as exc:
                 if not warned:
                     self.console.print(f"[dim]logs unavailable: {escape(exc.message)}[/dim]")
                     warned = True
                 continue
+            except SamliteError:
+                continue  # e.g. the stack is not deployed yet: the next deploy may fix that
             warned = False
             for event in page.get("events", []):
                 self._print_log(event)
