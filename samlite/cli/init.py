@@ -11,7 +11,7 @@ from samlite.cli.common import output_option
 
 @click.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=True, dir_okay=True, path_type=Path))
-@click.option("--template", "-t", "--name", "template", default=None, metavar="NAME",
+@click.option("--template", "-t", "template", default=None, metavar="NAME",
               help="The starter to copy; without it, the starters are listed.")
 @click.option("--force", is_flag=True, help="Write into a non-empty folder (overwrites the starter's files).")
 @output_option
