@@ -373,7 +373,9 @@ class GatewayApp:
             return error_reply(500, {"message": "Internal server error"})
         rid = request_id or events.new_request_id()
         try:
-            if timeout_s is None:
+            if timeout_s is None or timeout_s > invoker.settle_bound_s(spec):
+                # The function's own timeout settles the run first: await it in place (a task per
+                # request would cost a task, a timer and an extra event loop iteration).
                 return await invoker.run(spec, payload, rid, source="gateway")
             # The run is its own task, so at the integration timeout the gateway answers while the
             # function keeps running to its own timeout. (A waiter future and a timer handle are

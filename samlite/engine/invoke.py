@@ -187,6 +187,12 @@ class InvokeService:
             raise FunctionNotFound(f"Function not found: arn:aws:lambda:{region}:{account}:function:{name}{suffix}")
         return spec, qualifier
 
+    def settle_bound_s(self, spec: FunctionSpec) -> float:
+        """An upper bound on how long `run` takes for `spec`: a cold start at the init limit, then
+        a retried init and the invocation sharing the function timeout, the wait for a dead worker's
+        exit status (2 s), plus a second of slack. A caller's deadline past it can never fire."""
+        return self.init_limit_s + float(spec.timeout) + 3.0
+
     # --- the Invoke API ----------------------------------------------------------------------
     async def invoke(self, function: str, payload: bytes, *, invocation_type: str = "RequestResponse",
                      client_context: str | None = None, log_tail: bool = False, source: str = "api",
