@@ -151,14 +151,20 @@ def test_apigw_comprehend_walkthrough(samlite_engine: EngineHandle, tmp_path: Pa
     url = match.group(1)
     assert engine.outputs("sam-app")["SentimentApiUrl"] == url
 
-    status, body, content_type = post(url, json.dumps({"input": "I love this product, it works great!"}).encode())
+    # The README's exact curl lines (urllib stands in where curl is not installed).
+    status, body, content_type = post(url, json.dumps({"input": "I love strawberry cake!"}).encode())
     assert (status, body["sentiment"]) == (200, "POSITIVE")
+    if shutil.which("curl"):
+        out = subprocess.run(["curl", "-s", "-d", '{"input": "I hate chocolate cake!"}',
+                              "-H", "Content-Type: application/json", url],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+        assert json.loads(out)["sentiment"] == "NEGATIVE"
     assert content_type.startswith("application/json")
     scores = body["confidence_scores"]
     assert set(scores) == {"Positive", "Negative", "Neutral", "Mixed"}
     assert abs(sum(scores.values()) - 1) < 0.01 and scores["Positive"] == max(scores.values())
 
-    status, body, _ = post(url, json.dumps({"input": "This is the worst service ever, I am very disappointed."}).encode())
+    status, body, _ = post(url, json.dumps({"input": "I hate chocolate cake!"}).encode())
     assert (status, body["sentiment"]) == (200, "NEGATIVE")
 
     # Bad input gets the handler's 400, not a crash.
