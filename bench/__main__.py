@@ -218,6 +218,9 @@ and are listed with the reason. The "floor" rows are what this machine allows at
 in-process call, a pipe round trip to a warm process, a loopback HTTP request to a bare asyncio
 server, and a fresh `python -c pass`.
 
+Whole-process figures run with bytecode caching on (the bench drops PYTHONDONTWRITEBYTECODE and
+caches .pyc under `~/.cache/samlite-bench/pycache`), as an installed package would; samlite is
+installed editable here, so every interpreter also pays for the editable-install import hook.
 The machine is shared: the load average above says how busy it was, and figures move with it.
 Raw results: `bench/results/latest.json`.
 """
