@@ -1,12 +1,18 @@
 """A thin request/response layer over raw ASGI, shared by the gateway, the AWS endpoint and the
 control channel. uvicorn (httptools) does the HTTP parsing; this only reads bodies with a size
-cap and writes complete responses, so no framework sits on the hot path."""
+cap and writes complete responses, so no framework sits on the hot path.
+
+`OneWriteHttpToolsProtocol` is uvicorn's httptools protocol with one change: a response's head
+is written together with its body, so a small response is one send() instead of two."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -95,3 +101,60 @@ async def respond(
 
 async def respond_json(send: Send, status: int, data: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
     await respond(send, status, json.dumps(data), headers, "application/json")
+
+
+# --- one write per response --------------------------------------------------------------------
+class _JoinedWrites:
+    """The connection's transport as one response cycle sees it. uvicorn writes the head when the
+    app sends `http.response.start` and the body on `http.response.body`; uvloop sends each write
+    at once, so a small response left as two TCP segments and woke the client twice. Here the
+    head waits for the first body write (or for close / the end of the response, e.g. HEAD), and
+    both leave in one write. Everything else (100-continue, is_closing) passes straight through."""
+
+    __slots__ = ("transport", "cycle", "head", "head_seen", "on_response")
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        self.transport = transport
+        self.cycle = cycle
+        self.head: bytes | None = None
+        self.head_seen = False
+        self.on_response = cycle.on_response
+
+    def write(self, data: bytes) -> None:
+        if not self.head_seen and self.cycle.response_started:
+            # The first write after the response started is its head (uvicorn writes it then).
+            self.head_seen = True
+            self.head = data
+            return
+        if self.head is not None:
+            data, self.head = self.head + data, None
+        self.transport.write(data)
+
+    def flush(self) -> None:
+        if self.head is not None:
+            self.transport.write(self.head)
+            self.head = None
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def response_done(self) -> None:
+        """The cycle's on_response: a response without body writes (HEAD) still sends its head."""
+        self.flush()
+        self.on_response()
+
+
+class OneWriteHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, writing each response's head and body in one write."""
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:  # a new cycle was made
+            joined = _JoinedWrites(self.transport, cycle)
+            cycle.transport = joined  # type: ignore[assignment]
+            cycle.on_response = joined.response_done

@@ -23,6 +23,7 @@ import uvicorn
 
 from samlite import __version__
 from samlite.config import Settings
+from samlite.engine.http import OneWriteHttpToolsProtocol
 from samlite.engine.store import Store
 from samlite.errors import StateError
 
@@ -169,7 +170,7 @@ def _server_config(app: Any) -> uvicorn.Config:
         lifespan="off",
         log_level="warning",
         access_log=False,
-        http="httptools",
+        http=OneWriteHttpToolsProtocol,  # httptools, one write per response (http.py)
         ws="none",
         server_header=False,
         date_header=False,
