@@ -31,6 +31,8 @@ import time
 import traceback
 
 HEADER = struct.Struct("<II")
+# Encoders made once: json.dumps with separators= or default= builds a new encoder per call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _THIS_FILE = os.path.abspath(__file__)
 
@@ -47,7 +49,7 @@ class Channel:
         self.lock = threading.Lock()
 
     def send(self, header, body=b""):
-        head = json.dumps(header, separators=(",", ":")).encode()
+        head = _COMPACT.encode(header).encode()
         data = HEADER.pack(len(head), len(body)) + head + body
         with self.lock:
             self.sock.sendall(data)
@@ -62,7 +64,7 @@ class Channel:
         body = self.rfile.read(blen) if blen else b""
         if len(head) < hlen or len(body) < blen:
             return None
-        return json.loads(head), body
+        return json.loads(head.decode()), body
 
 
 # --- output capture ------------------------------------------------------------------------
@@ -258,6 +260,9 @@ def _default(obj):
     raise TypeError("Object of type %s is not JSON serializable" % type(obj).__name__)
 
 
+_RESULT = json.JSONEncoder(default=_default)  # what json.dumps(result, default=_default) builds
+
+
 # --- handler loading (SPEC 1.3) ------------------------------------------------------------
 
 
@@ -359,8 +364,11 @@ def serve(config, channel):
         header, body = frame
         request_id = header["id"]
         _Current.request_id = request_id
-        environ["_X_AMZN_TRACE_ID"] = header.get("trace") or (
-            "Root=1-%08x-%s;Parent=%s;Sampled=0" % (int(time.time()), os.urandom(12).hex(), os.urandom(8).hex()))
+        trace = header.get("trace")
+        if not trace:
+            rand = os.urandom(20).hex()  # one getrandom call for both ids
+            trace = "Root=1-%08x-%s;Parent=%s;Sampled=0" % (int(time.time()), rand[:24], rand[24:])
+        environ["_X_AMZN_TRACE_ID"] = trace
         client_context = None
         if header.get("cc"):
             try:
@@ -397,7 +405,7 @@ def _invoke(handler, header, body, request_id, client_context, channel):
     if isinstance(result, (bytes, bytearray, memoryview)):
         return {"t": "r"}, bytes(result)
     try:
-        return {"t": "r"}, json.dumps(result, default=_default).encode()
+        return {"t": "r"}, _RESULT.encode(result).encode()
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         error = _error_dict("Unable to marshal response: %s" % exc, "Runtime.MarshalError", request_id, [])
         _log_error(channel, error)

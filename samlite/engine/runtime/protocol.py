@@ -30,8 +30,12 @@ CLIENT_CONTEXT_LIMIT = 3_583
 INIT_LIMIT_S = 10.0
 
 
+# One encoder for every frame: json.dumps(..., separators=...) would build a new one per call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def encode(header: dict[str, Any], body: bytes = b"") -> bytes:
-    head = json.dumps(header, separators=(",", ":")).encode()
+    head = _COMPACT.encode(header).encode()
     return HEADER.pack(len(head), len(body)) + head + body
 
 
@@ -53,7 +57,7 @@ class FrameParser:
             end = offset + 8 + hlen + blen
             if end > size:
                 break
-            header = json.loads(bytes(buf[offset + 8 : offset + 8 + hlen]))
+            header = json.loads(buf[offset + 8 : offset + 8 + hlen].decode())  # str: no encoding sniffing
             body = bytes(buf[offset + 8 + hlen : end])
             offset = end
             yield header, body
