@@ -17,12 +17,12 @@ import contextlib
 import json
 import logging
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
 from samlite.config import Settings
+from samlite.engine.events import new_request_id
 from samlite.engine.runtime import FunctionSpec
 from samlite.engine.runtime import protocol as proto
 from samlite.engine.runtime.interpreters import UnsupportedRuntime
@@ -209,7 +209,7 @@ class InvokeService:
                 f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to satisfy"
                 " constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
         spec, qualifier = self._resolve(function)
-        request_id = request_id or str(uuid.uuid4())
+        request_id = request_id or new_request_id()  # a UUID v4 string, cheaper than uuid.uuid4()
         limit = proto.ASYNC_REQUEST_LIMIT if invocation_type == "Event" else proto.SYNC_REQUEST_LIMIT
         label = "Event" if invocation_type == "Event" else "RequestResponse"
         if len(payload) > limit:
