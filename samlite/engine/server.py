@@ -172,6 +172,9 @@ def _server_config(app: Any) -> uvicorn.Config:
         access_log=False,
         http=OneWriteHttpToolsProtocol,  # httptools, one write per response (http.py)
         ws="none",
+        # The peer address is the caller, as on API Gateway: a client's own X-Forwarded-For
+        # must not become requestContext.identity.sourceIp.
+        proxy_headers=False,
         server_header=False,
         date_header=False,
         timeout_keep_alive=30,

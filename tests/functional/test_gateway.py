@@ -102,6 +102,13 @@ def test_rest_event_fields(gw: SimpleNamespace) -> None:
     time.strptime(rc["requestTime"], "%d/%b/%Y:%H:%M:%S +0000")
 
 
+def test_client_forwarded_for_is_appended_not_trusted(gw: SimpleNamespace) -> None:
+    r = gw.s.get(gw.rest + "items/1", headers={"X-Forwarded-For": "1.2.3.4"})
+    e = _json(r)
+    assert e["requestContext"]["identity"]["sourceIp"] == "127.0.0.1"
+    assert e["headers"]["X-Forwarded-For"] == "1.2.3.4, 127.0.0.1"
+
+
 def test_rest_proxy_and_nulls(gw: SimpleNamespace) -> None:
     e = _json(gw.s.post(gw.rest + "a/b/c", data="text body", headers={"Content-Type": "text/plain"}))
     assert e["resource"] == "/{proxy+}" and e["pathParameters"] == {"proxy": "a/b/c"}
