@@ -72,6 +72,18 @@ class Reply:
         return cls(status, json.dumps(data).encode(), content_type, headers or [])
 
 
+def json_body(request: Request, code: str = "SerializationException",
+              message: str = "The request body is not a valid JSON object.") -> dict[str, Any]:
+    """The JSON object a JSON-protocol request carries; AWS's error otherwise."""
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        raise AwsError(code, message, 400) from None
+    if not isinstance(data, dict):
+        raise AwsError(code, message, 400)
+    return data
+
+
 def request_id() -> str:
     return str(uuid.uuid4())
 

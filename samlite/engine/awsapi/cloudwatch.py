@@ -9,12 +9,11 @@ namespaces and metrics have no data points, as in an account that never publishe
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from samlite.engine.awsapi import AwsError, Reply
+from samlite.engine.awsapi import AwsError, Reply, json_body
 from samlite.engine.http import Request
 from samlite.engine.metrics import LAMBDA_METRICS, percentile, samples
 
@@ -30,14 +29,6 @@ def _invalid(message: str, code: str = "InvalidParameterValue") -> AwsError:
     return AwsError(code, message, 400)
 
 
-def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        raise AwsError("SerializationException", "The request body is not valid JSON.", 400) from None
-    if not isinstance(data, dict):
-        raise AwsError("SerializationException", "The request body must be a JSON object.", 400)
-    return data
 
 
 def _time(data: dict[str, Any], key: str) -> float:
@@ -189,4 +180,4 @@ async def handle(engine: "Engine", request: Request, action: str) -> Reply:
     fn = ACTIONS.get(action)
     if fn is None:
         raise AwsError("UnknownOperationException", f"CloudWatch action {action} is not supported by samlite.", 400)
-    return Reply.json(fn(engine, _body(request)), content_type=CONTENT_TYPE)
+    return Reply.json(fn(engine, json_body(request)), content_type=CONTENT_TYPE)

@@ -10,10 +10,9 @@ the English VADER model, see sentiment.py).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from samlite.engine.awsapi import AwsError, Reply
+from samlite.engine.awsapi import AwsError, Reply, json_body
 from samlite.engine.http import Request
 from samlite.engine.sentiment import LANGUAGES, MAX_TEXT_BYTES, detect_languages, detect_sentiment
 
@@ -28,17 +27,9 @@ async def handle(engine: "Engine", request: Request, action: str) -> Reply:
     op = _ACTIONS.get(action)
     if op is None:
         raise AwsError("UnknownOperationException", f"Unknown operation Comprehend_20171127.{action}", 400)
-    return Reply.json(op(_body(request)))
+    return Reply.json(op(json_body(request)))
 
 
-def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        raise AwsError("SerializationException", "Request body is not valid JSON.", 400) from None
-    if not isinstance(data, dict):
-        raise AwsError("SerializationException", "Request body must be a JSON object.", 400)
-    return data
 
 
 def _required(body: dict[str, Any], key: str, kind: type, member: str) -> Any:

@@ -11,13 +11,12 @@ deployed zip.
 from __future__ import annotations
 
 import base64
-import json
 import re
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from samlite.engine import invoke as inv
-from samlite.engine.awsapi import AwsError, Reply
+from samlite.engine.awsapi import AwsError, Reply, json_body
 from samlite.engine.http import Request
 from samlite.engine.lambda_service import LambdaService
 
@@ -240,12 +239,7 @@ async def get_mapping(engine: "Engine", request: Request, query: dict[str, str],
 
 
 async def update_mapping(engine: "Engine", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        raise AwsError("InvalidRequestContentException", "Could not parse request body into json", 400) from None
-    if not isinstance(body, dict):
-        raise AwsError("InvalidRequestContentException", "Could not parse request body into json", 400)
+    body = json_body(request, "InvalidRequestContentException", "Could not parse request body into json")
     enabled = body.get("Enabled")
     batch_size = body.get("BatchSize")
     if enabled is not None and not isinstance(enabled, bool):

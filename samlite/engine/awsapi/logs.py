@@ -9,11 +9,10 @@ InvalidParameterException.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from samlite.engine.awsapi import AwsError, Reply
+from samlite.engine.awsapi import AwsError, Reply, json_body
 from samlite.engine.http import Request
 from samlite.engine.logs import MAX_LIMIT, BadFilterPattern, LogService
 
@@ -25,18 +24,9 @@ async def handle(engine: "Engine", request: Request, action: str) -> Reply:
     op = _ACTIONS.get(action)
     if op is None:
         raise AwsError("UnknownOperationException", f"Unknown operation Logs_20140328.{action}", 400)
-    service = getattr(engine, "logs", None) or LogService(engine)
-    return Reply.json(op(engine, service, _body(request)))
+    return Reply.json(op(engine, engine.logs, json_body(request)))
 
 
-def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        raise AwsError("SerializationException", "Request body is not valid JSON.", 400) from None
-    if not isinstance(data, dict):
-        raise AwsError("SerializationException", "Request body must be a JSON object.", 400)
-    return data
 
 
 def _invalid(message: str) -> AwsError:
