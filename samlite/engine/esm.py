@@ -206,6 +206,9 @@ class EsmManager:
                         mapping_uuid))
         row = self.engine.store.query_one("SELECT * FROM mappings WHERE uuid = ?", (mapping_uuid,))
         self.configs[mapping_uuid] = MappingConfig.from_row(row)
+        poller = self.pollers.get(mapping_uuid)
+        if poller is not None:
+            poller.halt()  # from now on it takes no new batch; reload() replaces or removes it
         task = asyncio.get_running_loop().create_task(self.reload())
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
@@ -234,6 +237,7 @@ class Poller:
         self._supervisor: asyncio.Task[None] | None = None
         self._full_batches = 0
         self._stopping = False
+        self._polling: set[asyncio.Task[Any]] = set()  # workers waiting in a receive
 
     @property
     def worker_count(self) -> int:
@@ -241,6 +245,12 @@ class Poller:
 
     def start(self) -> None:
         self._supervisor = asyncio.create_task(self._supervise(), name=f"esm-{self.config.uuid}")
+
+    def halt(self) -> None:
+        """Stop taking batches at once: waiting long polls end now; invocations in flight finish."""
+        self._stopping = True
+        for task in self._polling:
+            task.cancel()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -309,8 +319,18 @@ class Poller:
         queue = queues.by_arn(config.event_source_arn)
         if queue is None:
             return "missing"
-        batch = await self._collect(queue)
+        task = asyncio.current_task()
+        assert task is not None
+        self._polling.add(task)
+        try:
+            batch = await self._collect(queue)
+        finally:
+            self._polling.discard(task)
         if not batch:
+            return "empty"
+        if self._stopping:
+            # Disabled or reconfigured while this poll waited: hand the messages back untouched.
+            queues.change_visibility_batch(queue, [(m.receipt, 0) for m in batch])
             return "empty"
         if len(batch) >= config.batch_size:
             self._full_batches += 1
