@@ -149,6 +149,19 @@ class _PipeProtocol(asyncio.Protocol):
         return None
 
 
+def _pid_exists(pid: int | None) -> bool:
+    """An idle worker can die between polls of its socket: check before handing it out (~1 us)."""
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass(eq=False)
 class Environment:
     spec: FunctionSpec
@@ -456,7 +469,7 @@ class Workers:
             return None
         while pool.idle:
             env = pool.idle.pop()
-            if env.alive and env.spec.code_sha == spec.code_sha:
+            if env.alive and env.spec.code_sha == spec.code_sha and _pid_exists(env.pid):
                 env.state = "busy"
                 pool.busy.add(env)
                 return env
