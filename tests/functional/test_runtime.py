@@ -71,7 +71,11 @@ def pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return not Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # it vanished between the two checks
+        return False
+    return not stat.split(") ")[1].startswith("Z")
 
 
 async def wait_dead(pid: int, deadline_s: float = 5.0) -> bool:
