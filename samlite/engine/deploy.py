@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from samlite.engine.esm import EsmManager
 from samlite.errors import DeployError, NotFoundError
 from samlite.template import model
 from samlite.template.model import Stack, from_dict, to_dict
@@ -300,10 +301,10 @@ class Deployer:
             if attributes is None:
                 raise DeployError(f"{m.logical_id}: event source {m.event_source_arn} does not exist",
                                   hint="Create the queue in this stack or another deployed stack first.")
-            visibility = int(attributes.get("VisibilityTimeout", "30"))
-            if visibility < fn.timeout:
-                raise DeployError(f"{m.logical_id}: InvalidParameterValueException: Queue visibility timeout: "
-                                  f"{visibility} seconds is less than Function timeout: {fn.timeout} seconds")
+            # Checked again here because the queue may live in another stack the template cannot see.
+            message = EsmManager.check_mapping(fn.timeout, attributes, _mapping_config(m))
+            if message:
+                raise DeployError(f"{m.logical_id}: InvalidParameterValueException: {message}")
 
     def _stored_queue_attributes(self, arn: str) -> dict[str, str] | None:
         row = self.store.query_one("SELECT attributes_json FROM queues WHERE arn = ?", (arn,))
