@@ -154,7 +154,10 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         cycle = self.cycle
-        if cycle is not None and cycle.transport is self.transport:  # a new cycle was made
+        # A new cycle was made. The getattr guards keep plain uvicorn behaviour should a future
+        # uvicorn rename the cycle internals this relies on (tests/functional/test_http_protocol.py).
+        if (cycle is not None and getattr(cycle, "transport", None) is self.transport
+                and hasattr(cycle, "on_response") and hasattr(cycle, "response_started")):
             joined = _JoinedWrites(self.transport, cycle)
             cycle.transport = joined  # type: ignore[assignment]
             cycle.on_response = joined.response_done
