@@ -88,18 +88,28 @@ class EngineClient:
 
 
 def engine_pid_alive(settings: Settings) -> int | None:
-    """The pid recorded in engine.json if that process still exists."""
+    """The pid recorded in engine.json if that process still runs."""
     try:
         pid = int(json.loads(settings.engine_json.read_text())["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return pid if _running(pid) else None
+
+
+def _running(pid: int) -> bool:
+    """True while the process exists and is not a zombie (an exited daemon waits for its
+    reaper, init, which may take a while in containers)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None
+        return False
     except PermissionError:
-        return pid
-    return pid
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True  # no procfs: trust kill(0)
 
 
 def start_engine(settings: Settings | None = None) -> tuple[EngineClient, bool]:
@@ -147,9 +157,7 @@ def stop_engine(settings: Settings | None = None, timeout: float = 20.0) -> int 
         os.kill(pid, 15)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _running(pid):
             return pid
         time.sleep(0.02)
     os.kill(pid, 9)

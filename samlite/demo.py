@@ -24,8 +24,8 @@ from rich.console import Console
 
 MESSAGES = 25
 SENTENCES = (
-    ("I love this product, it works great and makes me happy!", "POSITIVE"),
-    ("This is the worst service I have ever used, I am very disappointed.", "NEGATIVE"),
+    ("I love strawberry cake!", "POSITIVE"),
+    ("I hate chocolate cake!", "NEGATIVE"),
 )
 SQS_STACK = "demo-sqs-lambda"
 API_STACK = "demo-apigw-comprehend"
