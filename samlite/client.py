@@ -93,10 +93,10 @@ def engine_pid_alive(settings: Settings) -> int | None:
         pid = int(json.loads(settings.engine_json.read_text())["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return pid if _running(pid) else None
+    return pid if process_running(pid) else None
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
     """True while the process exists and is not a zombie (an exited daemon waits for its
     reaper, init, which may take a while in containers)."""
     try:
@@ -157,7 +157,7 @@ def stop_engine(settings: Settings | None = None, timeout: float = 20.0) -> int 
         os.kill(pid, 15)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _running(pid):
+        if not process_running(pid):
             return pid
         time.sleep(0.02)
     os.kill(pid, 9)

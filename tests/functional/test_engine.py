@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from samlite.client import process_running
 from samlite.testing import EngineHandle
 
 
@@ -50,8 +51,7 @@ def test_start_status_second_start_and_stop(env: dict[str, str], tmp_path: Path)
         stopped = run_cli(env, "engine", "stop")
     assert stopped.returncode == 0
     assert "stopped" in stopped.stderr
-    with pytest.raises(ProcessLookupError):
-        os.kill(info["pid"], 0)
+    assert not process_running(info["pid"])
     status = run_cli(env, "engine", "status")
     assert status.returncode == 5
     assert "not running" in status.stderr
