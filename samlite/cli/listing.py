@@ -20,7 +20,7 @@ LISTINGS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "outputs": ("deployer", "outputs", ("stack", "key", "value")),
     "queues": ("queues", "list_queues", ("stack", "logical_id", "name", "visible", "in_flight", "delayed", "url")),
     "api-keys": ("deployer", "api_keys", ("stack", "name", "api_id", "value")),
-    "functions": ("lambdas", "functions", ("stack", "logical_id", "name", "runtime", "memory", "timeout")),
+    "functions": ("lambdas", "functions", ("stack", "logical_id", "name", "runtime", "memory_size", "timeout")),
 }
 
 

@@ -232,3 +232,18 @@ def test_sigkill_in_the_middle_of_a_deploy_leaves_the_old_stack(project: Path, t
         assert "NewQueue" in resources(engine, "app")
     finally:
         engine.stop()
+
+
+def test_every_listing_has_its_columns(samlite_engine: EngineHandle, project: Path) -> None:
+    """The text table shows exactly the keys of the JSON rows, for every `samlite list` kind."""
+    from samlite.cli.listing import LISTINGS
+
+    samlite_engine.deploy(project / "template.yaml", "app")
+    for name, (_, _, columns) in LISTINGS.items():
+        rows = json.loads(samlite_engine.cli("list", name, "--output", "json", check=True).stdout)
+        assert isinstance(rows, list), name
+        for row in rows:
+            missing = [c for c in columns if c not in row]
+            assert not missing, f"list {name}: columns {missing} are not in {sorted(row)}"
+        text = samlite_engine.cli("list", name, check=True).stdout
+        assert text.split()[: len(columns)] == list(columns), name
