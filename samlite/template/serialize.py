@@ -6,16 +6,15 @@ where the project lives.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
-from samlite.template.model import Stack
+from samlite.template.model import Stack, to_dict
 
 
 def stack_to_dict(stack: Stack, relative_to: str | Path | None = None) -> dict[str, Any]:
     base = str(Path(relative_to).resolve()) if relative_to else None
-    return _plain(dataclasses.asdict(stack), base)
+    return _plain(to_dict(stack), base)
 
 
 def _plain(value: Any, base: str | None) -> Any:
