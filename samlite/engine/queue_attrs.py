@@ -311,12 +311,7 @@ def api_attributes(attrs: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str
 def check_delay(value: Any) -> int | None:
     if value is None:
         return None
-    number = _int_param(value, "DelaySeconds")
-    if not 0 <= number <= 900:
-        raise QueueError("InvalidParameterValue",
-                         f"Value {value} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 "
-                         "and <= 900.")
-    return number
+    return _ranged(value, "DelaySeconds", 0, 900, "DelaySeconds must be >= 0 and <= 900.")
 
 
 def check_visibility(value: Any, required: bool = False) -> int | None:
@@ -324,33 +319,26 @@ def check_visibility(value: Any, required: bool = False) -> int | None:
         if required:
             raise QueueError("MissingParameter", "The request must contain the parameter VisibilityTimeout.")
         return None
-    number = _int_param(value, "VisibilityTimeout")
-    if not 0 <= number <= 43_200:
-        raise QueueError("InvalidParameterValue",
-                         f"Value {value} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 "
-                         "and 43200, if provided.")
-    return number
+    return _ranged(value, "VisibilityTimeout", 0, 43_200, "Must be between 0 and 43200, if provided.")
 
 
 def check_max_messages(value: Any) -> int:
     if value is None:
         return 1
-    number = _int_param(value, "MaxNumberOfMessages")
-    if not 1 <= number <= 10:
-        raise QueueError("InvalidParameterValue",
-                         f"Value {value} for parameter MaxNumberOfMessages is invalid. Reason: Must be between "
-                         "1 and 10, if provided.")
-    return number
+    return _ranged(value, "MaxNumberOfMessages", 1, 10, "Must be between 1 and 10, if provided.")
 
 
 def check_wait(value: Any) -> int | None:
     if value is None:
         return None
-    number = _int_param(value, "WaitTimeSeconds")
-    if not 0 <= number <= 20:
-        raise QueueError("InvalidParameterValue",
-                         f"Value {value} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and "
-                         "<= 20, if provided.")
+    return _ranged(value, "WaitTimeSeconds", 0, 20, "Must be >= 0 and <= 20, if provided.")
+
+
+def _ranged(value: Any, name: str, low: int, high: int, reason: str) -> int:
+    """An integer request parameter in [low, high], else SQS's InvalidParameterValue with `reason`."""
+    number = _int_param(value, name)
+    if not low <= number <= high:
+        raise QueueError("InvalidParameterValue", f"Value {value} for parameter {name} is invalid. Reason: {reason}")
     return number
 
 
