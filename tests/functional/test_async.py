@@ -8,31 +8,17 @@ clock runs 300x faster: retries after 0.2 s and 0.4 s, and 60 s of event age las
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from samlite.testing import EngineHandle, wait_for
-
-STACK_DIR = Path(__file__).parent / "stacks" / "sqs_esm"
-STACK = "esm"
-
-
-def deploy(handle: EngineHandle, tmp: Path) -> None:
-    project = tmp / "project"
-    if not project.exists():
-        shutil.copytree(STACK_DIR, project)
-    handle.deploy(project / "template.yaml", STACK)
-
+from sqs_esm_stack import STACK, deploy, deployed_engine, queue_url
 
 @pytest.fixture(scope="module")
 def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:
-    tmp = tmp_path_factory.mktemp("async")
-    handle = samlite_module_engine
-    deploy(handle, tmp)
-    return handle
+    return deployed_engine(samlite_module_engine, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +35,6 @@ def function_name(lam: Any, logical_id: str) -> str:
     [name] = [f["FunctionName"] for f in lam.list_functions()["Functions"]
               if f["FunctionName"].startswith(f"{STACK}-{logical_id}-")]
     return name
-
-
-def queue_url(sqs: Any, logical_id: str) -> str:
-    [url] = sqs.list_queues(QueueNamePrefix=f"{STACK}-{logical_id}-")["QueueUrls"]
-    return url
 
 
 def invoke_event(lam: Any, name: str, event: dict[str, Any]) -> str:

@@ -4,7 +4,6 @@ real functions that report what they received to "record" queues, driven with bo
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -12,34 +11,16 @@ from typing import Any
 import pytest
 
 from samlite.testing import EngineHandle, wait_for
-
-STACK_DIR = Path(__file__).parent / "stacks" / "sqs_esm"
-STACK = "esm"
-
-
-def deploy(handle: EngineHandle, tmp: Path) -> None:
-    project = tmp / "project"
-    if not project.exists():
-        shutil.copytree(STACK_DIR, project)
-    handle.deploy(project / "template.yaml", STACK)
-
+from sqs_esm_stack import deploy, deployed_engine, queue_url
 
 @pytest.fixture(scope="module")
 def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:
-    tmp = tmp_path_factory.mktemp("esm")
-    handle = samlite_module_engine
-    deploy(handle, tmp)
-    return handle
+    return deployed_engine(samlite_module_engine, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def sqs(engine: EngineHandle) -> Any:
     return engine.client("sqs")
-
-
-def queue_url(sqs: Any, logical_id: str) -> str:
-    [url] = sqs.list_queues(QueueNamePrefix=f"{STACK}-{logical_id}-")["QueueUrls"]
-    return url
 
 
 def collect(sqs: Any, url: str, predicate: Any, timeout: float = 15.0) -> list[Any]:
