@@ -4,77 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
-import textwrap
 import time
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 
-from samlite.config import Settings
 from samlite.engine.invoke import (
-    FunctionNotFound, InvalidParameterValue, InvalidRequestContent, InvokeService, RequestTooLarge,
-    TooManyRequests,
+    FunctionNotFound, InvalidParameterValue, InvalidRequestContent, RequestTooLarge, TooManyRequests,
 )
 from samlite.engine.runtime import FunctionSpec
-from samlite.engine.store import Store
-
-ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
-
-ECHO = """
-    import os, time
-    def handler(event, context):
-        if isinstance(event, dict) and event.get("sleep"):
-            time.sleep(event["sleep"])
-        if isinstance(event, dict) and event.get("big"):
-            return "x" * event["big"]
-        return {"event": event, "pid": os.getpid()}
-"""
-
-
-class Lab:
-    def __init__(self, tmp: Path, **settings: object) -> None:
-        self.tmp = tmp
-        self.settings = Settings(home=tmp / "home", **settings)  # type: ignore[arg-type]
-        self.store = Store(self.settings.db_path)
-        self.functions: dict[str, FunctionSpec] = {}
-        self.svc = InvokeService(self.settings, self.store, "http://127.0.0.1:1", self.functions)
-
-    def add(self, name: str, code: str = ECHO, sha: str = "v1", **kw: object) -> FunctionSpec:
-        code_dir = self.tmp / "code" / name / sha
-        code_dir.mkdir(parents=True, exist_ok=True)
-        (code_dir / "app.py").write_text(textwrap.dedent(code))
-        kw.setdefault("runtime", "python3.11")
-        spec = FunctionSpec(name=name, arn=ARN.format(name), handler="app.handler",
-                            code_dir=code_dir, code_sha=sha, **kw)  # type: ignore[arg-type]
-        self.functions[name] = spec
-        return spec
-
-    async def poll(self, sql: str, params: tuple = (), want: int = 1, deadline_s: float = 5.0) -> list:
-        end = time.monotonic() + deadline_s
-        while True:
-            rows = self.store.query(sql, params)
-            if len(rows) >= want or time.monotonic() > end:
-                return rows
-            await asyncio.sleep(0.02)
-
-
-@contextlib.asynccontextmanager
-async def lab(tmp: Path, **settings: object) -> AsyncIterator[Lab]:
-    the_lab = Lab(tmp, **settings)
-    await the_lab.svc.start()
-    try:
-        yield the_lab
-    finally:
-        await the_lab.svc.stop()
-        the_lab.store.close()
-
-
-def run(coro: object) -> None:
-    asyncio.run(coro)  # type: ignore[arg-type]
-
+from invoke_lab import lab, run
 
 def test_request_size_limits(tmp_path: Path) -> None:
     async def body() -> None:

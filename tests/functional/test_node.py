@@ -13,7 +13,7 @@ import pytest
 
 from samlite.engine.runtime import interpreters
 
-from test_runtime_api import ARN, lab, run  # noqa: E402  (tests/functional is on sys.path)
+from invoke_lab import ARN, lab, run
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node on PATH")
 
@@ -64,7 +64,7 @@ def test_commonjs_async_handler_context_and_logs(tmp_path: Path) -> None:
             match = LINE.match(events[1])
             assert match and match.groups() == (first.request_id, "INFO", 'event {"a":1}')
             # a multi-line console message is ONE log event
-            log_text = first.log_tail.split("\n" + f"END RequestId")[0]
+            log_text = first.log_tail.split("\nEND RequestId")[0]
             assert f"\t{first.request_id}\tWARN\t{{\n  \"multi\": true\n}}" in log_text
             warm = await L.invoke("cjs", {"b": 2})
             assert json.loads(warm.payload)["count"] == 2 and json.loads(warm.payload)["pid"] == out["pid"]

@@ -3,68 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
-import textwrap
 import time
 from pathlib import Path
-from typing import AsyncIterator
 
-from samlite.config import Settings
-from samlite.engine.invoke import InvokeService
-from samlite.engine.runtime import FunctionSpec
-from samlite.engine.store import Store
-
-ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
-
-
-class Lab:
-    def __init__(self, tmp: Path, **settings: object) -> None:
-        self.tmp = tmp
-        self.settings = Settings(home=tmp / "home", **settings)  # type: ignore[arg-type]
-        self.store = Store(self.settings.db_path)
-        self.functions: dict[str, FunctionSpec] = {}
-        self.svc = InvokeService(self.settings, self.store, "http://127.0.0.1:1", self.functions)
-
-    def add(self, name: str, code: str | dict[str, str], handler: str = "app.handler", sha: str = "v1",
-            **kw: object) -> FunctionSpec:
-        code_dir = self.tmp / "code" / name / sha
-        files = {"app.py": code} if isinstance(code, str) else code
-        for rel, text in files.items():
-            (code_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-            (code_dir / rel).write_text(textwrap.dedent(text))
-        kw.setdefault("runtime", "python3.11")
-        spec = FunctionSpec(name=name, arn=ARN.format(name), handler=handler, code_dir=code_dir,
-                            code_sha=sha, **kw)  # type: ignore[arg-type]
-        self.functions[name] = spec
-        return spec
-
-    async def poll_logs(self, group: str, needle: str, deadline_s: float = 5.0) -> list[str]:
-        end = time.monotonic() + deadline_s
-        while True:
-            rows = [r["message"] for r in self.store.query(
-                "SELECT message FROM log_events WHERE log_group = ? ORDER BY id", (group,))]
-            if any(needle in m for m in rows) or time.monotonic() > end:
-                return rows
-            await asyncio.sleep(0.02)
-
-
-@contextlib.asynccontextmanager
-async def lab(tmp: Path, **settings: object) -> AsyncIterator[Lab]:
-    the_lab = Lab(tmp, **settings)
-    await the_lab.svc.start()
-    try:
-        yield the_lab
-    finally:
-        await the_lab.svc.stop()
-        the_lab.store.close()
-
-
-def run(coro: object) -> None:
-    asyncio.run(coro)  # type: ignore[arg-type]
-
+from invoke_lab import Lab, lab, run
 
 def pid_alive(pid: int) -> bool:
     try:
@@ -403,7 +348,7 @@ def test_logging_format_and_level(tmp_path: Path) -> None:
             assert "info line" not in quiet.log_tail and "via context" in quiet.log_tail
             assert re.search(rf"^\[WARNING\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{quiet.request_id}\tcareful 1$",
                              quiet.log_tail, re.M)
-            assert f"[INFO]\t" in loud.log_tail and f"\t{loud.request_id}\tinfo line" in loud.log_tail
+            assert "[INFO]\t" in loud.log_tail and f"\t{loud.request_id}\tinfo line" in loud.log_tail
     run(body())
 
 

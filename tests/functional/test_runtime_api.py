@@ -5,23 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 
-from samlite.config import Settings
-from samlite.engine.invoke import InvokeResult, InvokeService
-from samlite.engine.runtime import FunctionSpec
-from samlite.engine.store import Store
+from invoke_lab import ARN, lab, run
 
-ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
 
 CURL_BOOTSTRAP = """\
 #!/bin/sh
@@ -100,49 +94,6 @@ while True:
     first = call("POST", "/invocation/" + rid + "/response", json.dumps(seen).encode())
     seen = {{"repeat": answer(*call("POST", "/invocation/" + rid + "/response", b"{{}}")[::2]), "first": first[0]}}
 """
-
-
-class Lab:
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.settings = Settings(home=tmp / "home")
-        self.store = Store(self.settings.db_path)
-        self.functions: dict[str, FunctionSpec] = {}
-        self.svc = InvokeService(self.settings, self.store, "http://127.0.0.1:1", self.functions)
-
-    def add(self, name: str, files: dict[str, str], runtime: str = "provided.al2023", **kw: object) -> FunctionSpec:
-        code_dir = self.tmp / "code" / name
-        code_dir.mkdir(parents=True, exist_ok=True)
-        for rel, text in files.items():
-            path = code_dir / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            if rel == "bootstrap":
-                path.chmod(0o755)
-        kw.setdefault("handler", "app.handler")
-        spec = FunctionSpec(name=name, arn=ARN.format(name), runtime=runtime, code_dir=code_dir,
-                            code_sha="v1", **kw)  # type: ignore[arg-type]
-        self.functions[name] = spec
-        return spec
-
-    async def invoke(self, name: str, event: object = None, **kw: object) -> InvokeResult:
-        payload = b"{}" if event is None else json.dumps(event).encode()
-        return await self.svc.invoke(name, payload, log_tail=True, **kw)  # type: ignore[arg-type]
-
-
-@contextlib.asynccontextmanager
-async def lab(tmp: Path) -> AsyncIterator[Lab]:
-    the_lab = Lab(tmp)
-    await the_lab.svc.start()
-    try:
-        yield the_lab
-    finally:
-        await the_lab.svc.stop()
-        the_lab.store.close()
-
-
-def run(coro: object) -> None:
-    asyncio.run(coro)  # type: ignore[arg-type]
 
 
 def probe(python: str = sys.executable) -> str:
@@ -288,7 +239,7 @@ def _alive(pid: int) -> bool:
 def test_missing_bootstrap_is_invalid_entrypoint(tmp_path: Path) -> None:
     async def body() -> None:
         async with lab(tmp_path) as L:
-            spec = L.add("none", {"README": "no bootstrap here"})
+            spec = L.add("none", {"README": "no bootstrap here"}, runtime="provided.al2023")
             result = await L.invoke("none")
             assert result.error_type == "Runtime.InvalidEntrypoint"
             assert json.loads(result.payload)["errorMessage"] == (
