@@ -163,6 +163,15 @@ class EngineHandle:
         return {o["key"]: o["value"] for o in json.loads(self.cli(*args, check=True).stdout)}
 
 
+def write_project(root: Path, template: str, files: dict[str, str]) -> Path:
+    """Write a SAM project (template.yaml plus {relative path: text}) and return the template path."""
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    (root / "template.yaml").write_text(template)
+    return root / "template.yaml"
+
+
 def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02, message: str = "condition") -> Any:
     """Poll `predicate` until it returns a truthy value or the deadline passes."""
     deadline = time.monotonic() + timeout

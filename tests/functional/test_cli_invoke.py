@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from samlite.testing import EngineHandle
+from samlite.testing import EngineHandle, write_project
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
@@ -44,10 +44,7 @@ def boom(event, context):
 
 
 def write_app(root: Path) -> Path:
-    (root / "src").mkdir(parents=True, exist_ok=True)
-    (root / "src" / "app.py").write_text(APP)
-    (root / "template.yaml").write_text(TEMPLATE)
-    return root / "template.yaml"
+    return write_project(root, TEMPLATE, {"src/app.py": APP})
 
 
 @pytest.fixture(scope="module")

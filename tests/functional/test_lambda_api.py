@@ -16,7 +16,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError, ParamValidationError
 
-from samlite.testing import EngineHandle
+from samlite.testing import EngineHandle, write_project
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
@@ -94,10 +94,7 @@ def caller(event, context):
 
 
 def write_app(root: Path) -> Path:
-    (root / "src").mkdir(parents=True, exist_ok=True)
-    (root / "src" / "app.py").write_text(APP)
-    (root / "template.yaml").write_text(TEMPLATE)
-    return root / "template.yaml"
+    return write_project(root, TEMPLATE, {"src/app.py": APP})
 
 
 @pytest.fixture(scope="module")

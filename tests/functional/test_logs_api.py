@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from samlite.engine.logs import BadFilterPattern, compile_pattern
-from samlite.testing import EngineHandle, wait_for
+from samlite.testing import EngineHandle, wait_for, write_project
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
@@ -38,13 +38,9 @@ N = 6
 
 @pytest.fixture(scope="module")
 def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:
-    root = tmp_path_factory.mktemp("logs-api")
-    (root / "app" / "src").mkdir(parents=True)
-    (root / "app" / "src" / "app.py").write_text(APP)
-    (root / "app" / "template.yaml").write_text(TEMPLATE)
-    handle = samlite_module_engine
-    handle.deploy(root / "app" / "template.yaml", "logs")
-    return handle
+    template = write_project(tmp_path_factory.mktemp("logs-api") / "app", TEMPLATE, {"src/app.py": APP})
+    samlite_module_engine.deploy(template, "logs")
+    return samlite_module_engine
 
 
 @pytest.fixture(scope="module")
