@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -135,6 +136,10 @@ class EngineHandle:
             )
         return result
 
+    def spawn(self, *args: str, cwd: str | Path | None = None, **env: str) -> "CliProcess":
+        """Start a long-running `samlite ARGS` (`logs --tail`, `dev`) and collect its output."""
+        return CliProcess([sys.executable, "-m", "samlite", *args], {**self.env, **env}, cwd)
+
     def deploy(self, template: str | Path, stack_name: str, *extra: str) -> subprocess.CompletedProcess[str]:
         template = Path(template)
         return self.cli("deploy", "-t", str(template), "--stack-name", stack_name, "--no-confirm-changeset",
@@ -161,6 +166,46 @@ class EngineHandle:
     def outputs(self, stack: str | None = None) -> dict[str, str]:
         args = ["list", "outputs", "--output", "json"] + (["--stack-name", stack] if stack else [])
         return {o["key"]: o["value"] for o in json.loads(self.cli(*args, check=True).stdout)}
+
+
+class CliProcess:
+    """A running CLI command whose combined stdout and stderr a thread collects, line by line."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], cwd: str | Path | None = None) -> None:
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def wait_output(self, needle: str, timeout: float = 15, after: int = 0) -> None:
+        """Poll until `needle` appears in the output (from line `after` on); fail if the process exits."""
+        def seen() -> bool:
+            assert self.proc.poll() is None, f"the command exited {self.proc.returncode}:\n{self.text}"
+            return needle in "".join(self.lines[after:])
+
+        wait_for(seen, timeout=timeout, message=f"{needle!r} in the output:\n{self.text}")
+
+    def interrupt(self, sig: int = signal.SIGINT, timeout: float = 15) -> int:
+        """Send Ctrl-C (or `sig`) and return the exit code."""
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self._reader.join(timeout)
+        return code
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def write_project(root: Path, template: str, files: dict[str, str]) -> Path:

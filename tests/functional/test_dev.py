@@ -14,44 +14,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from samlite.scaffold import STARTERS_DIR
 from samlite.testing import EngineHandle, wait_for
 
 STACK = "devapp"
-
-
-class DevProcess:
-    def __init__(self, engine: EngineHandle, project: Path, *args: str) -> None:
-        env = {**engine.env, "COLUMNS": "200"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "samlite", "dev", *args], cwd=project, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def wait_output(self, needle: str, timeout: float = 15, after: int = 0) -> None:
-        def seen() -> bool:
-            assert self.proc.poll() is None, f"samlite dev exited {self.proc.returncode}:\n{self.text}"
-            return needle in "".join(self.lines[after:])
-
-        wait_for(seen, timeout=timeout, message=f"{needle!r} in the dev output:\n{self.text}")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def answer(engine: EngineHandle, project: Path) -> str | None:
@@ -72,7 +40,7 @@ def test_dev_loop_hot_swaps_code_and_template(samlite_engine: EngineHandle, tmp_
     project = tmp_path / "hello"
     shutil.copytree(STARTERS_DIR / "hello-python", project, ignore=shutil.ignore_patterns(".samlite", "__pycache__"))
     app = project / "src" / "app.py"
-    dev = DevProcess(engine, project, "--stack-name", STACK)
+    dev = engine.spawn("dev", "--stack-name", STACK, cwd=project, COLUMNS="200")
     try:
         dev.wait_output("Watching", timeout=30)
         assert answer(engine, project) == "hello world"
@@ -107,8 +75,7 @@ def test_dev_loop_hot_swaps_code_and_template(samlite_engine: EngineHandle, tmp_
         dev.wait_output("HelloWorldFunction REPORT RequestId:")
 
         # 6. Ctrl-C: exit 0, the stack stays deployed and keeps answering.
-        dev.proc.send_signal(signal.SIGINT)
-        assert dev.proc.wait(15) == 0, dev.text
+        assert dev.interrupt() == 0, dev.text
         assert "stays deployed" in dev.text
         stacks = json.loads(engine.cli("list", "stacks", "--output", "json", check=True).stdout)
         assert STACK in [s["stack"] for s in stacks]
@@ -122,7 +89,7 @@ def test_dev_survives_a_broken_template(samlite_engine: EngineHandle, tmp_path: 
     project = tmp_path / "hello"
     shutil.copytree(STARTERS_DIR / "hello-python", project, ignore=shutil.ignore_patterns(".samlite", "__pycache__"))
     template = project / "template.yaml"
-    dev = DevProcess(engine, project, "--stack-name", STACK)
+    dev = engine.spawn("dev", "--stack-name", STACK, cwd=project, COLUMNS="200")
     try:
         dev.wait_output("Watching", timeout=30)
         good = template.read_text()
@@ -133,8 +100,7 @@ def test_dev_survives_a_broken_template(samlite_engine: EngineHandle, tmp_path: 
         assert answer(engine, project) == "hello world"
         template.write_text(good.replace("GREETING: hello", "GREETING: back"))
         wait_for(lambda: answer(engine, project) == "back world", timeout=10, message="recovered template")
-        dev.proc.send_signal(signal.SIGTERM)
-        assert dev.proc.wait(15) == 0, dev.text
+        assert dev.interrupt(signal.SIGTERM) == 0, dev.text
     finally:
         dev.close()
 

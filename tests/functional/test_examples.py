@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -45,37 +43,6 @@ def guided_deploy(engine: EngineHandle, project: Path) -> subprocess.CompletedPr
     return result
 
 
-class Follower:
-    """A long-running CLI process whose combined output is collected by a thread."""
-
-    def __init__(self, engine: EngineHandle, *args: str, cwd: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "samlite", *args], cwd=cwd, env=engine.env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def interrupt(self, timeout: float = 10) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        code = self.proc.wait(timeout)
-        self._reader.join(timeout)
-        return code
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
 def queue_row(engine: EngineHandle, project: Path, logical_id: str) -> dict[str, Any]:
     rows = json.loads(engine.cli("list", "queues", "--output", "json", cwd=project, check=True).stdout)
     return next(r for r in rows if r["logical_id"] == logical_id)
@@ -89,7 +56,7 @@ def test_sqs_lambda_walkthrough(samlite_engine: EngineHandle, tmp_path: Path) ->
     assert "FunctionName" in deployed.stdout
 
     # Follow the logs first, then send: every message must show up in the live tail.
-    tail = Follower(engine, "logs", "-n", "ProcessorFunction", "--tail", cwd=project)
+    tail = engine.spawn("logs", "-n", "ProcessorFunction", "--tail", cwd=project)
     try:
         # The tail starts at "now" once its first poll answers; until then a message may be
         # processed before it looks. So send again until one shows up, within a deadline.
