@@ -4,9 +4,12 @@ Registered through the `pytest11` entry point, so installing samlite makes these
 available:
 
 - `samlite_engine`: a real engine process with its state in `tmp_path` and ports chosen by the
-  OS. It has `.cli(...)` to run samlite commands against it, `.deploy(template, stack)`,
-  `.client(service)` for boto3 clients, `.endpoints()` and `.outputs()`, and `.kill()` /
-  `.start()` for crash tests.
+  OS. It has `.cli(...)` to run samlite commands against it, `.spawn(...)` for long-running
+  ones (`logs --tail`, `dev`), `.deploy(template, stack)`, `.client(service)` for boto3 clients,
+  `.endpoints()` and `.outputs()`, and `.kill()` / `.start()` for crash tests.
+- `samlite_module_engine`: the same, shared by every test of a module.
+- `wait_for(predicate)` polls to a deadline; `write_project(root, template, files)` writes a
+  project to deploy.
 
     def test_my_api(samlite_engine):
         samlite_engine.deploy("template.yaml", "my-app")
