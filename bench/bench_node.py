@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
-import time
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Row, pct, print_table, vm_rss_mb  # noqa: E402
+from bench.common import Row, print_table, warm_and_cold  # noqa: E402
 from samlite.config import Settings  # noqa: E402
 from samlite.engine.invoke import InvokeService  # noqa: E402
 from samlite.engine.runtime import FunctionSpec  # noqa: E402
@@ -43,32 +39,7 @@ async def measure(tmp: Path, warm_n: int, cold_n: int) -> dict[str, float]:
     await svc.start()
     out: dict[str, float] = {}
     try:
-        first = await svc.invoke("node", b"{}")
-        assert first.function_error is None, first.payload
-        pid = json.loads(first.payload)["pid"]
-        for _ in range(200):
-            await svc.run(spec, b"{}", "warmup", source="bench")
-        times = []
-        for _ in range(warm_n):
-            t = time.perf_counter()
-            result = await svc.run(spec, b'{"k": 1}', "r", source="bench")
-            times.append(time.perf_counter() - t)
-        assert result.function_error is None and json.loads(result.payload)["pid"] == pid
-        out["warm_p50"] = pct(times, 0.5) * 1000
-        out["warm_p99"] = pct(times, 0.99) * 1000
-        out["rss"] = vm_rss_mb(pid)
-        times, init = [], []
-        for i in range(cold_n):
-            spec = replace(spec, code_sha=str(i + 1))
-            functions["node"] = spec
-            svc.retire("node")
-            t = time.perf_counter()
-            result = await svc.run(spec, b"{}", "c", source="bench")
-            times.append(time.perf_counter() - t)
-            assert result.cold and result.function_error is None, result
-            init.append(result.init_ms or 0.0)
-        out["cold_p50"] = pct(times, 0.5) * 1000
-        out["init_p50"] = statistics.median(init)
+        out, spec = await warm_and_cold(svc, functions, spec, warm_n, cold_n, warmup=200)
     finally:
         await svc.stop()
         store.close()

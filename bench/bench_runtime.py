@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Row, pct, print_table, vm_rss_mb  # noqa: E402
+from bench.common import Row, pct, print_table, warm_and_cold  # noqa: E402
 from samlite.config import Settings  # noqa: E402
 from samlite.engine.invoke import InvokeService  # noqa: E402
 from samlite.engine.runtime import FunctionSpec  # noqa: E402
@@ -63,31 +61,7 @@ async def measure(tmp: Path, warm_n: int, cold_n: int) -> dict[str, float]:
     await svc.start()
     out: dict[str, float] = {}
     try:
-        first = await svc.invoke("bench", b"{}")  # starts the zygote, probes the interpreter
-        pid = json.loads(first.payload)["pid"]
-        for _ in range(500):
-            await svc.run(spec, b"{}", "warmup", source="bench")
-        times = []
-        for i in range(warm_n):
-            t = time.perf_counter()
-            await svc.run(spec, b'{"k": 1}', "r", source="bench")
-            times.append(time.perf_counter() - t)
-        out["warm_p50"] = pct(times, 0.5) * 1000
-        out["warm_p99"] = pct(times, 0.99) * 1000
-        out["rss"] = vm_rss_mb(pid)
-        times = []
-        init = []
-        for i in range(cold_n):
-            spec = replace(spec, code_sha=str(i + 1))
-            functions["bench"] = spec
-            svc.retire("bench")
-            t = time.perf_counter()
-            result = await svc.run(spec, b"{}", "c", source="bench")
-            times.append(time.perf_counter() - t)
-            assert result.cold and result.function_error is None, result
-            init.append(result.init_ms or 0.0)
-        out["cold_p50"] = pct(times, 0.5) * 1000
-        out["init_p50"] = statistics.median(init)
+        out, spec = await warm_and_cold(svc, functions, spec, warm_n, cold_n, warmup=500)
         svc.workers.use_zygote = False
         times = []
         for i in range(max(5, cold_n // 4)):

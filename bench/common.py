@@ -118,3 +118,39 @@ def temp_engine_env() -> dict[str, str]:
 
 def samlite_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "samlite", *args]
+
+
+async def warm_and_cold(svc: Any, functions: dict[str, Any], spec: Any, warm_n: int, cold_n: int,
+                        warmup: int) -> tuple[dict[str, float], Any]:
+    """Warm p50/p99 of `run()` on one environment, then cold starts (a new code_sha each time).
+
+    Returns the figures in ms (plus the warm worker's RSS in MB) and the last spec used."""
+    import json
+    import time
+    from dataclasses import replace
+
+    first = await svc.invoke(spec.name, b"{}")
+    assert first.function_error is None, first.payload
+    pid = json.loads(first.payload)["pid"]
+    for _ in range(warmup):
+        await svc.run(spec, b"{}", "warmup", source="bench")
+    times = []
+    for _ in range(warm_n):
+        t = time.perf_counter()
+        result = await svc.run(spec, b'{"k": 1}', "r", source="bench")
+        times.append(time.perf_counter() - t)
+    assert result.function_error is None and json.loads(result.payload)["pid"] == pid
+    out = {"warm_p50": pct(times, 0.5) * 1000, "warm_p99": pct(times, 0.99) * 1000, "rss": vm_rss_mb(pid)}
+    times, init = [], []
+    for i in range(cold_n):
+        spec = replace(spec, code_sha=str(i + 1))
+        functions[spec.name] = spec
+        svc.retire(spec.name)
+        t = time.perf_counter()
+        result = await svc.run(spec, b"{}", "c", source="bench")
+        times.append(time.perf_counter() - t)
+        assert result.cold and result.function_error is None, result
+        init.append(result.init_ms or 0.0)
+    out["cold_p50"] = pct(times, 0.5) * 1000
+    out["init_p50"] = statistics.median(init)
+    return out, spec
