@@ -37,13 +37,11 @@ async def measure(tmp: Path, warm_n: int, cold_n: int) -> dict[str, float]:
     functions = {"node": spec}
     svc = InvokeService(settings, store, "http://127.0.0.1:1", functions)
     await svc.start()
-    out: dict[str, float] = {}
     try:
-        out, spec = await warm_and_cold(svc, functions, spec, warm_n, cold_n, warmup=200)
+        return (await warm_and_cold(svc, functions, spec, warm_n, cold_n, warmup=200))[0]
     finally:
         await svc.stop()
         store.close()
-    return out
 
 
 def run(quick: bool = False, warm: int | None = None, cold: int | None = None) -> list[Row]:

@@ -59,7 +59,6 @@ async def measure(tmp: Path, warm_n: int, cold_n: int) -> dict[str, float]:
     functions = {"bench": spec}
     svc = InvokeService(settings, store, "http://127.0.0.1:1", functions)
     await svc.start()
-    out: dict[str, float] = {}
     try:
         out, spec = await warm_and_cold(svc, functions, spec, warm_n, cold_n, warmup=500)
         svc.workers.use_zygote = False
