@@ -243,8 +243,7 @@ class Deployer:
         code = await asyncio.to_thread(self._install_artifacts, artifacts)
         await _fault_hold()
         self._check(new)
-        old_resources, _ = self._old_state(new.name)
-        changes = plan(new, old_resources, {})
+        changes = plan(new, *self._old_state(new.name))
         outputs = [self._output(o) for o in new.outputs]
         old_functions = {r["name"]: r["code_sha"] for r in self.store.query(
             "SELECT name, code_sha FROM functions WHERE stack = ?", (new.name,))}
