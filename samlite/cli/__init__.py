@@ -90,6 +90,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or bool(os.environ.get("SAMLITE_DEBUG"))
+    if "--debug" in args[1:]:
+        # `samlite deploy --debug` works as well as `samlite --debug deploy`.
+        args = ["--debug", *(a for a in args if a != "--debug")]
     try:
         cli.main(args=args, prog_name="samlite", standalone_mode=False)
     except TemplateError as exc:
