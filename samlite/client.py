@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from samlite.config import Settings, load_settings
+from samlite.procs import process_running
 from samlite.errors import EngineUnreachable, SamliteError, StateError
 
 START_TIMEOUT_S = 20.0
@@ -94,22 +95,6 @@ def engine_pid_alive(settings: Settings) -> int | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return pid if process_running(pid) else None
-
-
-def process_running(pid: int) -> bool:
-    """True while the process exists and is not a zombie (an exited daemon waits for its
-    reaper, init, which may take a while in containers)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):
-        return True  # no procfs: trust kill(0)
 
 
 def start_engine(settings: Settings | None = None) -> tuple[EngineClient, bool]:

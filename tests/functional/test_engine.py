@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from samlite.client import process_running
+from samlite.procs import process_running
 from samlite.testing import EngineHandle
 
 

@@ -37,6 +37,7 @@ from samlite.engine.runtime.interpreters import (
     Interpreter, bootstrap_path, engine_site_packages, resolve,
 )
 from samlite.engine.runtime.protocol import FrameParser, encode
+from samlite.procs import pid_exists
 
 log = logging.getLogger("samlite.engine")
 
@@ -147,19 +148,6 @@ class _PipeProtocol(asyncio.Protocol):
             self.env.output(self.partial.decode("utf-8", "replace"))
             self.partial = b""
         return None
-
-
-def _pid_exists(pid: int | None) -> bool:
-    """An idle worker can die between polls of its socket: check before handing it out (~1 us)."""
-    if pid is None:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(eq=False)
@@ -469,7 +457,8 @@ class Workers:
             return None
         while pool.idle:
             env = pool.idle.pop()
-            if env.alive and env.spec.code_sha == spec.code_sha and _pid_exists(env.pid):
+            # An idle worker can die between two polls of its socket: check the pid too.
+            if env.alive and env.spec.code_sha == spec.code_sha and (env.pid is None or pid_exists(env.pid)):
                 env.state = "busy"
                 pool.busy.add(env)
                 return env
