@@ -49,10 +49,8 @@ def write_app(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:
-    root = tmp_path_factory.mktemp("cli-invoke")
-    handle = samlite_module_engine
-    handle.deploy(write_app(root / "app"), "cli")
-    return handle
+    samlite_module_engine.deploy(write_app(tmp_path_factory.mktemp("cli-invoke") / "app"), "cli")
+    return samlite_module_engine
 
 
 def test_invoke_payload_to_stdout_log_to_stderr(engine: EngineHandle) -> None:

@@ -18,11 +18,6 @@ from samlite.testing import EngineHandle
 
 
 @pytest.fixture(scope="module")
-def engine(samlite_module_engine: EngineHandle) -> EngineHandle:
-    return samlite_module_engine
-
-
-@pytest.fixture(scope="module")
 def comprehend(engine: EngineHandle) -> Any:
     return engine.client("comprehend")
 

@@ -99,10 +99,8 @@ def write_app(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:
-    root = tmp_path_factory.mktemp("lambda-api")
-    handle = samlite_module_engine
-    handle.deploy(write_app(root / "app"), "app")
-    return handle
+    samlite_module_engine.deploy(write_app(tmp_path_factory.mktemp("lambda-api") / "app"), "app")
+    return samlite_module_engine
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,6 @@ from samlite.testing import EngineHandle, wait_for
 
 
 @pytest.fixture(scope="module")
-def engine(samlite_module_engine: EngineHandle) -> EngineHandle:
-    return samlite_module_engine
-
-
-@pytest.fixture(scope="module")
 def sqs(engine: EngineHandle) -> Any:
     return engine.client("sqs")
 

@@ -16,11 +16,6 @@ NS = {"q": "http://queue.amazonaws.com/doc/2012-11-05/"}
 
 
 @pytest.fixture(scope="module")
-def engine(samlite_module_engine: EngineHandle) -> EngineHandle:
-    return samlite_module_engine
-
-
-@pytest.fixture(scope="module")
 def sqs(engine: EngineHandle) -> Any:
     return engine.client("sqs")
 
