@@ -89,13 +89,19 @@ def send_batch_rate(url: str, seconds: float, threads: int) -> float:
             sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
             counts[i] += 10
 
+    elapsed = run_threads(worker, threads)
+    return sum(counts) / elapsed
+
+
+def run_threads(worker: Any, threads: int) -> float:
+    """Run worker(0..threads-1) in parallel threads; return the elapsed seconds."""
     started = time.monotonic()
     ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
-    return sum(counts) / (time.monotonic() - started)
+    return time.monotonic() - started
 
 
 def receive_rate(url: str, messages: int, threads: int) -> float:
@@ -117,13 +123,8 @@ def receive_rate(url: str, messages: int, threads: int) -> float:
                 {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(got)])
             done[i] += len(got)
 
-    started = time.monotonic()
-    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return sum(done) / (time.monotonic() - started)
+    elapsed = run_threads(worker, threads)
+    return sum(done) / elapsed
 
 
 def wake_latency_ms(url: str, rounds: int) -> float:
