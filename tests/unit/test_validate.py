@@ -430,6 +430,19 @@ _GARBAGE = [None, 1, -5, "x", [], {}, [1, {"a": None}], {"Ref": "Nope"}, {"Fn::G
             {"Condition": 5}, {"Ref": "AWS::NoValue"}, 1.5, "arn:aws:sqs:us-east-1:1:q"]
 
 
+def _mutate(doc: object, edits: list[tuple[int, object]]) -> None:
+    """Replace the values at the chosen paths (index modulo the number of paths) in place."""
+    import copy
+
+    for index, value in edits:
+        paths = _paths(doc)
+        path = paths[index % len(paths)]
+        node = doc
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = copy.deepcopy(value)
+
+
 def _paths(node: object, prefix: tuple = ()) -> list[tuple]:
     out = [prefix] if prefix else []
     if isinstance(node, dict):
@@ -449,19 +462,11 @@ from hypothesis import strategies as st  # noqa: E402
 @given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_GARBAGE)), min_size=1, max_size=3))
 def test_mutated_templates_never_crash(tmp_path_factory: pytest.TempPathFactory,
                                        edits: list[tuple[int, object]]) -> None:
-    import copy
-
     from samlite.template.loader import load_template
 
     golden = Path(__file__).parents[1] / "golden" / "valid" / "full.yaml"
     doc = json.loads(json.dumps(load_template(golden)))
-    for index, value in edits:
-        paths = _paths(doc)
-        path = paths[index % len(paths)]
-        node = doc
-        for part in path[:-1]:
-            node = node[part]
-        node[path[-1]] = copy.deepcopy(value)
+    _mutate(doc, edits)
     target = tmp_path_factory.mktemp("fuzz") / "template.json"
     target.write_text(json.dumps(doc))
     validate_template(target)
@@ -516,13 +521,7 @@ def test_mini_validator_agrees_with_jsonschema(doc_index: int, edits: list[tuple
     from samlite.template.schema import check_schema
 
     doc = copy.deepcopy(_DOCS[doc_index])
-    for index, value in edits:
-        paths = _paths(doc)
-        path = paths[index % len(paths)]
-        node = doc
-        for part in path[:-1]:
-            node = node[part]
-        node[path[-1]] = copy.deepcopy(value)
+    _mutate(doc, edits)
     assert sorted(map(str, check_schema(doc))) == sorted(map(str, check_schema(doc, "jsonschema")))
 
 
