@@ -1,4 +1,4 @@
-"""`samlite list stacks|resources|endpoints|outputs|queues|api-keys|functions`.
+"""`samlite list stacks|resources|endpoints|outputs|queues|mappings|api-keys|functions`.
 
 Every listing prints a table to stdout, or with `--output json` a JSON list of objects (the
 shapes in DESIGN.md: endpoints carry stack, resource, kind and url; outputs stack, key, value).
@@ -19,6 +19,8 @@ LISTINGS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "endpoints": ("deployer", "endpoints", ("stack", "resource", "kind", "url")),
     "outputs": ("deployer", "outputs", ("stack", "key", "value")),
     "queues": ("queues", "list_queues", ("stack", "logical_id", "name", "visible", "in_flight", "delayed", "url")),
+    "mappings": ("esm", "list_mappings", ("stack", "logical_id", "function", "State", "BatchSize", "workers",
+                                          "invocations")),
     "api-keys": ("deployer", "api_keys", ("stack", "name", "api_id", "value")),
     "functions": ("lambdas", "functions", ("stack", "logical_id", "name", "runtime", "memory_size", "timeout")),
 }

@@ -274,12 +274,6 @@ class AsyncDispatcher:
         self.engine.queues.send(queue, {"MessageBody": payload.decode("utf-8", "replace"), "MessageAttributes": attrs})
 
     # --- control surface -------------------------------------------------------------------
-    def cli_pending(self) -> list[dict[str, Any]]:
-        rows = self.store.query("SELECT request_id, function_name, attempts, next_attempt_ms, received_ms"
-                                " FROM async_events ORDER BY received_ms")
-        return [dict(r) for r in rows]
-
-
 def invocation_record(request_id: str, function_arn: str, condition: str, attempts: int, payload: bytes,
                       response: dict[str, Any] | None) -> dict[str, Any]:
     """The destination record of SPEC §2.3."""

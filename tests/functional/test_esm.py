@@ -205,3 +205,18 @@ def test_mapping_checks_match_aws_messages() -> None:
     assert check(3, {"FifoQueue": "true"}, {"BatchSize": 11, "MaximumBatchingWindowInSeconds": 1})
     assert check(3, {}, {"ScalingConfig": {"MaximumConcurrency": 1}})
     assert check(3, {}, {"FilterCriteria": {"Filters": [{"Pattern": "{bad"}]}})
+
+
+def test_list_mappings_shows_each_mapping(engine: EngineHandle) -> None:
+    from samlite.cli.listing import LISTINGS
+
+    rows = json.loads(engine.cli("list", "mappings", "--output", "json", check=True).stdout)
+    template = (Path(__file__).parent / "stacks" / "sqs_esm" / "template.yaml").read_text()
+    # One mapping per SQS event (event types sit at 10 spaces; destination types elsewhere).
+    assert len(rows) == template.count("\n          Type: SQS\n") == 4
+    columns = LISTINGS["mappings"][2]
+    for row in rows:
+        assert all(c in row for c in columns), row
+        assert row["State"] in ("Enabled", "Disabled")
+    text = engine.cli("list", "mappings", check=True).stdout
+    assert text.split()[: len(columns)] == list(columns)

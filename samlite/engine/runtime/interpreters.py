@@ -168,10 +168,6 @@ def _node_major(executable: str) -> int | None:
     return version[0] if version else None
 
 
-def uses_runtime_api(runtime: str) -> bool:
-    return runtime.startswith("nodejs") or runtime in PROVIDED_RUNTIMES
-
-
 def node_bootstrap_path() -> Path:
     return Path(__file__).with_name("node") / "bootstrap.mjs"
 
