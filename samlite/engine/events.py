@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import unquote
 
+import orjson
+
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # Text content types that HTTP APIs and function URLs pass as text; anything else arrives base64.
 _TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml",
@@ -485,6 +487,16 @@ def http_response(payload: bytes) -> Reply | None:
     if not any(k.lower() == "content-type" for k, _ in headers) and raw:
         headers.append(("content-type", "application/json"))
     return Reply(status, headers, raw)
+
+
+def encode_event(event: dict[str, Any]) -> bytes:
+    """The event as JSON. orjson is ~10x faster than json.dumps on these dicts (the gateway's
+    biggest per-request cost after the sockets); json.dumps takes what orjson refuses (lone
+    surrogates or 65-bit integers in an authorizer's context)."""
+    try:
+        return orjson.dumps(event)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(event).encode()  # ASCII: ensure_ascii escapes what orjson refused
 
 
 def error_reply(status: int, body: dict[str, Any], headers: list[tuple[str, str]] | None = None) -> Reply:

@@ -2,7 +2,13 @@
 
 `GatewayApp` is a raw ASGI app. On every deploy (`reload()`) it compiles the deployed APIs into
 lookup tables (route tries, CORS policies, authorizers, API keys), so a request costs dict
-lookups, one event dict, one `json.dumps` and one call to the invoke service.
+lookups, one event dict, one JSON encode and one call to the invoke service.
+
+Two lanes serve requests. The direct lane (`direct()`, called by `http.DirectHttpProtocol`
+before any ASGI scope exists) answers plain API routes on a warm function from loop callbacks:
+no task, no coroutine chain, one write. Everything else (cold starts, authorizers, function
+URLs, big or chunked bodies, HEAD) takes the ASGI lane (`__call__`). Both share the steps below
+(`_target`, `_match`, `_event`, `_reply`, `_cors`, `_wire`), so they answer alike.
 
 A request is resolved in three steps:
 1. which API or function URL: the Host header (`{apiId}.execute-api.localhost`,
@@ -15,7 +21,6 @@ A request is resolved in three steps:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -25,7 +30,7 @@ from urllib.parse import unquote_to_bytes
 from samlite.engine import auth, events
 from samlite.engine.cors import HttpCors, RestCors
 from samlite.engine.events import ApiContext, HttpRequest, Reply, error_reply
-from samlite.engine.http import MAX_BODY, BodyTooLarge, Receive, Scope, Send
+from samlite.engine.http import MAX_BODY, BodyTooLarge, DirectRespond, RawHeaders, RawRequest, Receive, Scope, Send
 from samlite.engine.routing import RouteTable
 from samlite.template import model
 
@@ -85,6 +90,27 @@ class GatewayApi:
     rest_cors: RestCors | None
     http_cors: HttpCors | None
     keys: dict[str, str]  # key value -> key id
+
+
+@dataclass(slots=True)
+class _Target:
+    """What a request is for: an API (with the path below its stage) or a function URL."""
+
+    api: GatewayApi | None
+    url: "GatewayUrl | None"
+    path: str
+    stage_prefix: str
+
+
+@dataclass(slots=True)
+class _ApiCall:
+    """A request matched to a route: what its event, invoke and reply need."""
+
+    api: GatewayApi
+    route: GatewayRoute
+    params: dict[str, str] | None
+    req: HttpRequest
+    origin: str | None
 
 
 @dataclass
@@ -156,13 +182,104 @@ class GatewayApp:
                 pass  # the response had already started; uvicorn closes the connection
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw = scope.get("raw_path") or scope["path"].encode()
-        path = _checked_path(raw)
-        if path is None:
-            await _send(send, BAD_REQUEST)
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        target = self._target(raw_path, scope["headers"])
+        if isinstance(target, Reply):
+            await _send(send, target)
             return
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        if target.url is not None:
+            await self._serve_url(target.url, target.path, scope, headers, receive, send)
+            return
+        api = target.api
+        assert api is not None
+        rest = api.kind == "rest"
+        try:
+            body = await _read_body(headers, receive, MAX_BODY)
+        except BodyTooLarge:
+            await _send(send, REST_TOO_LARGE if rest else HTTP_TOO_LARGE, close=True)
+            return
+        request = RawRequest(scope["method"], raw_path, scope.get("query_string", b""), scope["headers"], body,
+                             scope.get("client"), scope.get("server"), scope.get("http_version", "1.1"))
+        rid = events.new_request_id()
+        call = self._match(api, target.path, target.stage_prefix, request, headers, rid)
+        if isinstance(call, Reply):
+            await _send(send, call, rid, rest)
+            return
+        try:
+            authorizer_ctx = usage_key = None
+            if call.route.authorizer is not None:
+                authorizer_ctx, usage_key = await self._authorize(call)
+            payload = self._event(call, authorizer_ctx, usage_key)
+            if isinstance(payload, Reply):
+                reply = payload
+            else:
+                reply = self._reply(call, await self._invoke(call.route.function_name, payload, call.route.timeout_s))
+        except auth.Denied as denied:
+            reply = denied.reply
+        await _send(send, self._cors(call, reply), rid, rest)
+
+    # --- the direct lane (http.DirectHttpProtocol) -----------------------------------------
+    def direct(self, request: RawRequest, respond: DirectRespond) -> bool:
+        """Serve an API request from loop callbacks, without ASGI or a task: the hot path.
+        Declined (False, nothing done): function URLs, authorizers, integration timeouts shorter
+        than the function's own, and cold starts; those take the ASGI path above."""
+        target = self._target(request.raw_path, request.headers)
+        if isinstance(target, Reply):
+            respond(*_wire(target))
+            return True
+        api = target.api
+        if api is None:
+            return False
+        rest = api.kind == "rest"
+        rid = events.new_request_id()
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers]
+        call = self._match(api, target.path, target.stage_prefix, request, headers, rid)
+        if isinstance(call, Reply):
+            respond(*_wire(call, rid, rest))
+            return True
+        gr = call.route
+        if gr.authorizer is not None:
+            return False
+        invoker = self.engine.invoker
+        try:
+            spec = invoker.resolve(gr.function_name)
+        except Exception:  # noqa: BLE001 - the ASGI path reports the vanished function
+            return False
+        if gr.timeout_s is not None and gr.timeout_s <= invoker.settle_bound_s(spec):
+            return False
+        try:
+            payload = self._event(call, None, None)
+        except auth.Denied as denied:
+            payload = denied.reply
+        if isinstance(payload, Reply):
+            respond(*_wire(self._cors(call, payload), rid, rest))
+            return True
+
+        def done(result: Any) -> None:
+            try:
+                reply = self._cors(call, self._reply(call, result))
+            except Exception:  # noqa: BLE001 - a gateway answers, it never drops the connection
+                log.exception("gateway error serving %s %s", call.req.method, call.req.full_path)
+                reply = error_reply(500, {"message": "Internal server error"})
+            respond(*_wire(reply, rid, rest))
+
+        from samlite.engine.invoke import TooManyRequests
+
+        try:
+            return invoker.run_warm(spec, payload, rid, "gateway", done)
+        except TooManyRequests:
+            done(THROTTLED)
+            return True
+
+    # --- steps shared by both lanes --------------------------------------------------------
+    def _target(self, raw_path: bytes, raw_headers: list[tuple[bytes, bytes]]) -> "Reply | _Target":
+        """Which API or function URL a request is for (module doc, steps 1-2), or a canned answer."""
+        path = _checked_path(raw_path)
+        if path is None:
+            return BAD_REQUEST
         host = ""
-        for name, value in scope["headers"]:
+        for name, value in raw_headers:
             if name == b"host":
                 host = value.decode("latin-1").lower()
                 break
@@ -180,80 +297,70 @@ class GatewayApp:
             else:
                 url_id, rest = host.split(".", 1)[0], path
             target = self.urls.get(url_id)
-            if target is None:
-                await _send(send, URL_FORBIDDEN)
-                return
-            await self._serve_url(target, rest, scope, receive, send)
-            return
+            return URL_FORBIDDEN if target is None else _Target(None, target, rest, "")
         else:
             api, rest = self.single, path
         if api is None:
-            await _send(send, HTTP_NOT_FOUND)
-            return
+            return HTTP_NOT_FOUND
         stage = api.ctx.stage
         prefix = ""
         if stage != "$default":
             seg_end = len(stage) + 1
             if rest[1:seg_end] != stage or (len(rest) > seg_end and rest[seg_end] != "/"):
-                await _send(send, REST_MISSING_TOKEN if api.kind == "rest" else HTTP_NOT_FOUND)
-                return
+                return REST_MISSING_TOKEN if api.kind == "rest" else HTTP_NOT_FOUND
             prefix = rest[:seg_end]
             rest = rest[seg_end:] or "/"
-        await self._serve_api(api, rest, prefix, scope, receive, send)
+        return _Target(api, None, rest, prefix)
 
-    # --- APIs ------------------------------------------------------------------------------
-    async def _serve_api(self, api: GatewayApi, path: str, stage_prefix: str, scope: Scope, receive: Receive,
-                         send: Send) -> None:
+    def _match(self, api: GatewayApi, path: str, stage_prefix: str, request: RawRequest,
+               headers: list[tuple[str, str]], request_id: str) -> "Reply | _ApiCall":
+        """CORS preflights and the route (step 3), or the answer when there is nothing to invoke."""
         rest = api.kind == "rest"
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        method = scope["method"]
-        try:
-            body = await _read_body(headers, receive, MAX_BODY)
-        except BodyTooLarge:
-            await _send(send, REST_TOO_LARGE if rest else HTTP_TOO_LARGE, close=True)
-            return
-        api_rid = events.new_request_id()
+        method = request.method
         origin = _header(headers, "origin") if api.http_cors is not None or api.rest_cors is not None else None
         if api.http_cors is not None and method == "OPTIONS" and origin:
             req_method = _header(headers, "access-control-request-method")
             if req_method:
-                await _send(send, Reply(204, api.http_cors.preflight(origin, req_method, _header(
-                    headers, "access-control-request-headers"))), api_rid, rest)
-                return
-
+                return Reply(204, api.http_cors.preflight(origin, req_method,
+                                                          _header(headers, "access-control-request-headers")))
         match = api.table.match(method, path)
         if api.rest_cors is not None and method == "OPTIONS" and (match is None or match.route.method != "OPTIONS"):
             methods = api.table.methods_at(path)
             if methods:  # SAM's OPTIONS mock method on that resource
-                await _send(send, Reply(200, [("Content-Type", "application/json"),
-                                              *api.rest_cors.preflight_headers(methods)]), api_rid, rest)
-                return
+                return Reply(200, [("Content-Type", "application/json"), *api.rest_cors.preflight_headers(methods)])
         if match is None:
-            await _send(send, REST_MISSING_TOKEN if rest else HTTP_NOT_FOUND, api_rid, rest)
-            return
-        gr = match.route
-        client = scope.get("client") or ("127.0.0.1", 0)
-        server = scope.get("server") or ("127.0.0.1", 0)
+            return REST_MISSING_TOKEN if rest else HTTP_NOT_FOUND
+        client = request.client or ("127.0.0.1", 0)
+        server = request.server or ("127.0.0.1", 0)
         req = HttpRequest(
-            method=method, path=path, query=scope.get("query_string", b"").decode("utf-8", "replace"),
-            headers=headers, body=body, source_ip=client[0], port=server[1] or 0, request_id=api_rid,
-            time_ms=events.now_ms(), protocol=f"HTTP/{scope.get('http_version', '1.1')}", stage_prefix=stage_prefix,
-            full_path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
+            method=method, path=path, query=request.query_string.decode("utf-8", "replace"), headers=headers,
+            body=request.body, source_ip=client[0], port=server[1] or 0, request_id=request_id,
+            time_ms=events.now_ms(), protocol=f"HTTP/{request.http_version}", stage_prefix=stage_prefix,
+            full_path=request.raw_path.decode("latin-1"),
         )
-        try:
-            reply = await self._api_call(api, gr, match.path_parameters, req)
-        except auth.Denied as denied:
-            reply = denied.reply
-        if api.http_cors is not None:  # a new Reply: canned replies are shared
-            reply = Reply(reply.status, api.http_cors.apply(origin, reply.headers), reply.body)
-        await _send(send, reply, api_rid, rest)
+        return _ApiCall(api, match.route, match.path_parameters, req, origin)
 
-    async def _api_call(self, api: GatewayApi, gr: GatewayRoute, params: dict[str, str] | None,
-                        req: HttpRequest) -> Reply:
+    async def _authorize(self, call: "_ApiCall") -> tuple[dict[str, Any] | None, str | None]:
+        """The Lambda authorizer's context and usage key; raises auth.Denied."""
+        api, gr, req, params = call.api, call.route, call.req, call.params
+        assert gr.authorizer is not None
+        ident = _identity(req, api.ctx)
+        arn = auth.method_arn(api.ctx.region, api.ctx.account_id, api.ctx.api_id, api.ctx.stage, req.method,
+                              unquote_to_bytes(req.path).decode("utf-8"))
+
+        def request_event() -> dict[str, Any]:
+            if gr.payload_format == "1.0":
+                return events.rest_event(req, api.ctx, gr.path, params, binary_patterns=api.binary,
+                                         resource_id=gr.resource_id, version=None if api.kind == "rest" else "1.0")
+            return events.http_event(req, api.ctx, gr.route_key, params)
+
+        return await gr.authorizer.authorize(ident, arn, request_event, self._auth_invoke)
+
+    def _event(self, call: "_ApiCall", authorizer_ctx: dict[str, Any] | None,
+               usage_key: str | None) -> "bytes | Reply":
+        """IAM and API key checks, then the event as JSON bytes; raises auth.Denied."""
+        api, gr, req = call.api, call.route, call.req
         rest = api.kind == "rest"
-        v1 = gr.payload_format == "1.0"
-        authorizer_ctx = None
-        usage_key = None
         iam = None
         if gr.iam:
             caller = _iam_caller(req, rest, self.engine.settings.account_id)
@@ -261,46 +368,45 @@ class GatewayApp:
                 iam = caller
             else:
                 authorizer_ctx = {"iam": caller}
-        if gr.authorizer is not None:
-            ident = _identity(req, api.ctx)
-            arn = auth.method_arn(api.ctx.region, api.ctx.account_id, api.ctx.api_id, api.ctx.stage, req.method,
-                                  unquote_to_bytes(req.path).decode("utf-8"))
-
-            def request_event() -> dict[str, Any]:
-                if v1:
-                    return events.rest_event(req, api.ctx, gr.path, params, binary_patterns=api.binary,
-                                             resource_id=gr.resource_id, version=None if rest else "1.0")
-                return events.http_event(req, api.ctx, gr.route_key, params)
-
-            authorizer_ctx, usage_key = await gr.authorizer.authorize(ident, arn, request_event, self._auth_invoke)
         api_key = None
         if gr.api_key_required:
             api_key = auth.check_api_key(api.keys, req.header("x-api-key") or usage_key)
-        if v1:
-            event = events.rest_event(req, api.ctx, gr.path, params, binary_patterns=api.binary,
+        if gr.payload_format == "1.0":
+            event = events.rest_event(req, api.ctx, gr.path, call.params, binary_patterns=api.binary,
                                       authorizer=authorizer_ctx, api_key=api_key, resource_id=gr.resource_id,
                                       version=None if rest else "1.0", iam=iam)
         else:
-            event = events.http_event(req, api.ctx, gr.route_key, params, authorizer=authorizer_ctx)
-        payload = json.dumps(event).encode()
+            event = events.http_event(req, api.ctx, gr.route_key, call.params, authorizer=authorizer_ctx)
+        payload = events.encode_event(event)
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             return REST_TOO_LARGE if rest else HTTP_TOO_LARGE
-        result = await self._invoke(gr.function_name, payload, gr.timeout_s)
+        return payload
+
+    def _reply(self, call: "_ApiCall", result: Any) -> Reply:
+        """The function's result (or a canned timeout/throttle Reply) as the API's answer."""
+        rest = call.api.kind == "rest"
         if isinstance(result, Reply):  # timeout / throttle
             return result if not rest or result is not HTTP_TIMEOUT else REST_TIMEOUT
         if result.function_error is not None:
             return REST_BAD_GATEWAY if rest else HTTP_INTERNAL
-        if v1:
-            reply = events.rest_response(result.payload, api.binary, req.header("accept"))
+        if call.route.payload_format == "1.0":
+            reply = events.rest_response(result.payload, call.api.binary, call.req.header("accept"))
         else:
             reply = events.http_response(result.payload)
         if reply is None:
             return REST_BAD_GATEWAY if rest else HTTP_INTERNAL
         return reply
 
+    @staticmethod
+    def _cors(call: "_ApiCall", reply: Reply) -> Reply:
+        cors = call.api.http_cors
+        if cors is None:
+            return reply
+        return Reply(reply.status, cors.apply(call.origin, reply.headers), reply.body)  # canned replies are shared
+
     # --- function URLs ---------------------------------------------------------------------
-    async def _serve_url(self, target: GatewayUrl, path: str, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    async def _serve_url(self, target: GatewayUrl, path: str, scope: Scope, headers: list[tuple[str, str]],
+                         receive: Receive, send: Send) -> None:
         method = scope["method"]
         try:
             body = await _read_body(headers, receive, URL_MAX_BODY)
@@ -341,7 +447,7 @@ class GatewayApp:
                           protocol=f"HTTP/{scope.get('http_version', '1.1')}")
         event = events.http_event(req, target.ctx, "$default", None, authorizer=authorizer, function_url=True,
                                   account_id=account)
-        payload = json.dumps(event).encode()
+        payload = events.encode_event(event)
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             reply: Reply | None = error_reply(413, {"Message": "Request must be smaller than 6291456 bytes for the"
                                                                " InvokeFunction operation"})
@@ -561,10 +667,10 @@ def _header_name(name: str) -> bytes:
     return encoded
 
 
-async def _send(send: Send, reply: Reply, request_id: str | None = None, rest: bool | None = True,
-                close: bool = False) -> None:
-    """Write `reply`; `rest` True/False adds REST/HTTP API id headers, None (function URLs) neither."""
-    raw: list[tuple[bytes, bytes]] = []
+def _wire(reply: Reply, request_id: str | None = None, rest: bool | None = True) -> tuple[int, RawHeaders, bytes]:
+    """(status, raw headers, body) to write; `rest` True/False adds REST/HTTP API id headers,
+    None (function URLs) neither. Content-Length is the writer's to add."""
+    raw: RawHeaders = []
     for name, value in reply.headers:
         bname = _NAMES.get(name)
         if bname is None:
@@ -578,8 +684,15 @@ async def _send(send: Send, reply: Reply, request_id: str | None = None, rest: b
             raw.append((b"x-amz-apigw-id", request_id[:8].encode() + b"="))
         elif rest is not None:
             raw.append((b"Apigw-Requestid", request_id[:8].encode() + b"="))
-    raw.append((b"content-length", str(len(reply.body)).encode()))
+    return reply.status, raw, reply.body
+
+
+async def _send(send: Send, reply: Reply, request_id: str | None = None, rest: bool | None = True,
+                close: bool = False) -> None:
+    """Write `reply` through ASGI (see `_wire`)."""
+    status, raw, body = _wire(reply, request_id, rest)
+    raw.append((b"content-length", str(len(body)).encode()))
     if close:
         raw.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": reply.status, "headers": raw})
-    await send({"type": "http.response.body", "body": reply.body})
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

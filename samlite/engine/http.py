@@ -3,20 +3,28 @@ control channel. uvicorn (httptools) does the HTTP parsing; this only reads bodi
 cap and writes complete responses, so no framework sits on the hot path.
 
 `OneWriteHttpToolsProtocol` is uvicorn's httptools protocol with one change: a response's head
-is written together with its body, so a small response is one send() instead of two."""
+is written together with its body, so a small response is one send() instead of two.
+
+`DirectHttpProtocol` adds a direct lane for the gateway: a complete, small request is offered
+to the app's `direct()` before any ASGI scope, cycle or task exists; what the app declines
+(or cannot answer from callbacks) takes uvicorn's ASGI path unchanged."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Protocol
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+logger = logging.getLogger("samlite.engine")
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit; the AWS endpoint uses the same cap
 
@@ -161,3 +169,133 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
             joined = _JoinedWrites(self.transport, cycle)
             cycle.transport = joined  # type: ignore[assignment]
             cycle.on_response = joined.response_done
+
+
+# --- the direct lane ---------------------------------------------------------------------------
+DIRECT_MAX_BODY = 1024 * 1024  # larger (or chunked) bodies stream through ASGI with its limits
+
+
+@dataclass(slots=True)
+class RawRequest:
+    method: str
+    raw_path: bytes  # as sent, percent-encoding kept, without the query
+    query_string: bytes
+    headers: list[tuple[bytes, bytes]]  # names lowercased by uvicorn's on_header
+    body: bytes
+    client: tuple[str, int] | None
+    server: tuple[str, int | None] | None
+    http_version: str
+
+
+RawHeaders = list[tuple[bytes, bytes]]
+DirectRespond = Callable[[int, RawHeaders, bytes], None]
+
+
+class DirectApp(Protocol):
+    def direct(self, request: RawRequest, respond: DirectRespond) -> bool:
+        """Answer `request` through `respond` (now or from a later loop callback) and return True,
+        or return False, having done nothing, to let the ASGI path serve it. Headers given to
+        `respond` must be valid (the gateway filters what functions return); content-length and
+        connection are added here."""
+
+
+class _Noop:
+    def set(self) -> None:
+        pass
+
+
+class _DirectCycle:
+    """What uvicorn's protocol looks at on `self.cycle` while a direct response is pending
+    (pipelining, shutdown, connection loss)."""
+
+    __slots__ = ("keep_alive", "response_complete", "disconnected")
+    message_event = _Noop()
+
+    def __init__(self, keep_alive: bool) -> None:
+        self.keep_alive = keep_alive
+        self.response_complete = False
+        self.disconnected = False
+
+
+class DirectHttpProtocol(OneWriteHttpToolsProtocol):
+    """uvicorn's protocol with the direct lane in front of ASGI (see the module doc).
+
+    A request qualifies when nothing else is in flight on the connection, it is not HEAD, an
+    upgrade or `Expect: 100-continue`, and its body has a Content-Length of at most
+    DIRECT_MAX_BODY. Its headers are not turned into a scope until the message is complete;
+    a declined request then goes through uvicorn's own `on_headers_complete` and
+    `on_message_complete`, so the ASGI path sees exactly what it always saw."""
+
+    _lane: bytearray | None = None
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._lane = None
+
+    def on_headers_complete(self) -> None:
+        if self._direct_candidate():
+            self._lane = bytearray()
+            return
+        super().on_headers_complete()
+
+    def _direct_candidate(self) -> bool:
+        if not hasattr(self.app, "direct") or (self.cycle is not None and not self.cycle.response_complete):
+            return False
+        if self.expect_100_continue or self.parser.get_method() == b"HEAD" or self.parser.should_upgrade():
+            return False
+        for name, value in self.headers:
+            if name == b"transfer-encoding":
+                return False
+            if name == b"content-length" and (not value.isdigit() or int(value) > DIRECT_MAX_BODY):
+                return False
+        return True
+
+    def on_body(self, body: bytes) -> None:
+        if self._lane is None:
+            super().on_body(body)
+        else:
+            self._lane += body
+
+    def on_message_complete(self) -> None:
+        lane = self._lane
+        if lane is None:
+            super().on_message_complete()
+            return
+        self._lane = None
+        parsed = httptools.parse_url(self.url)
+        version = self.parser.get_http_version()
+        request = RawRequest(self.parser.get_method().decode("ascii"), parsed.path, parsed.query or b"",
+                                self.headers, bytes(lane), self.client, self.server, version)
+        previous = self.cycle
+        cycle = self.cycle = _DirectCycle(version != "1.0" and self.parser.should_keep_alive())
+        try:
+            taken = self.app.direct(request, lambda status, headers, body: self._respond(cycle, status, headers, body))
+        except Exception:  # noqa: BLE001 - the ASGI path answers (and logs) instead
+            logger.exception("direct lane failed; serving through ASGI")
+            taken = False
+        if taken:
+            return
+        self.cycle = previous
+        super().on_headers_complete()
+        if lane:
+            self.cycle.body += lane
+        super().on_message_complete()
+
+    def _respond(self, cycle: _DirectCycle, status: int, headers: RawHeaders, body: bytes) -> None:
+        if cycle.response_complete:
+            return
+        cycle.response_complete = True
+        if cycle.disconnected or self.transport.is_closing():
+            return
+        head = [STATUS_LINE[status]]
+        for name, value in headers:
+            head += (name, b": ", value, b"\r\n")
+        head.append(b"content-length: %d\r\n" % len(body))
+        if not cycle.keep_alive:
+            head.append(b"connection: close\r\n")
+        head.append(b"\r\n")
+        head.append(body)
+        self.transport.write(b"".join(head))
+        if not cycle.keep_alive:
+            self.transport.close()
+        self.on_response_complete()

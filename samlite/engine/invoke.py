@@ -242,21 +242,70 @@ class InvokeService:
         """One synchronous run of an already-resolved function; raises TooManyRequests."""
         if self._stopping:
             raise TooManyRequests("ConcurrentInvocationLimitExceeded", "The engine is shutting down.")
-        unreserved = spec.reserved_concurrency is None
         self._admit(spec, request_id, source)
-        self._active[spec.name] += 1
-        self._unreserved_active += unreserved
-        self._inflight += 1
-        self._idle.clear()
+        self._enter(spec)
         try:
             return await self._run(spec, payload, request_id, source, client_context, log_tail,
                                    invoked_arn or spec.arn)
         finally:
-            self._active[spec.name] -= 1
-            self._unreserved_active -= unreserved
-            self._inflight -= 1
-            if not self._inflight:
-                self._idle.set()
+            self._leave(spec)
+
+    def run_warm(self, spec: FunctionSpec, payload: bytes, request_id: str, source: str,
+                 done: Callable[[InvokeResult], None]) -> bool:
+        """`run` without a coroutine, for the gateway's direct lane: when a warm environment is
+        idle, send it the event and return True; `done` gets the result from a loop callback.
+        False (nothing done, nothing counted) means a cold start is needed: use `run`.
+        Raises TooManyRequests like `run`."""
+        if self._stopping:
+            raise TooManyRequests("ConcurrentInvocationLimitExceeded", "The engine is shutting down.")
+        if not self.workers.has_idle(spec):
+            return False
+        self._admit(spec, request_id, source)
+        env = self.workers.take_idle(spec)
+        if env is None:
+            return False
+        self._enter(spec)
+        env.tail = None
+        env.request_id = request_id
+        concurrency = self._active[spec.name]
+        future, timer, started = self._send(spec, env, payload, request_id, float(spec.timeout), spec.arn, None)
+
+        def settle(fut: asyncio.Future[Reply]) -> None:
+            timer.cancel()
+            result = self._settle(spec, env, fut.result(), request_id, source, started, None, concurrency)
+            if result is not None:
+                self._leave(spec)
+                done(result)
+                return
+            # The worker died under the invocation: its exit status is awaited, then reported.
+            task = asyncio.get_running_loop().create_task(
+                self._settle_death(spec, env, request_id, source, started, concurrency, _mb(env.rss_kb)))
+            task.add_done_callback(died)
+
+        def died(task: asyncio.Task[InvokeResult]) -> None:
+            self._leave(spec)
+            try:
+                result = task.result()
+            except Exception as exc:  # noqa: BLE001 - the caller is owed an answer
+                log.exception("invocation %s: reporting the worker's death failed", request_id)
+                result = self._platform_failure(spec, request_id, source, str(exc), "Runtime.Unknown", concurrency)
+            done(result)
+
+        future.add_done_callback(settle)
+        return True
+
+    def _enter(self, spec: FunctionSpec) -> None:
+        self._active[spec.name] += 1
+        self._unreserved_active += spec.reserved_concurrency is None
+        self._inflight += 1
+        self._idle.clear()
+
+    def _leave(self, spec: FunctionSpec) -> None:
+        self._active[spec.name] -= 1
+        self._unreserved_active -= spec.reserved_concurrency is None
+        self._inflight -= 1
+        if not self._inflight:
+            self._idle.set()
 
     def _admit(self, spec: FunctionSpec, request_id: str, source: str) -> None:
         active = self._active[spec.name]
@@ -304,17 +353,32 @@ class InvokeService:
         else:
             env.tail = tail
             env.request_id = request_id
+        future, timer, started = self._send(spec, env, payload, request_id, budget, invoked_arn, client_context)
+        try:
+            reply = await future
+        finally:
+            timer.cancel()
+        result = self._settle(spec, env, reply, request_id, source, started, init_ms, concurrency)
+        if result is None:
+            result = await self._settle_death(spec, env, request_id, source, started, concurrency,
+                                              _mb(int(reply[1].get("m", 0)) or env.rss_kb), init_ms)
+        return result
+
+    def _send(self, spec: FunctionSpec, env: Environment, payload: bytes, request_id: str, budget: float,
+              invoked_arn: str, client_context: str | None) -> tuple[asyncio.Future[Reply], asyncio.TimerHandle, float]:
+        """START, the event to the worker and the timeout timer: (reply future, timer, start time)."""
         env.output(proto.start_line(request_id, spec.version))
-        loop = asyncio.get_running_loop()
         header = {"t": "i", "id": request_id, "dl": int(time.time() * 1000 + budget * 1000), "arn": invoked_arn,
                   "cc": client_context}
         started = time.perf_counter()
         future = env.send_invoke(header, payload)
-        timer = loop.call_later(budget, env.kill, "timeout")
-        try:
-            kind, head, body = await future
-        finally:
-            timer.cancel()
+        timer = asyncio.get_running_loop().call_later(budget, env.kill, "timeout")
+        return future, timer, started
+
+    def _settle(self, spec: FunctionSpec, env: Environment, reply: Reply, request_id: str, source: str,
+                started: float, init_ms: float | None, concurrency: int) -> InvokeResult | None:
+        """The worker's reply as Lambda's result; None when the worker died (see `_settle_death`)."""
+        kind, head, body = reply
         duration = (time.perf_counter() - started) * 1000.0
         error_type: str | None = None
         status: str | None = None
@@ -329,12 +393,18 @@ class InvokeService:
             keep = False
             body, error_type, status = proto.timeout_payload(request_id, spec.timeout), "Sandbox.Timedout", "timeout"
             env.output(f"{_iso_now()} {request_id} Task timed out after {spec.timeout:.2f} seconds")
-        else:  # the worker died under this invocation
-            keep = False
-            body, error_type, max_mb = await self._death(env, request_id, spec, max_mb)
-            status = "error"
+        else:
+            return None
         return self._finish(spec, env, request_id, source, body, error_type, duration, init_ms, max_mb,
                             concurrency, keep, status)
+
+    async def _settle_death(self, spec: FunctionSpec, env: Environment, request_id: str, source: str,
+                            started: float, concurrency: int, max_mb: int,
+                            init_ms: float | None = None) -> InvokeResult:
+        duration = (time.perf_counter() - started) * 1000.0
+        body, error_type, max_mb = await self._death(env, request_id, spec, max_mb)
+        return self._finish(spec, env, request_id, source, body, error_type, duration, init_ms, max_mb,
+                            concurrency, False, "error")
 
     async def _death(self, env: Environment, request_id: str, spec: FunctionSpec,
                      max_mb: int) -> tuple[bytes, str, int]:

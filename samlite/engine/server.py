@@ -23,7 +23,7 @@ import uvicorn
 
 from samlite import __version__
 from samlite.config import Settings
-from samlite.engine.http import OneWriteHttpToolsProtocol
+from samlite.engine.http import DirectHttpProtocol
 from samlite.engine.store import Store
 from samlite.errors import StateError
 
@@ -170,7 +170,8 @@ def _server_config(app: Any) -> uvicorn.Config:
         lifespan="off",
         log_level="warning",
         access_log=False,
-        http=OneWriteHttpToolsProtocol,  # httptools, one write per response (http.py)
+        # httptools, one write per response; the direct lane for apps with `direct()` (http.py)
+        http=DirectHttpProtocol,
         ws="none",
         # The peer address is the caller, as on API Gateway: a client's own X-Forwarded-For
         # must not become requestContext.identity.sourceIp.

@@ -451,6 +451,10 @@ class Workers:
         return pool
 
     # -- acquisition --
+    def has_idle(self, spec: FunctionSpec) -> bool:
+        pool = self.pools.get(spec.name)
+        return pool is not None and bool(pool.idle)
+
     def take_idle(self, spec: FunctionSpec) -> Environment | None:
         pool = self.pools.get(spec.name)
         if pool is None:
