@@ -369,7 +369,7 @@ def rest_response(payload: bytes, binary_patterns: tuple[tuple[str, str], ...] =
                   accept: str | None = None) -> Reply | None:
     """Map a Lambda proxy result (payload 1.0 contract); None = malformed (-> 502)."""
     try:
-        result = json.loads(payload)
+        result = json.loads(payload)  # not orjson: it reads 65-bit integers as floats
     except ValueError:
         return None
     if type(result) is not dict or not _REST_KEYS.issuperset(result):
@@ -442,7 +442,7 @@ def _first_accept(accept: str | None) -> str | None:
 def http_response(payload: bytes) -> Reply | None:
     """Map a payload 2.0 result, inferring the format when there is no statusCode; None = error."""
     try:
-        result = json.loads(payload)
+        result = json.loads(payload)  # not orjson: it reads 65-bit integers as floats
     except ValueError:
         return None
     if not (isinstance(result, dict) and "statusCode" in result):

@@ -229,13 +229,24 @@ class DirectHttpProtocol(OneWriteHttpToolsProtocol):
     _lane: bytearray | None = None
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        # uvicorn's own on_message_begin also builds the ASGI scope: deferred to `_to_asgi`.
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
         self._lane = None
 
     def on_headers_complete(self) -> None:
         if self._direct_candidate():
             self._lane = bytearray()
             return
+        self._to_asgi()
+
+    def _to_asgi(self) -> None:
+        """uvicorn's on_message_begin and on_headers_complete, run late for this request."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.expect_100_continue = url, expect
+        self.headers.extend(headers)  # the list the new scope holds
         super().on_headers_complete()
 
     def _direct_candidate(self) -> bool:
@@ -276,7 +287,7 @@ class DirectHttpProtocol(OneWriteHttpToolsProtocol):
         if taken:
             return
         self.cycle = previous
-        super().on_headers_complete()
+        self._to_asgi()
         if lane:
             self.cycle.body += lane
         super().on_message_complete()

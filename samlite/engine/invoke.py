@@ -41,7 +41,7 @@ LOG_TAIL_BYTES = 4096
 AsyncSink = Callable[[FunctionSpec, bytes, str], Awaitable[None]]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs a setattr call per field, per invocation
 class InvokeResult:
     status_code: int  # 200 (RequestResponse), 202 (Event), 204 (DryRun)
     payload: bytes  # response body: the function result or the error object JSON

@@ -20,6 +20,8 @@ import signal
 import struct
 from typing import Any, Iterator
 
+import orjson
+
 HEADER = struct.Struct("<II")
 
 # Payload limits (SPEC 1.1 / 2.2).
@@ -30,12 +32,11 @@ CLIENT_CONTEXT_LIMIT = 3_583
 INIT_LIMIT_S = 10.0
 
 
-# One encoder for every frame: json.dumps(..., separators=...) would build a new one per call.
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
-
-
 def encode(header: dict[str, Any], body: bytes = b"") -> bytes:
-    head = _COMPACT.encode(header).encode()
+    try:
+        head = orjson.dumps(header)  # compact, as the worker's own encoder writes
+    except TypeError:  # orjson.JSONEncodeError: 65-bit integers, lone surrogates
+        head = json.dumps(header, separators=(",", ":")).encode()
     return HEADER.pack(len(head), len(body)) + head + body
 
 
@@ -57,7 +58,7 @@ class FrameParser:
             end = offset + 8 + hlen + blen
             if end > size:
                 break
-            header = json.loads(buf[offset + 8 : offset + 8 + hlen].decode())  # str: no encoding sniffing
+            header = json.loads(buf[offset + 8 : offset + 8 + hlen].decode())  # not orjson: it reads 65-bit ints as floats
             body = bytes(buf[offset + 8 + hlen : end])
             offset = end
             yield header, body
