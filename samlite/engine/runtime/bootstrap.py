@@ -44,6 +44,11 @@ class Channel:
     """Blocking frame socket; sends are locked because handler threads may print."""
 
     def __init__(self, sock):
+        # A timeout makes CPython poll() for POLLIN before each recv(). A task blocked in a bare
+        # recv() is woken whenever the engine drains this socket's replies (the write-space
+        # wakeup shares its wait queue), costing an extra cross-CPU wakeup per invocation;
+        # poll() waiters are woken only for input. The timeout itself is never reached.
+        sock.settimeout(365 * 24 * 3600.0)
         self.sock = sock
         self.rfile = sock.makefile("rb", buffering=65536)
         self.lock = threading.Lock()
