@@ -49,7 +49,7 @@ class Engine:
         settings = self.settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self._take_lock()
-        self.store = Store(settings.db_path)
+        self.store = Store(settings.db_path, background_checkpoints=True)
         gateway_sock = _tcp_socket(settings.host, settings.gateway_port)
         aws_sock = _tcp_socket(settings.host, settings.aws_port)
         control_sock = _unix_socket(settings.control_socket)
