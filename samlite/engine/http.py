@@ -217,7 +217,48 @@ class _DirectCycle:
         self.disconnected = False
 
 
-class DirectHttpProtocol(OneWriteHttpToolsProtocol):
+class LazyKeepAliveProtocol(OneWriteHttpToolsProtocol):
+    """uvicorn re-arms a keep-alive timer after every response and cancels it on every request:
+    two timer handles per request. Here one timer per connection checks, when it fires, how
+    long the connection has really been idle, and re-arms for the rest."""
+
+    _idle_since: float | None = None
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_since = None  # a request is arriving or in flight; the timer stays armed
+
+    def on_response_complete(self) -> None:
+        # uvicorn's on_response_complete, with the lazy timer.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self._keep_alive_check)
+
+    def _keep_alive_check(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self.transport.is_closing() or self._idle_since is None:
+            return  # closed, or busy: the next response re-arms
+        remaining = self._idle_since + self.timeout_keep_alive - self.loop.time()
+        if remaining <= 0.001:
+            self.timeout_keep_alive_handler()
+        else:
+            self.timeout_keep_alive_task = self.loop.call_later(remaining, self._keep_alive_check)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
+
+
+class DirectHttpProtocol(LazyKeepAliveProtocol):
     """uvicorn's protocol with the direct lane in front of ASGI (see the module doc).
 
     A request qualifies when nothing else is in flight on the connection, it is not HEAD, an

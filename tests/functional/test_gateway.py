@@ -102,6 +102,28 @@ def test_rest_event_fields(gw: SimpleNamespace) -> None:
     time.strptime(rc["requestTime"], "%d/%b/%Y:%H:%M:%S +0000")
 
 
+def test_direct_and_asgi_lanes_build_the_same_event(gw: SimpleNamespace) -> None:
+    """A warm plain route answers from the direct lane; a chunked body always takes the ASGI lane
+    (http.DirectHttpProtocol). Both must hand the function the same event."""
+    url = gw.rest + "items/7?q=a&q=b"
+    headers = {"X-Multi": "v", "User-Agent": "t/1"}
+    gw.s.get(url, headers=headers)  # warm
+    direct = _json(gw.s.get(url, headers=headers))
+    asgi = _json(gw.s.get(url, headers=headers, data=iter([b""])))  # Transfer-Encoding: chunked
+
+    def stable(event: dict[str, Any]) -> dict[str, Any]:
+        event = json.loads(json.dumps(event))
+        for key in ("requestId", "extendedRequestId", "requestTime", "requestTimeEpoch"):
+            event["requestContext"].pop(key)
+        for key in ("Transfer-Encoding",):
+            event["headers"].pop(key, None)
+            event["multiValueHeaders"].pop(key, None)
+        return event
+
+    assert "Transfer-Encoding" in asgi["headers"] and "Transfer-Encoding" not in direct["headers"]
+    assert stable(direct) == stable(asgi)
+
+
 def test_client_forwarded_for_is_appended_not_trusted(gw: SimpleNamespace) -> None:
     r = gw.s.get(gw.rest + "items/1", headers={"X-Forwarded-For": "1.2.3.4"})
     e = _json(r)

@@ -1,6 +1,10 @@
-"""OneWriteHttpToolsProtocol: uvicorn's httptools protocol writing a response's head and body in
-one write. Checked on a real uvicorn server over real sockets: the bytes on the wire are one
-complete response per request (keep-alive, pipelined, HEAD, 100-continue, streamed, close, 500)."""
+"""The engine's uvicorn protocols, on a real uvicorn server over real sockets.
+
+OneWriteHttpToolsProtocol writes a response's head and body in one write: the bytes on the wire
+are one complete response per request (keep-alive, pipelined, HEAD, 100-continue, streamed,
+close, 500). DirectHttpProtocol must behave the same for an ASGI-only app, and its direct lane
+(an app with `direct()`) must keep responses in order and fall back to ASGI cleanly. Both close
+an idle keep-alive connection after the keep-alive timeout, and only then."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import Any, Iterator
 import pytest
 import uvicorn
 
-from samlite.engine.http import OneWriteHttpToolsProtocol
+from samlite.engine.http import DIRECT_MAX_BODY, DirectHttpProtocol, OneWriteHttpToolsProtocol, RawRequest
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -39,10 +43,39 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": reply})
 
 
-@pytest.fixture(scope="module")
-def port() -> Iterator[int]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="critical",
-                            http=OneWriteHttpToolsProtocol, ws="none", date_header=False, server_header=False)
+class DirectApp:
+    """The ASGI app above plus a direct lane: /d/* now, /later/* from a loop callback,
+    /raise/* raises (-> ASGI), everything else declined."""
+
+    def __init__(self) -> None:
+        self.seen: list[RawRequest] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await app(scope, receive, send)
+
+    def direct(self, request: RawRequest, respond: Any) -> bool:
+        path = request.raw_path
+        if path.startswith(b"/raise/"):
+            raise RuntimeError("direct lane bug")
+        if not path.startswith((b"/d/", b"/later/")):
+            return False
+        self.seen.append(request)
+        body = b"direct:" + path + (b":" + request.body if request.body else b"")
+        headers = [(b"content-type", b"text/plain")]
+        if path.startswith(b"/later/"):
+            asyncio.get_running_loop().call_later(0.05, respond, 200, headers, body)
+        else:
+            respond(200, headers, body)
+        return True
+
+
+KEEP_ALIVE_S = 1
+
+
+def _serve(asgi: Any, protocol: Any) -> Iterator[int]:
+    config = uvicorn.Config(asgi, host="127.0.0.1", port=0, lifespan="off", log_level="critical",
+                            http=protocol, ws="none", date_header=False, server_header=False,
+                            timeout_keep_alive=KEEP_ALIVE_S, proxy_headers=False)  # unwrapped: direct() visible
     server = uvicorn.Server(config)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
@@ -54,6 +87,21 @@ def port() -> Iterator[int]:
     yield server.servers[0].sockets[0].getsockname()[1]
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="module", params=[OneWriteHttpToolsProtocol, DirectHttpProtocol], ids=["one-write", "direct"])
+def port(request: pytest.FixtureRequest) -> Iterator[int]:
+    yield from _serve(app, request.param)
+
+
+@pytest.fixture(scope="module")
+def direct_app() -> DirectApp:
+    return DirectApp()
+
+
+@pytest.fixture(scope="module")
+def direct_port(direct_app: DirectApp) -> Iterator[int]:
+    yield from _serve(direct_app, DirectHttpProtocol)
 
 
 def _read_until(sock: socket.socket, predicate: Any, timeout: float = 5.0) -> bytes:
@@ -124,3 +172,83 @@ def test_app_failure_is_a_500(port: int) -> None:
         s.sendall(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
         data = _read_until(s, lambda d: d.endswith(b"Internal Server Error"))
         assert data.startswith(b"HTTP/1.1 500 ")
+
+
+# --- keep-alive timeout --------------------------------------------------------------------
+def _closed_by_server(sock: socket.socket, within: float) -> bool:
+    sock.settimeout(within)
+    try:
+        return sock.recv(1) == b""
+    except socket.timeout:
+        return False
+
+
+def test_idle_keep_alive_connection_is_closed_after_the_timeout(port: int) -> None:
+    with _connect(port) as s:
+        s.sendall(b"GET /k HTTP/1.1\r\nHost: x\r\n\r\n")
+        _read_until(s, lambda d: d.endswith(b"hello /k"))
+        started = time.monotonic()
+        assert _closed_by_server(s, KEEP_ALIVE_S + 3)
+        assert time.monotonic() - started >= KEEP_ALIVE_S - 0.1
+
+
+def test_a_connection_in_use_outlives_the_keep_alive_timeout(port: int) -> None:
+    with _connect(port) as s:
+        for i in range(8):  # 8 requests 0.3 s apart: 2.4 s of use, never 1 s idle
+            s.sendall(f"GET /u{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert _read_until(s, lambda d: d.endswith(f"hello /u{i}".encode())).endswith(f"hello /u{i}".encode())
+            time.sleep(0.3)
+
+
+# --- the direct lane -----------------------------------------------------------------------
+def test_direct_lane_answers_in_one_complete_response(direct_port: int, direct_app: DirectApp) -> None:
+    with _connect(direct_port) as s:
+        for i in range(3):
+            s.sendall(f"GET /d/{i}?q=1 HTTP/1.1\r\nHost: x\r\nX-Test: v\r\n\r\n".encode())
+            data = _read_until(s, lambda d: d.endswith(f"direct:/d/{i}".encode()))
+            assert data == (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n\r\n"
+                            b"direct:/d/%d" % (len(f"direct:/d/{i}"), i))
+    request = direct_app.seen[-1]
+    assert (request.method, request.raw_path, request.query_string) == ("GET", b"/d/2", b"q=1")
+    assert (b"x-test", b"v") in request.headers and request.http_version == "1.1"
+
+
+def test_direct_lane_gets_small_bodies_and_declines_big_or_chunked_ones(direct_port: int) -> None:
+    with _connect(direct_port) as s:
+        s.sendall(b"POST /d/b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        assert _read_until(s, lambda d: d.endswith(b"direct:/d/b:abc")).endswith(b"direct:/d/b:abc")
+        # Chunked: the ASGI app answers (echo), not the direct lane.
+        s.sendall(b"POST /d/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n")
+        assert _read_until(s, lambda d: d.endswith(b"echo:xyz")).endswith(b"echo:xyz")
+        big = b"z" * (DIRECT_MAX_BODY + 1)
+        s.sendall(b"POST /d/big HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(big) + big)
+        assert _read_until(s, lambda d: d.endswith(b"echo:" + big)).endswith(b"echo:" + big)
+
+
+def test_pipelined_direct_and_asgi_requests_answer_in_order(direct_port: int) -> None:
+    with _connect(direct_port) as s:
+        # /later answers from a callback 50 ms on: the requests behind it wait, through ASGI.
+        s.sendall(b"GET /later/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /asgi HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /d/3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = _read_until(s, lambda d: d.count(b"HTTP/1.1 200 OK") == 3 and d.endswith(b"hello /d/3"))
+        assert data.index(b"direct:/later/1") < data.index(b"hello /asgi") < data.index(b"hello /d/3")
+        # Once idle again, the connection is back on the direct lane.
+        s.sendall(b"GET /d/4 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_until(s, lambda d: d.endswith(b"direct:/d/4")).endswith(b"direct:/d/4")
+
+
+def test_direct_lane_leaves_head_to_asgi_and_survives_a_failing_app(direct_port: int) -> None:
+    with _connect(direct_port) as s:
+        s.sendall(b"HEAD /d/h HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = _read_until(s, lambda d: d.endswith(b"\r\n\r\n"))
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"content-length: 10\r\n" in head  # "hello /d/h" from ASGI
+        s.sendall(b"GET /raise/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_until(s, lambda d: d.endswith(b"hello /raise/x")).endswith(b"hello /raise/x")
+
+
+def test_direct_lane_honours_connection_close_and_http_1_0(direct_port: int) -> None:
+    for request in (b"GET /d/c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"GET /d/c HTTP/1.0\r\n\r\n"):
+        with _connect(direct_port) as s:
+            s.sendall(request)
+            data = _read_until(s, lambda d: False)  # until the server closes
+            assert b"connection: close\r\n" in data and data.endswith(b"direct:/d/c")
