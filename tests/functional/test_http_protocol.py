@@ -115,6 +115,14 @@ def _read_until(sock: socket.socket, predicate: Any, timeout: float = 5.0) -> by
     return data
 
 
+def _exchange(sock: socket.socket, request: bytes, ending: bytes) -> bytes:
+    """Send `request`; what came back, which must end with `ending`."""
+    sock.sendall(request)
+    data = _read_until(sock, lambda d: d.endswith(ending))
+    assert data.endswith(ending), data
+    return data
+
+
 def _connect(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=5)
 
@@ -140,8 +148,7 @@ def test_head_request_gets_its_head_without_body(port: int) -> None:
         data = _read_until(s, lambda d: d.endswith(b"\r\n\r\n"))
         assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"content-length: 8\r\n" in data
         # The connection stays usable after a bodiless response.
-        s.sendall(b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert _read_until(s, lambda d: d.endswith(b"hello /after")).endswith(b"hello /after")
+        _exchange(s, b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n", b"hello /after")
 
 
 def test_expect_100_continue_is_sent_before_the_body(port: int) -> None:
@@ -215,11 +222,10 @@ def test_direct_lane_answers_in_one_complete_response(direct_port: int, direct_a
 
 def test_direct_lane_gets_small_bodies_and_declines_big_or_chunked_ones(direct_port: int) -> None:
     with _connect(direct_port) as s:
-        s.sendall(b"POST /d/b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
-        assert _read_until(s, lambda d: d.endswith(b"direct:/d/b:abc")).endswith(b"direct:/d/b:abc")
+        _exchange(s, b"POST /d/b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", b"direct:/d/b:abc")
         # Chunked: the ASGI app answers (echo), not the direct lane.
-        s.sendall(b"POST /d/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n")
-        assert _read_until(s, lambda d: d.endswith(b"echo:xyz")).endswith(b"echo:xyz")
+        chunked = b"POST /d/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n"
+        _exchange(s, chunked, b"echo:xyz")
         big = b"z" * (DIRECT_MAX_BODY + 1)
         s.sendall(b"POST /d/big HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(big) + big)
         assert _read_until(s, lambda d: d.endswith(b"echo:" + big)).endswith(b"echo:" + big)
@@ -233,8 +239,7 @@ def test_pipelined_direct_and_asgi_requests_answer_in_order(direct_port: int) ->
         data = _read_until(s, lambda d: d.count(b"HTTP/1.1 200 OK") == 3 and d.endswith(b"hello /d/3"))
         assert data.index(b"direct:/later/1") < data.index(b"hello /asgi") < data.index(b"hello /d/3")
         # Once idle again, the connection is back on the direct lane.
-        s.sendall(b"GET /d/4 HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert _read_until(s, lambda d: d.endswith(b"direct:/d/4")).endswith(b"direct:/d/4")
+        _exchange(s, b"GET /d/4 HTTP/1.1\r\nHost: x\r\n\r\n", b"direct:/d/4")
 
 
 def test_direct_lane_leaves_head_to_asgi_and_survives_a_failing_app(direct_port: int) -> None:
@@ -242,8 +247,7 @@ def test_direct_lane_leaves_head_to_asgi_and_survives_a_failing_app(direct_port:
         s.sendall(b"HEAD /d/h HTTP/1.1\r\nHost: x\r\n\r\n")
         head = _read_until(s, lambda d: d.endswith(b"\r\n\r\n"))
         assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"content-length: 10\r\n" in head  # "hello /d/h" from ASGI
-        s.sendall(b"GET /raise/x HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert _read_until(s, lambda d: d.endswith(b"hello /raise/x")).endswith(b"hello /raise/x")
+        _exchange(s, b"GET /raise/x HTTP/1.1\r\nHost: x\r\n\r\n", b"hello /raise/x")
 
 
 def test_direct_lane_honours_connection_close_and_http_1_0(direct_port: int) -> None:

@@ -58,7 +58,8 @@ class FrameParser:
             end = offset + 8 + hlen + blen
             if end > size:
                 break
-            header = json.loads(buf[offset + 8 : offset + 8 + hlen].decode())  # not orjson: it reads 65-bit ints as floats
+            # json, not orjson: orjson reads 65-bit integers as floats.
+            header = json.loads(buf[offset + 8 : offset + 8 + hlen].decode())
             body = bytes(buf[offset + 8 + hlen : end])
             offset = end
             yield header, body
