@@ -167,6 +167,13 @@ def test_rest_function_failures_are_502(gw: SimpleNamespace, mode: str) -> None:
     assert r.status_code == 502 and _json(r) == {"message": "Internal server error"}
 
 
+def test_worker_dying_under_a_warm_request_is_a_502_and_the_next_cold_start_serves(gw: SimpleNamespace) -> None:
+    assert gw.s.get(gw.rest + "behave").status_code == 200  # warm: the next request takes the direct lane
+    r = gw.s.get(gw.rest + "behave?mode=crash")
+    assert r.status_code == 502 and _json(r) == {"message": "Internal server error"}
+    assert gw.s.get(gw.rest + "behave").text == "ok"
+
+
 def test_rest_unknown_route_and_stage(gw: SimpleNamespace) -> None:
     # ANY /{proxy+} catches every path but the root, which has no method.
     for url in (gw.rest, gw.rest.replace("/Prod/", "/Dev/") + "items/1"):

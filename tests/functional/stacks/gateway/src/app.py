@@ -2,6 +2,7 @@
 
 import base64
 import json
+import os
 import time
 
 _calls = {"n": 0}
@@ -21,6 +22,8 @@ def behave(event, context):
         return {"statusCode": 200, "body": {"not": "a string"}, "extra": 1}
     if mode == "error":
         raise ValueError("boom")
+    if mode == "crash":
+        os._exit(3)
     if mode == "sleep":
         time.sleep(2)
         return {"statusCode": 200, "body": "slept"}
