@@ -9,6 +9,7 @@ framing between them, and `interpreters.py` maps a Lambda Runtime to a local int
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Mapping
 
@@ -36,11 +37,13 @@ class FunctionSpec:
     stack: str | None = None
     log_format: str = "Text"
 
-    @property
+    # Cached: both are read for every invocation (cached_property writes the instance __dict__,
+    # which a frozen dataclass allows).
+    @cached_property
     def log_group(self) -> str:
         return f"/aws/lambda/{self.name}"
 
-    @property
+    @cached_property
     def architecture(self) -> str:
         return self.architectures[0] if self.architectures else "x86_64"
 
