@@ -317,14 +317,14 @@ class DirectHttpProtocol(LazyKeepAliveProtocol):
         parsed = httptools.parse_url(self.url)
         version = self.parser.get_http_version()
         request = RawRequest(self.parser.get_method().decode("ascii"), parsed.path, parsed.query or b"",
-                                self.headers, bytes(lane), self.client, self.server, version)
+                             self.headers, bytes(lane), self.client, self.server, version)
         previous = self.cycle
         cycle = self.cycle = _DirectCycle(version != "1.0" and self.parser.should_keep_alive())
         try:
             taken = self.app.direct(request, lambda status, headers, body: self._respond(cycle, status, headers, body))
-        except Exception:  # noqa: BLE001 - the ASGI path answers (and logs) instead
+        except Exception:  # noqa: BLE001 - the ASGI path answers instead, unless an answer went out
             logger.exception("direct lane failed; serving through ASGI")
-            taken = False
+            taken = cycle.response_complete
         if taken:
             return
         self.cycle = previous
