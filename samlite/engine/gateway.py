@@ -5,10 +5,11 @@ lookup tables (route tries, CORS policies, authorizers, API keys), so a request 
 lookups, one event dict, one JSON encode and one call to the invoke service.
 
 Two lanes serve requests. The direct lane (`direct()`, called by `http.DirectHttpProtocol`
-before any ASGI scope exists) answers plain API routes on a warm function from loop callbacks:
-no task, no coroutine chain, one write. Everything else (cold starts, authorizers, function
-URLs, big or chunked bodies, HEAD) takes the ASGI lane (`__call__`). Both share the steps below
-(`_target`, `_match`, `_event`, `_reply`, `_cors`, `_wire`), so they answer alike.
+before any ASGI scope exists) answers API routes and function URLs on a warm function from loop
+callbacks: no task, no coroutine chain, one write. Everything else (cold starts, authorizers,
+big or chunked bodies, HEAD) takes the ASGI lane (`__call__`). Both share the steps below
+(`_target`, `_match`, `_event`, `_reply`, `_cors`, `_url_call`, `_url_reply`, `_wire`), so
+they answer alike.
 
 A request is resolved in three steps:
 1. which API or function URL: the Host header (`{apiId}.execute-api.localhost`,
@@ -58,6 +59,8 @@ HTTP_TIMEOUT = error_reply(503, {"message": "Service Unavailable"})
 THROTTLED = error_reply(429, {"message": "Too Many Requests"})
 BAD_REQUEST = error_reply(400, {"message": "Bad Request"})
 URL_FORBIDDEN = error_reply(403, {"Message": "Forbidden"}, [("x-amzn-ErrorType", "AccessDeniedException")])
+URL_TOO_LARGE = error_reply(413, {"Message": "Request must be smaller than 6291456 bytes for the InvokeFunction"
+                                             " operation"})
 REST_TOO_LARGE = error_reply(413, {"message": "Request Too Long"})
 HTTP_TOO_LARGE = error_reply(413, {"message": "Request Entity Too Large"})
 
@@ -111,6 +114,16 @@ class _ApiCall:
     params: dict[str, str] | None
     req: HttpRequest
     origin: str | None
+
+
+@dataclass(slots=True)
+class _UrlCall:
+    """A function URL request ready to invoke: its event, or the Reply that replaces it (413)."""
+
+    target: "GatewayUrl"
+    request_id: str
+    origin: str | None
+    payload: "bytes | Reply"
 
 
 @dataclass
@@ -221,19 +234,29 @@ class GatewayApp:
 
     # --- the direct lane (http.DirectHttpProtocol) -----------------------------------------
     def direct(self, request: RawRequest, respond: DirectRespond) -> bool:
-        """Serve an API request from loop callbacks, without ASGI or a task: the hot path.
-        Declined (False, nothing done): function URLs, authorizers, integration timeouts shorter
-        than the function's own, and cold starts; those take the ASGI path above."""
+        """Serve a request from loop callbacks, without ASGI or a task: the hot path. Declined
+        (False, nothing done): authorizers, integration timeouts shorter than the function's own,
+        and cold starts; those take the ASGI path above."""
         target = self._target(request.raw_path, request.headers)
         if isinstance(target, Reply):
             respond(*_wire(target))
             return True
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers]
+        invoker = self.engine.invoker
+        if target.url is not None:
+            url_call = self._url_call(target.url, target.path, request, headers)
+            if isinstance(url_call, Reply):
+                respond(*_wire(url_call))
+                return True
+            spec = self._spec(target.url.function_name)
+            if spec is None:
+                return False
+            return self._run_direct(spec, url_call.payload, url_call.request_id, None, respond,
+                                    lambda result: self._url_reply(url_call, result))
         api = target.api
-        if api is None:
-            return False
+        assert api is not None
         rest = api.kind == "rest"
         rid = events.new_request_id()
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers]
         call = self._match(api, target.path, target.stage_prefix, request, headers, rid)
         if isinstance(call, Reply):
             respond(*_wire(call, rid, rest))
@@ -241,33 +264,42 @@ class GatewayApp:
         gr = call.route
         if gr.authorizer is not None:
             return False
-        invoker = self.engine.invoker
-        try:
-            spec = invoker.resolve(gr.function_name)
-        except Exception:  # noqa: BLE001 - the ASGI path reports the vanished function
-            return False
-        if gr.timeout_s is not None and gr.timeout_s <= invoker.settle_bound_s(spec):
+        spec = self._spec(gr.function_name)
+        if spec is None or (gr.timeout_s is not None and gr.timeout_s <= invoker.settle_bound_s(spec)):
             return False
         try:
             payload = self._event(call, None, None)
         except auth.Denied as denied:
             payload = denied.reply
-        if isinstance(payload, Reply):
-            respond(*_wire(self._cors(call, payload), rid, rest))
-            return True
+        return self._run_direct(spec, payload, rid, rest, respond,
+                                lambda result: self._cors(call, self._reply(call, result)))
+
+    def _spec(self, function_name: str) -> Any:
+        """The function's spec, or None when it vanished (the ASGI path reports that)."""
+        try:
+            return self.engine.invoker.resolve(function_name)
+        except Exception:  # noqa: BLE001
+            return None
+
+    def _run_direct(self, spec: Any, payload: "bytes | Reply", request_id: str, rest: bool | None,
+                    respond: DirectRespond, to_reply: Any) -> bool:
+        """Invoke on a warm environment and answer with `to_reply(result)`; False on a cold start.
+        A Reply instead of a payload (413, 403) is answered through `to_reply` at once."""
+        from samlite.engine.invoke import TooManyRequests
 
         def done(result: Any) -> None:
             try:
-                reply = self._cors(call, self._reply(call, result))
+                reply = to_reply(result)
             except Exception:  # noqa: BLE001 - a gateway answers, it never drops the connection
-                log.exception("gateway error serving %s %s", call.req.method, call.req.full_path)
+                log.exception("gateway error answering request %s", request_id)
                 reply = error_reply(500, {"message": "Internal server error"})
-            respond(*_wire(reply, rid, rest))
+            respond(*_wire(reply, request_id, rest))
 
-        from samlite.engine.invoke import TooManyRequests
-
+        if isinstance(payload, Reply):
+            done(payload)
+            return True
         try:
-            return invoker.run_warm(spec, payload, rid, "gateway", done)
+            return self.engine.invoker.run_warm(spec, payload, request_id, "gateway", done)
         except TooManyRequests:
             done(THROTTLED)
             return True
@@ -407,63 +439,73 @@ class GatewayApp:
     # --- function URLs ---------------------------------------------------------------------
     async def _serve_url(self, target: GatewayUrl, path: str, scope: Scope, headers: list[tuple[str, str]],
                          receive: Receive, send: Send) -> None:
-        method = scope["method"]
         try:
             body = await _read_body(headers, receive, URL_MAX_BODY)
         except BodyTooLarge:
-            await _send(send, error_reply(413, {"Message": "Request must be smaller than 6291456 bytes for the"
-                                                           " InvokeFunction operation"}), close=True)
+            await _send(send, URL_TOO_LARGE, close=True)
             return
+        request = RawRequest(scope["method"], scope.get("raw_path") or scope["path"].encode(),
+                             scope.get("query_string", b""), scope["headers"], body, scope.get("client"),
+                             scope.get("server"), scope.get("http_version", "1.1"))
+        call = self._url_call(target, path, request, headers)
+        if isinstance(call, Reply):
+            await _send(send, call)
+            return
+        result = call.payload
+        if not isinstance(result, Reply):
+            result = await self._invoke(target.function_name, call.payload, None, call.request_id)
+        await _send(send, self._url_reply(call, result), call.request_id, None)
+
+    def _url_call(self, target: GatewayUrl, path: str, request: RawRequest,
+                  headers: list[tuple[str, str]]) -> "Reply | _UrlCall":
+        """CORS preflight and AWS_IAM (answered without a request id), else the event to invoke."""
+        method = request.method
         origin = _header(headers, "origin") if target.cors is not None else None
         if target.cors is not None and method == "OPTIONS" and origin:
             req_method = _header(headers, "access-control-request-method")
             if req_method:
-                await _send(send, Reply(204, target.cors.preflight(origin, req_method, _header(
-                    headers, "access-control-request-headers"))))
-                return
-        query = scope.get("query_string", b"").decode("utf-8", "replace")
+                return Reply(204, target.cors.preflight(origin, req_method,
+                                                        _header(headers, "access-control-request-headers")))
+        query = request.query_string.decode("utf-8", "replace")
         authorizer = None
         account = "anonymous"
         if target.iam:
             from samlite.engine.awsapi import AwsError
             from samlite.engine.awsapi.sigv4 import verify
 
-            raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
             try:
-                caller = verify(method, raw, query, headers, body)
+                caller = verify(method, request.raw_path.decode("latin-1"), query, headers, request.body)
             except AwsError:
-                await _send(send, URL_FORBIDDEN)
-                return
+                return URL_FORBIDDEN
             account = self.engine.settings.account_id
             iam = caller.iam_context()
             iam["accountId"] = account
             iam["userArn"] = f"arn:aws:iam::{account}:user/{caller.access_key}"
             authorizer = {"iam": iam}
-        client = scope.get("client") or ("127.0.0.1", 0)
-        server = scope.get("server") or ("127.0.0.1", 0)
+        client = request.client or ("127.0.0.1", 0)
+        server = request.server or ("127.0.0.1", 0)
         lambda_rid = events.new_request_id()
-        req = HttpRequest(method=method, path=path, query=query, headers=headers, body=body, source_ip=client[0],
-                          port=server[1] or 0, request_id=lambda_rid, time_ms=events.now_ms(),
-                          protocol=f"HTTP/{scope.get('http_version', '1.1')}")
+        req = HttpRequest(method=method, path=path, query=query, headers=headers, body=request.body,
+                          source_ip=client[0], port=server[1] or 0, request_id=lambda_rid, time_ms=events.now_ms(),
+                          protocol=f"HTTP/{request.http_version}")
         event = events.http_event(req, target.ctx, "$default", None, authorizer=authorizer, function_url=True,
                                   account_id=account)
         payload = events.encode_event(event)
-        if len(payload) > SYNC_PAYLOAD_LIMIT:
-            reply: Reply | None = error_reply(413, {"Message": "Request must be smaller than 6291456 bytes for the"
-                                                               " InvokeFunction operation"})
-        else:
-            result = await self._invoke(target.function_name, payload, None, lambda_rid)
-            if isinstance(result, Reply):
-                reply = result
-            elif result.function_error is not None:
-                reply = None
-            else:
-                reply = events.http_response(result.payload)
-        if reply is None:
+        return _UrlCall(target, lambda_rid, origin, URL_TOO_LARGE if len(payload) > SYNC_PAYLOAD_LIMIT else payload)
+
+    @staticmethod
+    def _url_reply(call: "_UrlCall", result: Any) -> Reply:
+        """The function's result (or a canned Reply) as the function URL's answer, with CORS."""
+        if isinstance(result, Reply):
+            reply = result
+        elif result.function_error is not None:
             reply = HTTP_INTERNAL
-        if target.cors is not None:
-            reply = Reply(reply.status, target.cors.apply(origin, reply.headers), reply.body)
-        await _send(send, reply, lambda_rid, None)
+        else:
+            reply = events.http_response(result.payload) or HTTP_INTERNAL
+        cors = call.target.cors
+        if cors is not None:
+            reply = Reply(reply.status, cors.apply(call.origin, reply.headers), reply.body)
+        return reply
 
     # --- invoking --------------------------------------------------------------------------
     async def _invoke(self, function_name: str, payload: bytes, timeout_s: float | None,

@@ -124,6 +124,25 @@ def test_direct_and_asgi_lanes_build_the_same_event(gw: SimpleNamespace) -> None
     assert stable(direct) == stable(asgi)
 
 
+def test_function_url_lanes_build_the_same_event(gw: SimpleNamespace) -> None:
+    url = gw.url + "p/q?mode=echo&x=1"
+    headers = {"X-Multi": "v", "Cookie": "a=1; b=2"}
+    gw.s.get(url, headers=headers)  # warm
+    direct = _json(gw.s.get(url, headers=headers))
+    asgi = _json(gw.s.get(url, headers=headers, data=iter([b""])))  # Transfer-Encoding: chunked
+
+    def stable(event: dict[str, Any]) -> dict[str, Any]:
+        event = json.loads(json.dumps(event))
+        for key in ("requestId", "time", "timeEpoch"):
+            event["requestContext"].pop(key)
+        event["headers"].pop("transfer-encoding", None)
+        return event
+
+    assert direct["rawPath"] == "/p/q" and direct["cookies"] == ["a=1", "b=2"]
+    assert "transfer-encoding" in asgi["headers"]
+    assert stable(direct) == stable(asgi)
+
+
 def test_client_forwarded_for_is_appended_not_trusted(gw: SimpleNamespace) -> None:
     r = gw.s.get(gw.rest + "items/1", headers={"X-Forwarded-For": "1.2.3.4"})
     e = _json(r)

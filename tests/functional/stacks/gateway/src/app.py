@@ -24,6 +24,8 @@ def behave(event, context):
         raise ValueError("boom")
     if mode == "crash":
         os._exit(3)
+    if mode == "echo":
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(event)}
     if mode == "sleep":
         time.sleep(2)
         return {"statusCode": 200, "body": "slept"}
