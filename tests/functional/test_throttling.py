@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -116,16 +117,21 @@ def test_sqs_mapping_under_throttling_loses_nothing(engine: EngineHandle) -> Non
     hogs = [threading.Thread(target=hog) for _ in range(2)]
     for t in hogs:
         t.start()
+    bodies = [f"job-{i}" for i in range(30)]
     try:
-        bodies = [f"job-{i}" for i in range(30)]
         for start in range(0, len(bodies), 10):
             sqs.send_message_batch(QueueUrl=ids["WorkQueue"], Entries=[
                 {"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start:start + 10])])
-        done = [d.split("|") for d in drain(sqs, ids["DoneQueue"], len(bodies), timeout=90)]
+        # Hog for a while, then let the mapping catch up: two hogs that never stop could starve
+        # the mapping for longer than any deadline (the test was flaky that way).
+        hogged_until = time.monotonic() + 3
+        wait_for(lambda: time.monotonic() > hogged_until and throttles(engine, "WorkerFunction") > before,
+                 timeout=30, interval=0.2, message="throttled invocations")
     finally:
         stop.set()
         for t in hogs:
             t.join(30)
+    done = [d.split("|") for d in drain(sqs, ids["DoneQueue"], len(bodies), timeout=90)]
     assert sorted(body for body, _ in done) == sorted(bodies)  # every message processed once; none lost
     # A throttled batch is not deleted: its message comes back (receive count 2+) and is processed then.
     assert max(int(count) for _, count in done) >= 2
