@@ -495,7 +495,7 @@ def encode_event(event: dict[str, Any]) -> bytes:
     surrogates or 65-bit integers in an authorizer's context)."""
     try:
         return orjson.dumps(event)
-    except (orjson.JSONEncodeError, TypeError):
+    except TypeError:  # orjson.JSONEncodeError
         return json.dumps(event).encode()  # ASCII: ensure_ascii escapes what orjson refused
 
 

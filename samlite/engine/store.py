@@ -110,7 +110,7 @@ class Store:
 
 
 class _Checkpointer:
-    """Copies the WAL back into the database from a thread of its own, once a second.
+    """Copies the WAL back into the database from a thread of its own, every 100 ms.
 
     SQLite's automatic checkpoint runs inside the COMMIT that crosses 1000 WAL pages: on the
     event loop, a copy plus an fsync of several milliseconds every few seconds under load (it

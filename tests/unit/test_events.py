@@ -285,3 +285,15 @@ def test_api_keys() -> None:
         with pytest.raises(auth.Denied) as err:
             auth.check_api_key({"secret": "id1"}, given)
         assert err.value.reply.status == 403 and json.loads(err.value.reply.body) == {"message": "Forbidden"}
+
+
+def test_encode_event_falls_back_to_json_for_what_orjson_refuses() -> None:
+    import json
+
+    from samlite.engine.events import encode_event
+
+    plain = {"a": [1, None, True], "b": "é"}
+    assert json.loads(encode_event(plain)) == plain
+    # An authorizer's context can carry what orjson refuses: a 65-bit integer, a lone surrogate.
+    odd = {"requestContext": {"authorizer": {"big": 2**70, "s": "x\ud800"}}}
+    assert json.loads(encode_event(odd)) == odd
