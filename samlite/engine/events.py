@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import unquote
 
-import orjson
+from samlite.engine.runtime import protocol
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # Text content types that HTTP APIs and function URLs pass as text; anything else arrives base64.
@@ -490,13 +490,8 @@ def http_response(payload: bytes) -> Reply | None:
 
 
 def encode_event(event: dict[str, Any]) -> bytes:
-    """The event as JSON. orjson is ~10x faster than json.dumps on these dicts (the gateway's
-    biggest per-request cost after the sockets); json.dumps takes what orjson refuses (lone
-    surrogates or 65-bit integers in an authorizer's context)."""
-    try:
-        return orjson.dumps(event)
-    except TypeError:  # orjson.JSONEncodeError
-        return json.dumps(event).encode()  # ASCII: ensure_ascii escapes what orjson refused
+    """The event as JSON for the invoke service (an authorizer's context may hold anything)."""
+    return protocol.dumps(event)
 
 
 def error_reply(status: int, body: dict[str, Any], headers: list[tuple[str, str]] | None = None) -> Reply:

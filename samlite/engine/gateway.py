@@ -31,7 +31,8 @@ from urllib.parse import unquote_to_bytes
 from samlite.engine import auth, events
 from samlite.engine.cors import HttpCors, RestCors
 from samlite.engine.events import ApiContext, HttpRequest, Reply, error_reply
-from samlite.engine.http import MAX_BODY, BodyTooLarge, DirectRespond, RawHeaders, RawRequest, Receive, Scope, Send
+from samlite.engine.http import (MAX_BODY, BodyTooLarge, DirectRespond, RawHeaders, RawRequest, Receive, Scope,
+                                 Send, read_body)
 from samlite.engine.routing import RouteTable
 from samlite.template import model
 
@@ -208,7 +209,7 @@ class GatewayApp:
         assert api is not None
         rest = api.kind == "rest"
         try:
-            body = await _read_body(headers, receive, MAX_BODY)
+            body = await read_body(headers, receive, MAX_BODY)
         except BodyTooLarge:
             await _send(send, REST_TOO_LARGE if rest else HTTP_TOO_LARGE, close=True)
             return
@@ -440,7 +441,7 @@ class GatewayApp:
     async def _serve_url(self, target: GatewayUrl, path: str, scope: Scope, headers: list[tuple[str, str]],
                          receive: Receive, send: Send) -> None:
         try:
-            body = await _read_body(headers, receive, URL_MAX_BODY)
+            body = await read_body(headers, receive, URL_MAX_BODY)
         except BodyTooLarge:
             await _send(send, URL_TOO_LARGE, close=True)
             return
@@ -668,33 +669,6 @@ def _identity(req: HttpRequest, ctx: ApiContext) -> auth.Identity:
                "requestId": req.request_id, "identity": {"sourceIp": req.source_ip,
                                                          "userAgent": headers.get("user-agent")}}
     return auth.Identity(headers, query, dict(ctx.stage_variables or {}), context)
-
-
-async def _read_body(headers: list[tuple[str, str]], receive: Receive, limit: int) -> bytes:
-    """The request body, refusing more than `limit` bytes without buffering the rest."""
-    declared = _header(headers, "content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge()
-    message = await receive()
-    body = message.get("body", b"")
-    if not message.get("more_body", False):
-        if len(body) > limit:
-            raise BodyTooLarge()
-        return body
-    chunks = [body]
-    size = len(body)
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge()
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 _NAMES: dict[str, bytes] = {}

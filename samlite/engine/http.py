@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable, Protocol
+from typing import Any, Awaitable, Callable, Iterable
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
@@ -57,11 +57,10 @@ class Request:
         return json.loads(self.body or b"{}")
 
 
-async def read_request(scope: Scope, receive: Receive, max_body: int = MAX_BODY) -> Request:
-    """Read the whole body; raise BodyTooLarge past `max_body` without buffering the rest."""
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
+async def read_body(headers: list[tuple[str, str]], receive: Receive, limit: int = MAX_BODY) -> bytes:
+    """The request body; BodyTooLarge past `limit`, without buffering the rest."""
     declared = next((v for k, v in headers if k.lower() == "content-length"), None)
-    if declared is not None and declared.isdigit() and int(declared) > max_body:
+    if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge()
     chunks: list[bytes] = []
     size = 0
@@ -72,18 +71,24 @@ async def read_request(scope: Scope, receive: Receive, max_body: int = MAX_BODY)
         chunk = message.get("body", b"")
         if chunk:
             size += len(chunk)
-            if size > max_body:
+            if size > limit:
                 raise BodyTooLarge()
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_request(scope: Scope, receive: Receive, max_body: int = MAX_BODY) -> Request:
+    """The request with its whole body (see `read_body`)."""
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
     return Request(
         method=scope["method"],
         path=scope["path"],
         raw_path=scope.get("raw_path") or scope["path"].encode(),
         query_string=scope.get("query_string", b""),
         headers=headers,
-        body=b"".join(chunks),
+        body=await read_body(headers, receive, max_body),
         client=scope.get("client"),
         scheme=scope.get("scheme", "http"),
         http_version=scope.get("http_version", "1.1"),
@@ -175,28 +180,22 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
 DIRECT_MAX_BODY = 1024 * 1024  # larger (or chunked) bodies stream through ASGI with its limits
 
 
+RawHeaders = list[tuple[bytes, bytes]]
+
+
 @dataclass(slots=True)
 class RawRequest:
     method: str
     raw_path: bytes  # as sent, percent-encoding kept, without the query
     query_string: bytes
-    headers: list[tuple[bytes, bytes]]  # names lowercased by uvicorn's on_header
+    headers: RawHeaders  # names lowercased by uvicorn's on_header
     body: bytes
     client: tuple[str, int] | None
     server: tuple[str, int | None] | None
     http_version: str
 
 
-RawHeaders = list[tuple[bytes, bytes]]
 DirectRespond = Callable[[int, RawHeaders, bytes], None]
-
-
-class DirectApp(Protocol):
-    def direct(self, request: RawRequest, respond: DirectRespond) -> bool:
-        """Answer `request` through `respond` (now or from a later loop callback) and return True,
-        or return False, having done nothing, to let the ASGI path serve it. Headers given to
-        `respond` must be valid (the gateway filters what functions return); content-length and
-        connection are added here."""
 
 
 class _Noop:
@@ -265,7 +264,12 @@ class DirectHttpProtocol(LazyKeepAliveProtocol):
     upgrade or `Expect: 100-continue`, and its body has a Content-Length of at most
     DIRECT_MAX_BODY. Its headers are not turned into a scope until the message is complete;
     a declined request then goes through uvicorn's own `on_headers_complete` and
-    `on_message_complete`, so the ASGI path sees exactly what it always saw."""
+    `on_message_complete`, so the ASGI path sees exactly what it always saw.
+
+    The app's side: `app.direct(request, respond) -> bool` answers through `respond(status,
+    headers, body)`, now or from a later loop callback, and returns True; or returns False,
+    having done nothing, to leave the request to ASGI. Headers given to `respond` must be valid
+    (the gateway filters what functions return); content-length and connection are added here."""
 
     _lane: bytearray | None = None
 

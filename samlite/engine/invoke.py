@@ -275,8 +275,6 @@ class InvokeService:
                   client_context: str | None = None, log_tail: bool = False,
                   invoked_arn: str | None = None) -> InvokeResult:
         """One synchronous run of an already-resolved function; raises TooManyRequests."""
-        if self._stopping:
-            raise TooManyRequests("ConcurrentInvocationLimitExceeded", "The engine is shutting down.")
         self._admit(spec, request_id, source)
         self._enter(spec)
         try:
@@ -291,8 +289,6 @@ class InvokeService:
         idle, send it the event and return True; `done` gets the result from a loop callback.
         False (nothing done, nothing counted) means a cold start is needed: use `run`.
         Raises TooManyRequests like `run`."""
-        if self._stopping:
-            raise TooManyRequests("ConcurrentInvocationLimitExceeded", "The engine is shutting down.")
         if not self.workers.has_idle(spec):
             return False
         self._admit(spec, request_id, source)
@@ -314,7 +310,7 @@ class InvokeService:
                 return
             # The worker died under the invocation: its exit status is awaited, then reported.
             task = asyncio.get_running_loop().create_task(
-                self._settle_death(spec, env, request_id, source, started, concurrency, _mb(env.rss_kb)))
+                self._settle_death(spec, env, request_id, source, started, concurrency))
             task.add_done_callback(died)
 
         def died(task: asyncio.Task[InvokeResult]) -> None:
@@ -343,6 +339,8 @@ class InvokeService:
             self._idle.set()
 
     def _admit(self, spec: FunctionSpec, request_id: str, source: str) -> None:
+        if self._stopping:
+            raise TooManyRequests("ConcurrentInvocationLimitExceeded", "The engine is shutting down.")
         active = self._active[spec.name]
         if spec.reserved_concurrency is not None:
             if active >= spec.reserved_concurrency:
@@ -395,8 +393,7 @@ class InvokeService:
             self._deadlines.remove(env)
         result = self._settle(spec, env, reply, request_id, source, started, init_ms, concurrency)
         if result is None:
-            result = await self._settle_death(spec, env, request_id, source, started, concurrency,
-                                              _mb(int(reply[1].get("m", 0)) or env.rss_kb), init_ms)
+            result = await self._settle_death(spec, env, request_id, source, started, concurrency, init_ms)
         return result
 
     def _send(self, spec: FunctionSpec, env: Environment, payload: bytes, request_id: str, budget: float,
@@ -434,10 +431,9 @@ class InvokeService:
                             concurrency, keep, status)
 
     async def _settle_death(self, spec: FunctionSpec, env: Environment, request_id: str, source: str,
-                            started: float, concurrency: int, max_mb: int,
-                            init_ms: float | None = None) -> InvokeResult:
+                            started: float, concurrency: int, init_ms: float | None = None) -> InvokeResult:
         duration = (time.perf_counter() - started) * 1000.0
-        body, error_type, max_mb = await self._death(env, request_id, spec, max_mb)
+        body, error_type, max_mb = await self._death(env, request_id, spec, _mb(env.rss_kb))
         return self._finish(spec, env, request_id, source, body, error_type, duration, init_ms, max_mb,
                             concurrency, False, "error")
 

@@ -102,45 +102,38 @@ def test_rest_event_fields(gw: SimpleNamespace) -> None:
     time.strptime(rc["requestTime"], "%d/%b/%Y:%H:%M:%S +0000")
 
 
-def test_direct_and_asgi_lanes_build_the_same_event(gw: SimpleNamespace) -> None:
-    """A warm plain route answers from the direct lane; a chunked body always takes the ASGI lane
-    (http.DirectHttpProtocol). Both must hand the function the same event."""
-    url = gw.rest + "items/7?q=a&q=b"
-    headers = {"X-Multi": "v", "User-Agent": "t/1"}
+def _both_lanes(gw: SimpleNamespace, url: str, headers: dict[str, str]) -> tuple[Any, Any]:
+    """(event from the direct lane, event from the ASGI lane): a warm plain request answers from
+    the direct lane; a chunked body always takes the ASGI lane (http.DirectHttpProtocol)."""
     gw.s.get(url, headers=headers)  # warm
     direct = _json(gw.s.get(url, headers=headers))
     asgi = _json(gw.s.get(url, headers=headers, data=iter([b""])))  # Transfer-Encoding: chunked
+    return direct, asgi
 
-    def stable(event: dict[str, Any]) -> dict[str, Any]:
-        event = json.loads(json.dumps(event))
-        for key in ("requestId", "extendedRequestId", "requestTime", "requestTimeEpoch"):
-            event["requestContext"].pop(key)
-        for key in ("Transfer-Encoding",):
-            event["headers"].pop(key, None)
-            event["multiValueHeaders"].pop(key, None)
-        return event
 
+def _stable(event: dict[str, Any], volatile: tuple[str, ...], chunked_header: str) -> dict[str, Any]:
+    """The event without its per-request ids and times and the ASGI lane's Transfer-Encoding."""
+    event = json.loads(json.dumps(event))
+    for key in volatile:
+        event["requestContext"].pop(key)
+    for headers in ("headers", "multiValueHeaders"):
+        event.get(headers, {}).pop(chunked_header, None)
+    return event
+
+
+def test_direct_and_asgi_lanes_build_the_same_event(gw: SimpleNamespace) -> None:
+    direct, asgi = _both_lanes(gw, gw.rest + "items/7?q=a&q=b", {"X-Multi": "v", "User-Agent": "t/1"})
     assert "Transfer-Encoding" in asgi["headers"] and "Transfer-Encoding" not in direct["headers"]
-    assert stable(direct) == stable(asgi)
+    volatile = ("requestId", "extendedRequestId", "requestTime", "requestTimeEpoch")
+    assert _stable(direct, volatile, "Transfer-Encoding") == _stable(asgi, volatile, "Transfer-Encoding")
 
 
 def test_function_url_lanes_build_the_same_event(gw: SimpleNamespace) -> None:
-    url = gw.url + "p/q?mode=echo&x=1"
-    headers = {"X-Multi": "v", "Cookie": "a=1; b=2"}
-    gw.s.get(url, headers=headers)  # warm
-    direct = _json(gw.s.get(url, headers=headers))
-    asgi = _json(gw.s.get(url, headers=headers, data=iter([b""])))  # Transfer-Encoding: chunked
-
-    def stable(event: dict[str, Any]) -> dict[str, Any]:
-        event = json.loads(json.dumps(event))
-        for key in ("requestId", "time", "timeEpoch"):
-            event["requestContext"].pop(key)
-        event["headers"].pop("transfer-encoding", None)
-        return event
-
+    direct, asgi = _both_lanes(gw, gw.url + "p/q?mode=echo&x=1", {"X-Multi": "v", "Cookie": "a=1; b=2"})
     assert direct["rawPath"] == "/p/q" and direct["cookies"] == ["a=1", "b=2"]
     assert "transfer-encoding" in asgi["headers"]
-    assert stable(direct) == stable(asgi)
+    volatile = ("requestId", "time", "timeEpoch")
+    assert _stable(direct, volatile, "transfer-encoding") == _stable(asgi, volatile, "transfer-encoding")
 
 
 def test_client_forwarded_for_is_appended_not_trusted(gw: SimpleNamespace) -> None:

@@ -32,11 +32,18 @@ CLIENT_CONTEXT_LIMIT = 3_583
 INIT_LIMIT_S = 10.0
 
 
-def encode(header: dict[str, Any], body: bytes = b"") -> bytes:
+def dumps(value: Any) -> bytes:
+    """Compact JSON. orjson is ~10x faster than json.dumps on event-sized dicts (a hot-path cost
+    of the gateway and of every frame); json takes what orjson refuses (65-bit integers, lone
+    surrogates, which it escapes to ASCII)."""
     try:
-        head = orjson.dumps(header)  # compact, as the worker's own encoder writes
-    except TypeError:  # orjson.JSONEncodeError: 65-bit integers, lone surrogates
-        head = json.dumps(header, separators=(",", ":")).encode()
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+def encode(header: dict[str, Any], body: bytes = b"") -> bytes:
+    head = dumps(header)  # compact, as the worker's own encoder writes
     return HEADER.pack(len(head), len(body)) + head + body
 
 
