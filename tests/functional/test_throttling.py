@@ -82,8 +82,19 @@ def throttle_free_started(engine: EngineHandle, name: str) -> bool:
 def test_sync_caller_gets_429_while_busy(engine: EngineHandle) -> None:
     ids = outputs(engine)
     lam = engine.client("lambda")
-    busy = threading.Thread(target=lambda: lam.invoke(FunctionName=ids["SlowFunction"],
-                                                      Payload=json.dumps({"sleep": 1.0})))
+    held = threading.Event()
+
+    def hold_slot() -> None:
+        # A probe below can win the slot first and throttle this call: retry until it runs.
+        deadline = time.monotonic() + 20
+        while not held.is_set() and time.monotonic() < deadline:
+            try:
+                lam.invoke(FunctionName=ids["SlowFunction"], Payload=json.dumps({"sleep": 1.5}))
+                held.set()
+            except lam.exceptions.TooManyRequestsException:
+                time.sleep(0.05)
+
+    busy = threading.Thread(target=hold_slot)
     busy.start()
     try:
         def throttled() -> bool:
