@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import Row, print_table, warm_and_cold  # noqa: E402
 from samlite.config import Settings  # noqa: E402
-from samlite.engine.invoke import InvokeService  # noqa: E402
-from samlite.engine.runtime import FunctionSpec  # noqa: E402
-from samlite.engine.store import Store  # noqa: E402
+from samlite.core.invoke import InvokeService  # noqa: E402
+from samlite.core.runtime import FunctionSpec  # noqa: E402
+from samlite.core.store import Store  # noqa: E402
 
 NODE_APP = "exports.handler = async (event) => ({ ok: true, pid: process.pid });\n"
 

@@ -1,7 +1,7 @@
 """`samlite generate-event SERVICE EVENT`: print sample events in the shapes functions receive.
 
 The API Gateway and function URL events are built by the same pure functions the gateway uses
-(`samlite.engine.events`), and SQS records carry real MD5 digests, so a generated event is what
+(`samlite.services.apigateway.events`), and SQS records carry real MD5 digests, so a generated event is what
 a deployed function would get. Supported (SAM's names and aliases):
 
     sqs receive-message              apigateway aws-proxy           apigateway http-api-proxy
@@ -22,7 +22,7 @@ REGION = "us-east-1"
 
 
 def _sqs(opts: dict[str, Any]) -> dict[str, Any]:
-    from samlite.engine.sqs_md5 import md5_body
+    from samlite.services.sqs.md5 import md5_body
 
     body = opts["body"] if opts["body"] is not None else "Hello from SQS!"
     now = int(time.time() * 1000)
@@ -46,7 +46,7 @@ def _sqs(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _request(opts: dict[str, Any], content_type: str = "application/json") -> Any:
-    from samlite.engine.events import HttpRequest
+    from samlite.services.apigateway.events import HttpRequest
 
     path, _, query = (opts["path"] or "/path/to/resource").partition("?")
     method = (opts["method"] or "POST").upper()
@@ -61,7 +61,7 @@ def _request(opts: dict[str, Any], content_type: str = "application/json") -> An
 
 
 def _api_proxy(opts: dict[str, Any]) -> dict[str, Any]:
-    from samlite.engine.events import ApiContext, rest_event
+    from samlite.services.apigateway.events import ApiContext, rest_event
 
     req = _request(opts)
     api = ApiContext(api_id="1234567890", stage=opts["stage"] or "prod", account_id=ACCOUNT, region=opts["region"],
@@ -71,7 +71,7 @@ def _api_proxy(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _http_api(opts: dict[str, Any]) -> dict[str, Any]:
-    from samlite.engine.events import ApiContext, http_event
+    from samlite.services.apigateway.events import ApiContext, http_event
 
     req = _request(opts)
     api = ApiContext(api_id="api-id", stage=opts["stage"] or "$default", account_id=ACCOUNT, region=opts["region"])
@@ -80,7 +80,7 @@ def _http_api(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _function_url(opts: dict[str, Any]) -> dict[str, Any]:
-    from samlite.engine.events import ApiContext, http_event
+    from samlite.services.apigateway.events import ApiContext, http_event
 
     req = _request(opts)
     url_id = "abcdefghijklmnopqrstuvwxyz012345"

@@ -182,9 +182,9 @@ async def _run_once(settings: Any, home: Path, fn: Any, code_dir: Path, layer_di
                     aws_url: str, data: bytes, invocation_type: str, stack: str) -> dict[str, Any]:
     import dataclasses
 
-    from samlite.engine import invoke as inv
-    from samlite.engine.runtime import FunctionSpec
-    from samlite.engine.store import Store
+    from samlite.core import invoke as inv
+    from samlite.core.runtime import FunctionSpec
+    from samlite.core.store import Store
     from samlite.errors import SamliteError, UsageError
 
     spec = FunctionSpec(

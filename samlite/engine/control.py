@@ -13,7 +13,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from samlite.engine.http import BodyTooLarge, Receive, Scope, Send, read_request, respond_json
+from samlite.core.http import BodyTooLarge, Receive, Scope, Send, read_request, respond_json
 from samlite.errors import SamliteError
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from samlite.engine.esm import EsmManager
+from samlite.services.lambda_.esm import EsmManager
 from samlite.errors import DeployError, NotFoundError
 from samlite.template import model
 from samlite.template.model import Stack, from_dict, to_dict
@@ -417,7 +417,7 @@ class Deployer:
     # --- live state ------------------------------------------------------------------------
     def restore(self) -> None:
         """Rebuild the live function table from the store (start-up and after every change)."""
-        from samlite.engine.runtime import FunctionSpec
+        from samlite.core.runtime import FunctionSpec
 
         specs = {}
         for row in self.store.query("SELECT name, config_json, code_sha FROM functions"):

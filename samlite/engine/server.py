@@ -23,8 +23,8 @@ import uvicorn
 
 from samlite import __version__
 from samlite.config import Settings
-from samlite.engine.http import DirectHttpProtocol
-from samlite.engine.store import Store
+from samlite.core.http import DirectHttpProtocol
+from samlite.core.store import Store
 from samlite.errors import StateError
 
 log = logging.getLogger("samlite.engine")
@@ -58,17 +58,17 @@ class Engine:
         self.aws_url = _url(settings.host, aws_sock.getsockname()[1])
 
         # Imported here so that `python -m samlite.engine --help`-style paths stay light.
-        from samlite.engine.async_invoke import AsyncDispatcher
-        from samlite.engine.awsapi import AwsApp
+        from samlite.services.lambda_.async_invoke import AsyncDispatcher
+        from samlite.core.endpoint import AwsApp
         from samlite.engine.control import ControlApp
         from samlite.engine.deploy import Deployer
-        from samlite.engine.esm import EsmManager
-        from samlite.engine.gateway import GatewayApp
-        from samlite.engine.invoke import InvokeService
-        from samlite.engine.lambda_service import LambdaService
-        from samlite.engine.logs import LogService
-        from samlite.engine.metrics import MetricsService
-        from samlite.engine.queues import QueueService
+        from samlite.services.lambda_.esm import EsmManager
+        from samlite.services.apigateway.gateway import GatewayApp
+        from samlite.core.invoke import InvokeService
+        from samlite.services.lambda_.service import LambdaService
+        from samlite.services.logs.service import LogService
+        from samlite.services.cloudwatch.service import MetricsService
+        from samlite.services.sqs.service import QueueService
 
         self.invoker = InvokeService(settings, self.store, self.aws_url, self.functions)
         self.queues = QueueService(self)

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 from samlite.config import Settings
-from samlite.engine.invoke import InvokeResult, InvokeService
-from samlite.engine.runtime import FunctionSpec
-from samlite.engine.store import Store
+from samlite.core.invoke import InvokeResult, InvokeService
+from samlite.core.runtime import FunctionSpec
+from samlite.core.store import Store
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
 

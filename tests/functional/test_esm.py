@@ -188,13 +188,13 @@ def test_nothing_lost_when_the_engine_is_killed_mid_stream(tmp_path: Path) -> No
     (b'"a string"', None),
 ])
 def test_report_batch_item_failures_edge_cases(response: bytes, kept: set[str] | None) -> None:
-    from samlite.engine.esm import failed_ids
+    from samlite.services.lambda_.esm import failed_ids
 
     assert failed_ids(response, {"m1", "m2", "m3"}) == kept
 
 
 def test_mapping_checks_match_aws_messages() -> None:
-    from samlite.engine.esm import EsmManager
+    from samlite.services.lambda_.esm import EsmManager
 
     check = EsmManager.check_mapping
     assert check(60, {"VisibilityTimeout": "30"}, {"BatchSize": 10}) == (

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from samlite.engine.invoke import (
+from samlite.core.invoke import (
     FunctionNotFound, InvalidParameterValue, InvalidRequestContent, RequestTooLarge, TooManyRequests,
 )
-from samlite.engine.runtime import FunctionSpec
+from samlite.core.runtime import FunctionSpec
 from invoke_lab import lab, run
 
 def test_request_size_limits(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from samlite.engine.logs import BadFilterPattern, compile_pattern
+from samlite.services.logs.service import BadFilterPattern, compile_pattern
 from samlite.testing import EngineHandle, wait_for, write_project
 
 TEMPLATE = """\

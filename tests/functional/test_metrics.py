@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from samlite import pricing
-from samlite.engine.tuning import CpuGroups
+from samlite.services.lambda_.tuning import CpuGroups
 from samlite.testing import EngineHandle
 
 STACK_DIR = Path(__file__).parent / "stacks" / "metrics"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from samlite.engine.runtime import interpreters
+from samlite.core.runtime import interpreters
 
 from invoke_lab import ARN, lab, run
 

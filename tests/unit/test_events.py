@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from samlite.engine import auth, events
-from samlite.engine.cors import HttpCors, RestCors
-from samlite.engine.events import ApiContext, HttpRequest
+from samlite.services.apigateway import auth, events
+from samlite.services.apigateway.cors import HttpCors, RestCors
+from samlite.services.apigateway.events import ApiContext, HttpRequest
 from samlite.template.model import Authorizer, Cors
 
 API = ApiContext("abc123", "Prod", "123456789012", "us-east-1", stage_variables={"env": "dev"},
@@ -290,7 +290,7 @@ def test_api_keys() -> None:
 def test_encode_event_falls_back_to_json_for_what_orjson_refuses() -> None:
     import json
 
-    from samlite.engine.events import encode_event
+    from samlite.services.apigateway.events import encode_event
 
     plain = {"a": [1, None, True], "b": "é"}
     assert json.loads(encode_event(plain)) == plain

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from samlite.engine.filters import PatternError, compile_patterns, matches_any
+from samlite.core.filters import PatternError, compile_patterns, matches_any
 
 
 def rec(body: str, **attrs: str) -> dict:

@@ -7,7 +7,7 @@ import socket
 
 from hypothesis import given, strategies as st
 
-from samlite.engine.runtime import bootstrap, protocol
+from samlite.core.runtime import bootstrap, protocol
 
 
 def test_engine_frames_decode_in_the_worker_and_back() -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from samlite.engine.routing import RouteTable, split_path
+from samlite.services.apigateway.routing import RouteTable, split_path
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from samlite import config
-from samlite.engine.awsapi import AwsError
-from samlite.engine.awsapi.sigv4 import canonical_uri, verify
+from samlite.core.aws_api import AwsError
+from samlite.core.sigv4 import canonical_uri, verify
 
 GOOD = Credentials(config.ACCESS_KEY_ID, config.SECRET_ACCESS_KEY)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from samlite.engine.sqs_md5 import md5_attributes, md5_body
+from samlite.services.sqs.md5 import md5_attributes, md5_body
 
 
 def test_body_vector() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from samlite.engine.store import METRIC_COLUMNS, Store
+from samlite.core.store import METRIC_COLUMNS, Store
 from samlite.testing import wait_for
 
 

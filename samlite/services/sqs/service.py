@@ -26,9 +26,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
-from samlite.engine import queue_attrs as qa
-from samlite.engine.queue_attrs import QueueError, no_queue
-from samlite.engine.sqs_md5 import md5_attributes, md5_body
+from samlite.services.sqs import attributes as qa
+from samlite.services.sqs.attributes import QueueError, no_queue
+from samlite.services.sqs.md5 import md5_attributes, md5_body
 from samlite.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:

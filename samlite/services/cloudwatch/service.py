@@ -235,7 +235,7 @@ class MetricsService:
     async def cli_tune(self, function: str, stack: str | None = None, payload_b64: str = "",
                        memory_sizes: Any = None, runs: Any = 5) -> dict[str, Any]:
         """Run the function at several memory sizes with Lambda's CPU share each (`samlite tune`)."""
-        from samlite.engine.tuning import tune
+        from samlite.services.lambda_.tuning import tune
 
         return await tune(self.engine, function, stack, payload_b64, memory_sizes, runs)
 

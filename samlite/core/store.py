@@ -19,7 +19,7 @@ from typing import Any, Iterator, Sequence
 
 import orjson
 
-from samlite.engine.migrations import MIGRATIONS
+from samlite.core.migrations import MIGRATIONS
 from samlite.errors import StateError
 
 APP_ID = "samlite-state"

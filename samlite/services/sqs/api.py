@@ -11,12 +11,12 @@ import base64
 import json
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from samlite.engine.awsapi import AwsError, Reply
-from samlite.engine.http import Request
-from samlite.engine.queue_attrs import QueueError, check_batch, check_max_messages, check_visibility, check_wait
+from samlite.core.aws_api import AwsError, Reply
+from samlite.core.http import Request
+from samlite.services.sqs.attributes import QueueError, check_batch, check_max_messages, check_visibility, check_wait
 
 if TYPE_CHECKING:
-    from samlite.engine.queues import Queue, QueueService, Received
+    from samlite.services.sqs.service import Queue, QueueService, Received
     from samlite.engine.server import Engine
 
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -201,7 +201,7 @@ def render_message(m: "Received", system_names: list[str], attr_names: list[str]
     if attr_names and m.attributes_json:
         attrs = select_attributes(json.loads(m.attributes_json), attr_names)
         if attrs:
-            from samlite.engine.sqs_md5 import md5_attributes
+            from samlite.services.sqs.md5 import md5_attributes
 
             # The digest covers exactly the attributes returned (as AWS computes it).
             out["MD5OfMessageAttributes"] = m.md5_attributes if len(attrs) == _count(m) else md5_attributes(

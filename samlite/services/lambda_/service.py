@@ -95,7 +95,7 @@ class LambdaService:
     async def cli_invoke(self, function: str, stack: str | None = None, payload_b64: str | None = None,
                          invocation_type: str = "RequestResponse") -> dict[str, Any]:
         """Invoke by logical id, physical name or ARN; the result with its payload in base64."""
-        from samlite.engine import invoke as inv
+        from samlite.core import invoke as inv
 
         target = function
         if not function.startswith("arn:") or stack is not None:

@@ -13,9 +13,9 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from samlite.engine.awsapi import AwsError, Reply, json_body
-from samlite.engine.http import Request
-from samlite.engine.metrics import LAMBDA_METRICS, percentile, samples
+from samlite.core.aws_api import AwsError, Reply, json_body
+from samlite.core.http import Request
+from samlite.services.cloudwatch.service import LAMBDA_METRICS, percentile, samples
 
 if TYPE_CHECKING:
     from samlite.engine.server import Engine

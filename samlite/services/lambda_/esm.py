@@ -24,10 +24,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from samlite.engine.filters import PatternError, compile_patterns, matches_any
+from samlite.core.filters import PatternError, compile_patterns, matches_any
 
 if TYPE_CHECKING:
-    from samlite.engine.queues import Queue, Received
+    from samlite.services.sqs.service import Queue, Received
     from samlite.engine.server import Engine
 
 log = logging.getLogger("samlite.engine")
@@ -344,7 +344,7 @@ class Poller:
             records = [r for r, k in zip(records, keep) if k]
             if not batch:
                 return "ok"
-        from samlite.engine.invoke import FunctionNotFound, TooManyRequests
+        from samlite.core.invoke import FunctionNotFound, TooManyRequests
 
         try:
             spec = self.engine.invoker.resolve(config.function_name)

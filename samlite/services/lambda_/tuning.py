@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from samlite import pricing
-from samlite.engine.metrics import percentile
+from samlite.services.cloudwatch.service import percentile
 from samlite.errors import SamliteError, UsageError
 
 if TYPE_CHECKING:
-    from samlite.engine.runtime.workers import Environment
+    from samlite.core.runtime.workers import Environment
     from samlite.engine.server import Engine
 
 log = logging.getLogger("samlite.engine")
@@ -150,7 +150,7 @@ def _payload(payload_b64: str) -> bytes:
 async def tune(engine: "Engine", function: str, stack: str | None, payload_b64: str, memory_sizes: Any,
                runs: Any) -> dict[str, Any]:
     """Invoke `function` `runs` times at each memory size; durations, costs, cheapest and fastest."""
-    from samlite.engine.invoke import TooManyRequests
+    from samlite.core.invoke import TooManyRequests
 
     sizes = check_sizes(memory_sizes)
     runs = check_runs(runs)

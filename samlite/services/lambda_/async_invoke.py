@@ -139,7 +139,7 @@ class AsyncDispatcher:
             self._wake.set()
 
     async def _attempt(self, request_id: str) -> None:
-        from samlite.engine.invoke import FunctionNotFound, TooManyRequests
+        from samlite.core.invoke import FunctionNotFound, TooManyRequests
 
         row = self.store.query_one("SELECT * FROM async_events WHERE request_id = ?", (request_id,))
         if row is None or row["status"] != "pending":

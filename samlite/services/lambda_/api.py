@@ -15,10 +15,10 @@ import re
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import parse_qsl
 
-from samlite.engine import invoke as inv
-from samlite.engine.awsapi import AwsError, Reply, json_body
-from samlite.engine.http import Request
-from samlite.engine.lambda_service import LambdaService
+from samlite.core import invoke as inv
+from samlite.core.aws_api import AwsError, Reply, json_body
+from samlite.core.http import Request
+from samlite.services.lambda_.service import LambdaService
 
 if TYPE_CHECKING:
     from samlite.engine.server import Engine

@@ -1,7 +1,7 @@
 """CloudWatch Logs reads over the JSON protocol (`X-Amz-Target: Logs_20140328.<Action>`).
 
 DescribeLogGroups, DescribeLogStreams, GetLogEvents and FilterLogEvents over the events the
-invoke service recorded (`samlite.engine.logs`). Tokens are opaque to clients: GetLogEvents
+invoke service recorded (`samlite.services.logs.service`). Tokens are opaque to clients: GetLogEvents
 uses `f/<id>` / `b/<id>` (a client stops paging when nextForwardToken comes back unchanged, as
 with AWS), the others a position. Unknown groups -> ResourceNotFoundException; bad parameters ->
 InvalidParameterException.
@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from samlite.engine.awsapi import AwsError, Reply, json_body
-from samlite.engine.http import Request
-from samlite.engine.logs import MAX_LIMIT, BadFilterPattern, LogService
+from samlite.core.aws_api import AwsError, Reply, json_body
+from samlite.core.http import Request
+from samlite.services.logs.service import MAX_LIMIT, BadFilterPattern, LogService
 
 if TYPE_CHECKING:
     from samlite.engine.server import Engine

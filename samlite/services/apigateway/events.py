@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import unquote
 
-from samlite.engine.runtime import protocol
+from samlite.core.runtime import protocol
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # Text content types that HTTP APIs and function URLs pass as text; anything else arrives base64.

@@ -1,7 +1,7 @@
 """Comprehend over the JSON protocol (`X-Amz-Target: Comprehend_20171127.<Action>`).
 
 DetectSentiment, BatchDetectSentiment and DetectDominantLanguage, served offline by
-`samlite.engine.sentiment`. Input is checked as the service checks it: missing members ->
+`samlite.services.comprehend.sentiment`. Input is checked as the service checks it: missing members ->
 ValidationException, wrong JSON types -> SerializationException, text over 5,000 UTF-8 bytes ->
 TextSizeLimitExceededException, an empty text -> InvalidRequestException, a LanguageCode outside
 Comprehend's enum -> UnsupportedLanguageException (every enum language is accepted and scored with
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from samlite.engine.awsapi import AwsError, Reply, json_body
-from samlite.engine.http import Request
-from samlite.engine.sentiment import LANGUAGES, MAX_TEXT_BYTES, detect_languages, detect_sentiment
+from samlite.core.aws_api import AwsError, Reply, json_body
+from samlite.core.http import Request
+from samlite.services.comprehend.sentiment import LANGUAGES, MAX_TEXT_BYTES, detect_languages, detect_sentiment
 
 if TYPE_CHECKING:
     from samlite.engine.server import Engine

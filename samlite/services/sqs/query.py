@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from samlite.engine.awsapi import AwsError, Reply
-from samlite.engine.awsapi import sqs as sqs_json
-from samlite.engine.http import Request
+from samlite.core.aws_api import AwsError, Reply
+from samlite.services.sqs import api as sqs_json
+from samlite.core.http import Request
 
 if TYPE_CHECKING:
     from samlite.engine.server import Engine

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from samlite.engine.events import Reply, error_reply
+from samlite.services.apigateway.events import Reply, error_reply
 from samlite.template.model import Authorizer
 
 # (physical function name, event bytes) -> (payload bytes, function_error or None)

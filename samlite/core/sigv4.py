@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from samlite import config
-from samlite.engine.awsapi import AwsError
+from samlite.core.aws_api import AwsError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED = "UNSIGNED-PAYLOAD"

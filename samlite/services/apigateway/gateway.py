@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-from samlite.engine import auth, events
-from samlite.engine.cors import HttpCors, RestCors
-from samlite.engine.events import ApiContext, HttpRequest, Reply, error_reply
-from samlite.engine.http import (MAX_BODY, BodyTooLarge, DirectRespond, RawHeaders, RawRequest, Receive, Scope,
+from samlite.services.apigateway import auth, events
+from samlite.services.apigateway.cors import HttpCors, RestCors
+from samlite.services.apigateway.events import ApiContext, HttpRequest, Reply, error_reply
+from samlite.core.http import (MAX_BODY, BodyTooLarge, DirectRespond, RawHeaders, RawRequest, Receive, Scope,
                                  Send, read_body)
-from samlite.engine.routing import RouteTable
+from samlite.services.apigateway.routing import RouteTable
 from samlite.template import model
 
 if TYPE_CHECKING:
@@ -286,7 +286,7 @@ class GatewayApp:
                     respond: DirectRespond, to_reply: Any) -> bool:
         """Invoke on a warm environment and answer with `to_reply(result)`; False on a cold start.
         A Reply instead of a payload (413, 403) is answered through `to_reply` at once."""
-        from samlite.engine.invoke import TooManyRequests
+        from samlite.core.invoke import TooManyRequests
 
         def done(result: Any) -> None:
             try:
@@ -471,8 +471,8 @@ class GatewayApp:
         authorizer = None
         account = "anonymous"
         if target.iam:
-            from samlite.engine.awsapi import AwsError
-            from samlite.engine.awsapi.sigv4 import verify
+            from samlite.core.aws_api import AwsError
+            from samlite.core.sigv4 import verify
 
             try:
                 caller = verify(method, request.raw_path.decode("latin-1"), query, headers, request.body)
@@ -512,7 +512,7 @@ class GatewayApp:
     async def _invoke(self, function_name: str, payload: bytes, timeout_s: float | None,
                       request_id: str | None = None) -> Any:
         """InvokeResult, or a canned Reply for throttling, a missing function or a timeout."""
-        from samlite.engine.invoke import TooManyRequests
+        from samlite.core.invoke import TooManyRequests
 
         invoker = self.engine.invoker
         try:
@@ -566,8 +566,8 @@ class GatewayApp:
 
 def _iam_caller(req: HttpRequest, rest: bool, account: str) -> dict[str, Any]:
     """Verify an AWS_IAM route's SigV4 signature; the caller for the event, or Denied (403)."""
-    from samlite.engine.awsapi import AwsError
-    from samlite.engine.awsapi.sigv4 import verify
+    from samlite.core.aws_api import AwsError
+    from samlite.core.sigv4 import verify
 
     try:
         caller = verify(req.method, req.full_path, req.query, req.headers, req.body)

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
 from samlite.config import Settings
-from samlite.engine.events import new_request_id
-from samlite.engine.runtime import FunctionSpec
-from samlite.engine.runtime import protocol as proto
-from samlite.engine.runtime.interpreters import UnsupportedRuntime
-from samlite.engine.runtime.workers import Environment, Reply, Workers
-from samlite.engine.store import Store
+from samlite.services.apigateway.events import new_request_id
+from samlite.core.runtime import FunctionSpec
+from samlite.core.runtime import protocol as proto
+from samlite.core.runtime.interpreters import UnsupportedRuntime
+from samlite.core.runtime.workers import Environment, Reply, Workers
+from samlite.core.store import Store
 
 log = logging.getLogger("samlite.engine")
 

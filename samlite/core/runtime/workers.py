@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from samlite.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY, Settings
-from samlite.engine.runtime import FunctionSpec
-from samlite.engine.runtime.interpreters import (
+from samlite.core.runtime import FunctionSpec
+from samlite.core.runtime.interpreters import (
     Interpreter, bootstrap_path, engine_site_packages, resolve,
 )
-from samlite.engine.runtime.protocol import FrameParser, encode
+from samlite.core.runtime.protocol import FrameParser, encode
 from samlite.procs import pid_exists
 
 log = logging.getLogger("samlite.engine")
@@ -488,7 +488,7 @@ class Workers:
             env = Environment(spec, interpreter, self.sink)
         else:
             # nodejs* / provided*: the second kind of environment, driven over the Runtime API.
-            from samlite.engine.runtime.runtime_api import RuntimeApiEnvironment
+            from samlite.core.runtime.runtime_api import RuntimeApiEnvironment
 
             env = RuntimeApiEnvironment(spec, interpreter, self.sink)
         env.tail = tail

@@ -11,12 +11,11 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import uuid
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from samlite.engine.http import BodyTooLarge, Receive, Request, Scope, Send, read_request, respond
+from samlite.core.aws_api import AwsError, Reply, request_id
+from samlite.core.http import BodyTooLarge, Receive, Request, Scope, Send, read_request, respond
 
 if TYPE_CHECKING:
     from samlite.engine.server import Engine
@@ -25,67 +24,12 @@ log = logging.getLogger("samlite.engine")
 
 # X-Amz-Target prefix -> (service module, protocol)
 JSON_TARGETS = {
-    "AmazonSQS": "samlite.engine.awsapi.sqs",
-    "Comprehend_20171127": "samlite.engine.awsapi.comprehend",
-    "Logs_20140328": "samlite.engine.awsapi.logs",
-    "GraniteServiceVersion20100801": "samlite.engine.awsapi.cloudwatch",
+    "AmazonSQS": "samlite.services.sqs.api",
+    "Comprehend_20171127": "samlite.services.comprehend.api",
+    "Logs_20140328": "samlite.services.logs.api",
+    "GraniteServiceVersion20100801": "samlite.services.cloudwatch.api",
 }
 LAMBDA_PREFIXES = ("/2015-03-31/", "/2016-08-19/", "/2017-03-31/", "/2019-09-25/", "/2021-10-31/", "/2020-06-30/")
-
-
-class AwsError(Exception):
-    """An API error in AWS's terms. `query_code` is the legacy code SQS puts in x-amzn-query-error."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        status: int = 400,
-        *,
-        sender_fault: bool = True,
-        query_code: str | None = None,
-        namespace: str | None = None,
-        extra: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.sender_fault = sender_fault
-        self.query_code = query_code
-        self.namespace = namespace
-        self.extra = extra or {}
-        self.headers = headers or {}
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b""
-    content_type: str | None = "application/x-amz-json-1.1"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
-    @classmethod
-    def json(cls, data: Any, status: int = 200, content_type: str = "application/x-amz-json-1.1",
-             headers: list[tuple[str, str]] | None = None) -> "Reply":
-        return cls(status, json.dumps(data).encode(), content_type, headers or [])
-
-
-def json_body(request: Request, code: str = "SerializationException",
-              message: str = "The request body is not a valid JSON object.") -> dict[str, Any]:
-    """The JSON object a JSON-protocol request carries; AWS's error otherwise."""
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        raise AwsError(code, message, 400) from None
-    if not isinstance(data, dict):
-        raise AwsError(code, message, 400)
-    return data
-
-
-def request_id() -> str:
-    return str(uuid.uuid4())
 
 
 class AwsApp:
@@ -115,7 +59,7 @@ class AwsApp:
         target = request.header("x-amz-target")
         try:
             if self.engine.settings.verify_sigv4:
-                from samlite.engine.awsapi.sigv4 import verify_request
+                from samlite.core.sigv4 import verify_request
 
                 verify_request(request, self.engine.settings)
             if target:
@@ -125,13 +69,13 @@ class AwsApp:
                     raise AwsError("UnknownOperationException", f"Unknown target {target}", 400)
                 reply = await self._module(module).handle(self.engine, request, action)
             elif request.path.startswith(LAMBDA_PREFIXES):
-                reply = await self._module("samlite.engine.awsapi.lambda_api").handle(self.engine, request, "")
+                reply = await self._module("samlite.services.lambda_.api").handle(self.engine, request, "")
             else:
                 form = _form(request)
                 action = form.get("Action")
                 if action is None:
                     raise AwsError("MissingAction", "No Action parameter and no X-Amz-Target header.", 400)
-                reply = await self._module("samlite.engine.awsapi.sqs_query").handle(self.engine, request, action)
+                reply = await self._module("samlite.services.sqs.query").handle(self.engine, request, action)
         except AwsError as err:
             reply = _error_reply(err, target, request)
         except Exception:  # noqa: BLE001 - an API must answer, never drop the connection

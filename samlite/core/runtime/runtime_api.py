@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from uvicorn.server import ServerState
 
-from samlite.engine.http import BodyTooLarge, Receive, Scope, Send, read_request
-from samlite.engine.runtime import protocol as proto
-from samlite.engine.runtime.interpreters import node_bootstrap_path
-from samlite.engine.runtime.workers import Environment, Reply, _make_cgroup, _rss_kb, build_environment
+from samlite.core.http import BodyTooLarge, Receive, Scope, Send, read_request
+from samlite.core.runtime import protocol as proto
+from samlite.core.runtime.interpreters import node_bootstrap_path
+from samlite.core.runtime.workers import Environment, Reply, _make_cgroup, _rss_kb, build_environment
 
 if TYPE_CHECKING:
-    from samlite.engine.runtime.workers import Workers
+    from samlite.core.runtime.workers import Workers
 
 
 PREFIX = "/2018-06-01/runtime/"

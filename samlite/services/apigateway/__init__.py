@@ -1,0 +1,1 @@
+"""Amazon API Gateway and function URLs: the HTTP gateway, routing, events, auth, CORS."""

@@ -1,0 +1,1 @@
+"""CloudWatch metrics: Lambda metrics and the CloudWatch API."""

@@ -1,0 +1,1 @@
+"""Amazon Comprehend: DetectSentiment from a local model."""

@@ -1,0 +1,1 @@
+"""AWS Lambda: functions, the Lambda API, async invocation, event source mappings, tuning."""

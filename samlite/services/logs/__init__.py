@@ -1,0 +1,1 @@
+"""CloudWatch Logs: log events of invocations and the Logs API."""

@@ -1,0 +1,1 @@
+"""Amazon SQS: durable queues and both wire protocols (JSON and query)."""
