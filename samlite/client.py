@@ -15,8 +15,8 @@ import time
 from typing import Any
 
 from samlite.config import Settings, load_settings
-from samlite.procs import process_running
 from samlite.errors import EngineUnreachable, SamliteError, StateError
+from samlite.procs import process_running
 
 START_TIMEOUT_S = 20.0
 

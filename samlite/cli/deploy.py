@@ -14,7 +14,11 @@ from typing import Any
 
 import click
 
-from samlite.cli.common import output_option, parameter_overrides_option, template_option
+from samlite.cli.common import (
+    output_option,
+    parameter_overrides_option,
+    template_option,
+)
 
 
 @click.command()

@@ -4,8 +4,8 @@
 Duration p50/p90/p99, max concurrency, cold starts, Init Duration, GB-seconds and cost at
 Lambda's published prices) with a sparkline of invocations, plus per-stack totals.
 `tune` runs a function at several memory sizes, each with the CPU share Lambda gives it, and
-names the cheapest and the fastest. Both compute in the engine (`engine/metrics.py`,
-`engine/tuning.py`); this module parses and renders.
+names the cheapest and the fastest. Both compute in the engine (`services/cloudwatch/service.py`,
+`services/lambda_/tuning.py`); this module parses and renders.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def tune(function: str, stack_name: str | None, event: str | None, payload: str 
     client = connect()
     if output != "json":
         ui.info(f"Tuning {function}: {len(set(sizes))} memory sizes x {runs} runs ...")
-    result = client.call("metrics", "tune", timeout=max(600.0, len(sizes) * runs * 60.0), function=function,
+    result = client.call("lambdas", "tune", timeout=max(600.0, len(sizes) * runs * 60.0), function=function,
                          stack=stack_name, payload_b64=base64.b64encode(data).decode(), memory_sizes=sizes,
                          runs=runs)
     if output == "json":

@@ -36,7 +36,11 @@ def validate(template: str | None, overrides: tuple[str, ...], stack_name: str, 
              more_overrides: tuple[str, ...]) -> None:
     """Validate a SAM template offline and print every problem as file:line: LogicalId.Path: message."""
     from samlite.errors import UsageError
-    from samlite.template import find_template, parse_parameter_overrides, validate_template
+    from samlite.template import (
+        find_template,
+        parse_parameter_overrides,
+        validate_template,
+    )
     from samlite.template.model import Context
 
     if more_overrides and not overrides:

@@ -1,90 +1,152 @@
 """The AWS-compatible endpoint: one port that speaks AWS's wire protocols to boto3 and the aws CLI.
 
-Routing by protocol: JSON protocol by `X-Amz-Target` prefix, the SQS query protocol by `Action=`
-in a form body (or query string), and Lambda's REST paths (`/2015-03-31/...`). Each service module
-exposes `async def handle(engine, request, action) -> Reply` and raises `AwsError` for API errors,
-which are serialised in one place per protocol.
+Each service registers an `ApiService`: how its requests are recognised and the handler that
+answers them. A request is routed, in this order, by
+1. its `X-Amz-Target` prefix (JSON protocol: `AmazonSQS.SendMessage`, `Logs_20140328.GetLogEvents`);
+2. its path prefix (REST protocols: Lambda's `/2015-03-31/functions/...`);
+3. the service in its SigV4 credential scope (`Credential=AKID/20240101/us-east-1/sqs/aws4_request`,
+   or `X-Amz-Credential` in a presigned URL), which is how the query protocol (`Action=...`) of
+   several services shares one port;
+4. an unsigned query-protocol request goes to the service registered as the query default (SQS).
+A request for a service no one serves goes to the fallback when there is one, and otherwise gets
+that protocol's "unknown operation" error. Handlers raise `AwsError`; it is serialised here, once
+per protocol.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 import logging
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+import re
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+from urllib.parse import parse_qsl, unquote
+from xml.sax.saxutils import escape
 
+from samlite.config import Settings
 from samlite.core.aws_api import AwsError, Reply, request_id
-from samlite.core.http import BodyTooLarge, Receive, Request, Scope, Send, read_request, respond
-
-if TYPE_CHECKING:
-    from samlite.engine.server import Engine
+from samlite.core.http import (
+    BodyTooLarge,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    read_request,
+    respond,
+)
 
 log = logging.getLogger("samlite.engine")
 
-# X-Amz-Target prefix -> (service module, protocol)
-JSON_TARGETS = {
-    "AmazonSQS": "samlite.services.sqs.api",
-    "Comprehend_20171127": "samlite.services.comprehend.api",
-    "Logs_20140328": "samlite.services.logs.api",
-    "GraniteServiceVersion20100801": "samlite.services.cloudwatch.api",
-}
-LAMBDA_PREFIXES = ("/2015-03-31/", "/2016-08-19/", "/2017-03-31/", "/2019-09-25/", "/2021-10-31/", "/2020-06-30/")
+Handler = Callable[[Request, str], Awaitable[Reply]]  # (request, action) -> reply
+Fallback = Callable[[Request], Awaitable[Reply]]
+
+_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
+_QUERY_NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
+
+
+@dataclass(frozen=True)
+class ApiService:
+    """One service on the endpoint: how its requests are recognised, and who answers them."""
+
+    signing_name: str  # the service in a SigV4 credential scope: "sqs", "lambda", "monitoring", ...
+    handle: Handler  # its JSON or REST protocol
+    targets: tuple[str, ...] = ()  # X-Amz-Target prefixes of its JSON protocol
+    paths: tuple[str, ...] = ()  # path prefixes of its REST protocol
+    handle_query: Handler | None = None  # its query protocol (Action=...), if it has one
+    query_default: bool = False  # unsigned query requests come here
+    query_compatible: bool = False  # JSON errors carry the legacy query code (x-amzn-query-error), as SQS's do
+    xml_namespace: str = _QUERY_NAMESPACE  # of its query-protocol error documents
+
+
+@dataclass(frozen=True)
+class Route:
+    service: ApiService | None  # None: no service of samlite's answers it
+    protocol: str  # "json", "rest" or "query": how errors are serialised
+    action: str
+    target: str = ""  # the X-Amz-Target header, for the JSON protocol
+    foreign: bool = False  # it names a service samlite does not serve itself (the fallback's)
 
 
 class AwsApp:
     """ASGI app for the AWS endpoint."""
 
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
-        self._modules: dict[str, Any] = {}
+    def __init__(self, settings: Settings, services: list[ApiService], fallback: Fallback | None = None) -> None:
+        self.settings = settings
+        self.fallback = fallback
+        self._by_target = {t: s for s in services for t in s.targets}
+        self._by_path = [(p, s) for s in services for p in s.paths]
+        self._by_scope = {s.signing_name: s for s in services}
+        self._query_default = next((s for s in services if s.query_default), None)
 
-    def _module(self, name: str) -> Any:
-        mod = self._modules.get(name)
-        if mod is None:
-            mod = self._modules[name] = importlib.import_module(name)
-        return mod
+    def route(self, request: Request) -> Route:
+        target = request.header("x-amz-target")
+        if target:
+            prefix, _, action = target.partition(".")
+            service = self._by_target.get(prefix)
+            return Route(service, "json", action, target, foreign=service is None)
+        for prefix, service in self._by_path:
+            if request.path.startswith(prefix):
+                return Route(service, "rest", "")
+        scope = signing_scope(request)
+        if scope is not None and scope not in self._by_scope:
+            return Route(None, "rest", "", foreign=True)
+        known = self._by_scope.get(scope) if scope else self._query_default
+        if known is not None and known.handle_query is None:
+            return Route(known, "rest", "")
+        action = _form(request).get("Action")
+        return Route(known if action is not None else None, "query", action or "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            return
         if scope["type"] != "http":
             return
         try:
             request = await read_request(scope, receive)
         except BodyTooLarge:
-            await respond(send, 413, json.dumps({"message": "Request entity too large"}), (), "application/json")
+            await respond(send, 413, b'{"message": "Request entity too large"}', (), "application/json")
             return
         rid = request_id()
-        target = request.header("x-amz-target")
+        route = Route(None, "query", "")
         try:
-            if self.engine.settings.verify_sigv4:
+            route = self.route(request)
+            if self.settings.verify_sigv4:
                 from samlite.core.sigv4 import verify_request
 
-                verify_request(request, self.engine.settings)
-            if target:
-                prefix, _, action = target.partition(".")
-                module = JSON_TARGETS.get(prefix)
-                if module is None:
-                    raise AwsError("UnknownOperationException", f"Unknown target {target}", 400)
-                reply = await self._module(module).handle(self.engine, request, action)
-            elif request.path.startswith(LAMBDA_PREFIXES):
-                reply = await self._module("samlite.services.lambda_.api").handle(self.engine, request, "")
+                verify_request(request, self.settings)
+            service = route.service
+            if service is not None:
+                handler = service.handle_query if route.protocol == "query" else service.handle
+                reply = await (handler or service.handle)(request, route.action)
+            elif route.foreign and self.fallback is not None:
+                reply = await self.fallback(request)
             else:
-                form = _form(request)
-                action = form.get("Action")
-                if action is None:
-                    raise AwsError("MissingAction", "No Action parameter and no X-Amz-Target header.", 400)
-                reply = await self._module("samlite.services.sqs.query").handle(self.engine, request, action)
+                raise _unknown(route)
         except AwsError as err:
-            reply = _error_reply(err, target, request)
+            reply = error_reply(err, route)
         except Exception:  # noqa: BLE001 - an API must answer, never drop the connection
             log.exception("internal error serving %s %s", request.method, request.path)
-            reply = _error_reply(AwsError("ServiceException", "Internal error", 500, sender_fault=False), target, request)
+            reply = error_reply(AwsError("ServiceException", "Internal error", 500, sender_fault=False), route)
         # A service may answer with its own request id (Invoke: the invocation's); keep only that one.
         own_id = any(k.lower() == "x-amzn-requestid" for k, _ in reply.headers)
         headers = [*reply.headers] if own_id else [("x-amzn-requestid", rid), *reply.headers]
         await respond(send, reply.status, reply.body, headers, reply.content_type)
+
+
+def signing_scope(request: Request) -> str | None:
+    """The service named in the request's SigV4 credential scope, if it is signed."""
+    found = _SCOPE.search(request.header("authorization", "") or "")
+    if found is None and b"X-Amz-Credential" in request.query_string:
+        found = _SCOPE.search("Credential=" + unquote(dict(parse_qsl(request.query_string.decode("latin-1")))
+                                                    .get("X-Amz-Credential", "")))
+    return found.group(1) if found else None
+
+
+def _unknown(route: Route) -> AwsError:
+    if route.protocol == "json":
+        return AwsError("UnknownOperationException", f"Unknown target {route.target}", 400)
+    if route.action:
+        return AwsError("InvalidAction", f"The action {route.action} is not valid for this web service.", 400)
+    if route.foreign:
+        return AwsError("UnknownOperationException", "samlite does not serve this service's API.", 404)
+    return AwsError("MissingAction", "No Action parameter and no X-Amz-Target header.", 400)
 
 
 def _form(request: Request) -> dict[str, str]:
@@ -98,26 +160,28 @@ def _form(request: Request) -> dict[str, str]:
     return dict(pairs)
 
 
-def _error_reply(err: AwsError, target: str | None, request: Request) -> Reply:
+def error_reply(err: AwsError, route: Route) -> Reply:
     """Serialise an error in the protocol the request used."""
     headers = list(err.headers.items())
-    if target and target.startswith("AmazonSQS"):
-        headers.append(("x-amzn-query-error", f"{err.query_code or err.code};{'Sender' if err.sender_fault else 'Receiver'}"))
-        body = {"__type": f"{err.namespace or 'com.amazonaws.sqs'}#{err.code}", "message": err.message, **err.extra}
+    service = route.service
+    fault = "Sender" if err.sender_fault else "Receiver"
+    if route.protocol == "json" and service is not None and service.query_compatible:
+        headers.append(("x-amzn-query-error", f"{err.query_code or err.code};{fault}"))
+        body = {"__type": f"{err.namespace or 'com.amazonaws.' + service.signing_name}#{err.code}",
+                "message": err.message, **err.extra}
         return Reply.json(body, err.status, "application/x-amz-json-1.0", headers)
-    if target:
+    if route.protocol == "json":
         body = {"__type": err.code, "Message": err.message, "message": err.message, **err.extra}
         return Reply.json(body, err.status, headers=headers)
-    if request.path.startswith(LAMBDA_PREFIXES):
+    if route.protocol == "rest":
         headers.append(("x-amzn-errortype", err.code))
         key = "Message" if err.code == "ResourceNotFoundException" else "message"
         body = {"Type": "User" if err.sender_fault else "Service", key: err.message, **err.extra}
         return Reply.json(body, err.status, "application/json", headers)
-    from xml.sax.saxutils import escape
-
+    namespace = service.xml_namespace if service is not None else _QUERY_NAMESPACE
     xml = (
-        '<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error>'
-        f"<Type>{'Sender' if err.sender_fault else 'Receiver'}</Type><Code>{escape(err.query_code or err.code)}</Code>"
+        f'<?xml version="1.0"?><ErrorResponse xmlns="{namespace}"><Error>'
+        f"<Type>{fault}</Type><Code>{escape(err.query_code or err.code)}</Code>"
         f"<Message>{escape(err.message)}</Message><Detail/></Error><RequestId>{request_id()}</RequestId></ErrorResponse>"
     )
     return Reply(err.status, xml.encode(), "text/xml", headers)

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
 from samlite.config import Settings
-from samlite.services.apigateway.events import new_request_id
+from samlite.core.aws_api import new_request_id
 from samlite.core.runtime import FunctionSpec
 from samlite.core.runtime import protocol as proto
 from samlite.core.runtime.interpreters import UnsupportedRuntime
+from samlite.core.runtime.runtime_api import RuntimeApiEnvironment
 from samlite.core.runtime.workers import Environment, Reply, Workers
 from samlite.core.store import Store
 
@@ -174,7 +175,8 @@ class InvokeService:
         self.init_limit_s = proto.INIT_LIMIT_S
         self.recorder = _Recorder(store)
         self._deadlines = _Deadlines()
-        self.workers = Workers(settings, aws_endpoint_url, self._on_output)
+        self.workers = Workers(settings, aws_endpoint_url, self._on_output,
+                               runtime_api_environment=RuntimeApiEnvironment)
         self._active: dict[str, int] = defaultdict(int)
         self._unreserved_active = 0
         self._inflight = 0

@@ -11,23 +11,23 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from samlite.core.http import BodyTooLarge, Receive, Scope, Send, read_request, respond_json
+from samlite.core.http import (
+    BodyTooLarge,
+    Receive,
+    Scope,
+    Send,
+    read_request,
+    respond_json,
+)
 from samlite.errors import SamliteError
-
-if TYPE_CHECKING:
-    from samlite.engine.server import Engine
 
 log = logging.getLogger("samlite.engine")
 
-# service name in the URL -> attribute of Engine
-SERVICES = ("engine", "deployer", "invoker", "queues", "esm", "async_dispatcher", "gateway", "logs", "metrics", "lambdas")
-
-
 class ControlApp:
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
+    def __init__(self, targets: dict[str, Any]) -> None:
+        self.targets = targets  # service name in the URL -> the object whose cli_* methods it serves
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,12 +38,11 @@ class ControlApp:
             await respond_json(send, 413, _error("UsageError", "control request too large", 2))
             return
         parts = request.path.strip("/").split("/")
-        if len(parts) != 3 or parts[0] != "call" or parts[1] not in SERVICES:
+        if len(parts) != 3 or parts[0] != "call" or parts[1] not in self.targets:
             await respond_json(send, 404, _error("NotFound", f"no control route {request.path}", 1))
             return
         _, service, method = parts
-        target = self.engine if service == "engine" else getattr(self.engine, service, None)
-        fn = getattr(target, f"cli_{method}", None) if target is not None else None
+        fn = getattr(self.targets[service], f"cli_{method}", None)
         if fn is None:
             await respond_json(send, 404, _error("NotFound", f"no control method {service}.{method}", 1))
             return

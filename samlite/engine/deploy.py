@@ -22,13 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from samlite.services.lambda_.esm import EsmManager
 from samlite.errors import DeployError, NotFoundError
+from samlite.services.lambda_.esm import EsmManager
 from samlite.template import model
 from samlite.template.model import Stack, from_dict, to_dict
 
 if TYPE_CHECKING:
-    from samlite.engine.server import Engine
+    from samlite.config import Settings
+    from samlite.core.invoke import InvokeService
+    from samlite.core.stacks import StackCatalog
+    from samlite.core.store import Store
+    from samlite.services.apigateway.gateway import GatewayApp
+    from samlite.services.sqs.service import QueueService
 
 log = logging.getLogger("samlite.engine")
 
@@ -78,34 +83,30 @@ def plan(new: Stack, old_resources: dict[str, dict[str, Any]], old_properties: d
 
 
 class Deployer:
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
-        self.store = engine.store
+    """Plans and applies stacks; after each change it refreshes the services that serve them."""
+
+    def __init__(self, settings: "Settings", store: "Store", catalog: "StackCatalog", invoker: "InvokeService",
+                 queues: "QueueService", esm: "EsmManager", gateway: "GatewayApp", gateway_url: str) -> None:
+        self.settings = settings
+        self.store = store
+        self.catalog = catalog
+        self.invoker = invoker
+        self.functions = invoker.functions
+        self.queues = queues
+        self.esm = esm
+        self.gateway = gateway
+        self.gateway_url = gateway_url
+        self.deploying: set[str] = set()  # stacks with a deploy or delete under way
 
     # --- reading ---------------------------------------------------------------------------
     def stack_names(self) -> list[str]:
-        return [r["name"] for r in self.store.query("SELECT name FROM stacks ORDER BY name")]
+        return self.catalog.names()
 
     def load_model(self, name: str) -> Stack | None:
-        row = self.store.query_one("SELECT model_json FROM stacks WHERE name = ?", (name,))
-        return from_dict(Stack, json.loads(row["model_json"])) if row else None
+        return self.catalog.model(name)
 
     def models(self) -> list[Stack]:
-        rows = self.store.query("SELECT model_json FROM stacks ORDER BY name")
-        return [from_dict(Stack, json.loads(r["model_json"])) for r in rows]
-
-    def _stack_or_error(self, name: str | None) -> str:
-        names = self.stack_names()
-        if name is None:
-            if len(names) == 1:
-                return names[0]
-            if not names:
-                raise NotFoundError("no stack is deployed", hint="Deploy one with `samlite deploy`.")
-            raise NotFoundError(f"several stacks are deployed ({', '.join(names)})", hint="Pass --stack-name.")
-        if name not in names:
-            raise NotFoundError(f"stack {name!r} is not deployed",
-                                hint=f"Deployed stacks: {', '.join(names) or 'none'}.")
-        return name
+        return self.catalog.models()
 
     # --- control surface -------------------------------------------------------------------
     def cli_exports(self) -> dict[str, str]:
@@ -130,26 +131,26 @@ class Deployer:
 
     async def cli_apply(self, model: dict[str, Any], artifacts: list[dict[str, Any]]) -> dict[str, Any]:
         new = from_dict(Stack, model)
-        if new.name in self.engine.deploying:
+        if new.name in self.deploying:
             raise DeployError(f"stack {new.name!r} is being deployed by another command",
                               hint="Wait for it to finish, then deploy again.")
-        self.engine.deploying.add(new.name)
+        self.deploying.add(new.name)
         try:
             return await self._apply(new, artifacts)
         finally:
-            self.engine.deploying.discard(new.name)
+            self.deploying.discard(new.name)
 
     async def cli_delete(self, stack: str) -> dict[str, Any]:
         if stack not in self.stack_names():
             raise NotFoundError(f"stack {stack!r} is not deployed")
-        if stack in self.engine.deploying:
+        if stack in self.deploying:
             raise DeployError(f"stack {stack!r} is being deployed; try again when it finishes")
         exports = {o.export_name for o in (self.load_model(stack) or _empty()).outputs if o.export_name}
         for other in self.models():
             if other.name != stack and exports & set(other.imports):
                 used = sorted(exports & set(other.imports))
                 raise DeployError(f"stack {stack!r} cannot be deleted: stack {other.name!r} imports {', '.join(used)}")
-        self.engine.deploying.add(stack)
+        self.deploying.add(stack)
         try:
             with self.store.transaction() as db:
                 removed = [r["logical_id"] for r in db.execute(
@@ -163,7 +164,7 @@ class Deployer:
                 db.execute("DELETE FROM stacks WHERE name = ?", (stack,))
             await self.refresh(retire=names)
         finally:
-            self.engine.deploying.discard(stack)
+            self.deploying.discard(stack)
         return {"stack": stack, "removed": removed}
 
     def cli_stacks(self) -> list[dict[str, Any]]:
@@ -175,17 +176,10 @@ class Deployer:
                 for r in rows]
 
     def cli_resources(self, stack: str | None = None) -> list[dict[str, Any]]:
-        names = [self._stack_or_error(stack)] if stack else self.stack_names()
-        out = []
-        for name in names:
-            for r in self.store.query("SELECT * FROM resources WHERE stack = ? ORDER BY logical_id", (name,)):
-                out.append({"stack": name, "logical_id": r["logical_id"], "type": r["type"],
-                            "physical_id": r["physical_id"], "status": r["status"],
-                            "emulated": bool(r["emulated"])})
-        return out
+        return self.catalog.resources(stack)
 
     def cli_outputs(self, stack: str | None = None) -> list[dict[str, Any]]:
-        names = [self._stack_or_error(stack)] if stack else self.stack_names()
+        names = self.catalog.selected(stack)
         out = []
         for name in names:
             row = self.store.query_one("SELECT outputs_json FROM stacks WHERE name = ?", (name,))
@@ -194,16 +188,16 @@ class Deployer:
         return out
 
     def cli_endpoints(self, stack: str | None = None) -> list[dict[str, Any]]:
-        names = [self._stack_or_error(stack)] if stack else self.stack_names()
+        names = self.catalog.selected(stack)
         out: list[dict[str, Any]] = []
         for name in names:
             st = self.load_model(name)
             if st is not None:
-                out.extend(endpoints(st, self.engine.gateway_url))
+                out.extend(endpoints(st, self.gateway_url))
         return out
 
     def cli_api_keys(self, stack: str | None = None) -> list[dict[str, Any]]:
-        names = [self._stack_or_error(stack)] if stack else self.stack_names()
+        names = self.catalog.selected(stack)
         rows = []
         for name in names:
             rows += [{"stack": r["stack"], "id": r["id"], "name": r["name"], "api_id": r["api_id"], "value": r["value"]}
@@ -211,25 +205,7 @@ class Deployer:
         return rows
 
     def cli_function(self, function: str, stack: str | None = None) -> dict[str, Any]:
-        """Resolve a logical id (within a stack) or a physical name to the deployed function."""
-        if stack is not None:
-            self._stack_or_error(stack)
-            row = self.store.query_one("SELECT name, stack, logical_id FROM functions WHERE stack = ? AND"
-                                       " (logical_id = ? OR name = ?)", (stack, function, function))
-        else:
-            row = self.store.query_one("SELECT name, stack, logical_id FROM functions WHERE name = ?", (function,))
-            if row is None:
-                rows = self.store.query("SELECT name, stack, logical_id FROM functions WHERE logical_id = ?",
-                                        (function,))
-                if len(rows) > 1:
-                    raise NotFoundError(f"function {function!r} exists in several stacks "
-                                        f"({', '.join(r['stack'] for r in rows)})", hint="Pass --stack-name.")
-                row = rows[0] if rows else None
-        if row is None:
-            where = f" in stack {stack!r}" if stack else ""
-            raise NotFoundError(f"function {function!r} is not deployed{where}",
-                                hint="`samlite list resources` shows what is deployed.")
-        return {"name": row["name"], "stack": row["stack"], "logical_id": row["logical_id"]}
+        return self.catalog.function(function, stack)
 
     # --- applying --------------------------------------------------------------------------
     def _old_state(self, name: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
@@ -274,7 +250,7 @@ class Deployer:
             "stack": new.name,
             "changes": [c.to_dict() for c in changes],
             "outputs": outputs,
-            "endpoints": endpoints(new, self.engine.gateway_url),
+            "endpoints": endpoints(new, self.gateway_url),
             "skipped": [{"logical_id": r.logical_id, "type": r.type} for r in new.resources.values() if not r.emulated],
             "warnings": [{"logical_id": w.logical_id, "message": w.message} for w in new.warnings],
         }
@@ -313,7 +289,7 @@ class Deployer:
         """Copy each zip into the content-addressed store and unpack it once: sha256 -> code dir."""
         from samlite.package.unpack import unpack_artifact
 
-        settings = self.engine.settings
+        settings = self.settings
         settings.artifacts_dir.mkdir(parents=True, exist_ok=True)
         out: dict[str, Path] = {}
         for art in artifacts:
@@ -406,7 +382,7 @@ class Deployer:
                             f"{new.name}-{api.logical_id}-key", new.name, api_id, now))
 
     def _output(self, out: model.Output) -> dict[str, Any]:
-        value = local_url(out.value, self.engine.gateway_url)
+        value = local_url(out.value, self.gateway_url)
         row: dict[str, Any] = {"key": out.key, "value": value, "description": out.description}
         if value != out.value:
             row["aws_value"] = out.value
@@ -432,16 +408,16 @@ class Deployer:
                 reserved_concurrency=c.get("reserved_concurrency"), stack=c.get("stack"),
                 log_format=c.get("log_format", "Text"),
             )
-        self.engine.functions.clear()
-        self.engine.functions.update(specs)
+        self.functions.clear()
+        self.functions.update(specs)
 
     async def refresh(self, retire: list[str]) -> None:
         self.restore()
         for name in retire:
-            self.engine.invoker.retire(name)
-        self.engine.queues.reload()
-        await self.engine.esm.reload()
-        self.engine.gateway.reload()
+            self.invoker.retire(name)
+        self.queues.reload()
+        await self.esm.reload()
+        self.gateway.reload()
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -58,29 +58,48 @@ class Engine:
         self.aws_url = _url(settings.host, aws_sock.getsockname()[1])
 
         # Imported here so that `python -m samlite.engine --help`-style paths stay light.
-        from samlite.services.lambda_.async_invoke import AsyncDispatcher
         from samlite.core.endpoint import AwsApp
+        from samlite.core.invoke import InvokeService
+        from samlite.core.stacks import StackCatalog
         from samlite.engine.control import ControlApp
         from samlite.engine.deploy import Deployer
-        from samlite.services.lambda_.esm import EsmManager
         from samlite.services.apigateway.gateway import GatewayApp
-        from samlite.core.invoke import InvokeService
-        from samlite.services.lambda_.service import LambdaService
-        from samlite.services.logs.service import LogService
+        from samlite.services.cloudwatch import api as cloudwatch_api
         from samlite.services.cloudwatch.service import MetricsService
+        from samlite.services.comprehend import api as comprehend_api
+        from samlite.services.lambda_ import api as lambda_api
+        from samlite.services.lambda_.async_invoke import AsyncDispatcher
+        from samlite.services.lambda_.esm import EsmManager
+        from samlite.services.lambda_.service import LambdaService
+        from samlite.services.logs import api as logs_api
+        from samlite.services.logs.service import LogService
+        from samlite.services.sqs import endpoint as sqs_endpoint
         from samlite.services.sqs.service import QueueService
 
-        self.invoker = InvokeService(settings, self.store, self.aws_url, self.functions)
-        self.queues = QueueService(self)
-        self.async_dispatcher = AsyncDispatcher(self)
-        self.esm = EsmManager(self)
-        self.gateway = GatewayApp(self)
-        self.deployer = Deployer(self)
-        self.lambdas = LambdaService(self)
-        self.logs = LogService(self)
-        self.metrics = MetricsService(self)
-        self.aws = AwsApp(self)
-        self.control = ControlApp(self)
+        store = self.store
+        catalog = StackCatalog(store)
+        self.invoker = InvokeService(settings, store, self.aws_url, self.functions)
+        self.queues = QueueService(settings, store, self.aws_url, stopping=self._stop)
+        self.async_dispatcher = AsyncDispatcher(settings, store, self.invoker, self.queues)
+        self.esm = EsmManager(settings, store, self.invoker, self.queues)
+        self.gateway = GatewayApp(settings, store, catalog, self.invoker)
+        self.deployer = Deployer(settings, store, catalog, self.invoker, self.queues, self.esm, self.gateway,
+                                 self.gateway_url)
+        self.lambdas = LambdaService(settings, store, catalog, self.invoker, self.esm, self.aws_url)
+        self.logs = LogService(store, catalog, settings.region, settings.account_id)
+        self.metrics = MetricsService(store, catalog, self.invoker)
+        self.aws = AwsApp(settings, [
+            sqs_endpoint.api(self.queues),
+            lambda_api.api(self.lambdas),
+            logs_api.api(self.logs),
+            cloudwatch_api.api(self.metrics),
+            comprehend_api.api(),
+        ])
+        self.control = ControlApp({
+            "engine": self, "deployer": self.deployer, "invoker": self.invoker, "queues": self.queues,
+            "esm": self.esm, "async_dispatcher": self.async_dispatcher, "gateway": self.gateway,
+            "logs": self.logs, "metrics": self.metrics, "lambdas": self.lambdas,
+        })
 
         await self.invoker.start()
         await self.queues.start()

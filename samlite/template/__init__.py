@@ -73,14 +73,14 @@ def parse_parameter_overrides(values: Iterable[str] | str | None) -> dict[str, s
 def load_stack(path: str | Path, context: "Context",
                parameter_overrides: Mapping[str, str] | None = None,
                check_code: bool = False) -> "Stack":
-    from samlite.template.resolve import load_stack as _load
+    from samlite.template.pipeline import load_stack as _load
 
     return _load(path, context, parameter_overrides, check_code)
 
 
 def validate_template(path: str | Path, context: "Context | None" = None,
                       parameter_overrides: Mapping[str, str] | None = None) -> list["Problem"]:
-    from samlite.template.validate import validate_template as _validate
+    from samlite.template.pipeline import validate_template as _validate
 
     return _validate(path, context, parameter_overrides)
 

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import yaml
 
 from samlite.errors import TemplateError
+from samlite.template.problems import Problem
 
 # CloudFormation rejects template bodies over 1 MB (S3-hosted limit); so do we.
 MAX_TEMPLATE_BYTES = 1_048_576
@@ -179,8 +180,6 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 def _error(filename: str, line: int | None, message: str, hint: str | None = None) -> TemplateError:
-    from samlite.template.problems import Problem
-
     where = f"{filename}:{line}" if line else filename
     return TemplateError(f"{where}: {message}", [Problem(filename, line, "", "", message)], hint)
 

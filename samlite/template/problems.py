@@ -7,8 +7,7 @@ A problem names its logical id (resource, parameter, output, `Globals`...) and t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
-
+from typing import Any, Callable, Iterable
 
 
 @dataclass(frozen=True)
@@ -47,9 +46,10 @@ SECTIONS = ("Resources", "Parameters", "Outputs", "Conditions", "Mappings")
 class Problems:
     """An ordered, de-duplicated collection of problems for one template."""
 
-    def __init__(self, file: str, doc: Any) -> None:
+    def __init__(self, file: str, doc: Any, locate: Callable[[Any, tuple[Any, ...]], int | None]) -> None:
         self.file = file
         self.doc = doc
+        self.locate = locate  # (document, path) -> line: the loader's line_of
         self.items: list[Problem] = []
         self._seen: set[tuple[str, str, str]] = set()
 
@@ -64,9 +64,7 @@ class Problems:
         if line is None:
             doc_path: tuple[Any, ...] = ((section, logical_id) if section else
                                          ((logical_id,) if logical_id else ())) + path
-            from samlite.template.loader import line_of
-
-            line = line_of(self.doc, doc_path)
+            line = self.locate(self.doc, doc_path)
         self.items.append(Problem(self.file, line, logical_id, text, message, severity))
 
     def error(self, section: str | None, logical_id: str, path: Iterable[Any], message: str) -> None:

@@ -1,7 +1,7 @@
 """Template -> `model.Stack`: parameters, conditions, Globals, SAM's implicit resources, intrinsics.
 
-`Builder` runs the whole pipeline once and collects every problem on the way; `load_stack()`
-raises `TemplateError` if any is an error, `validate.validate_template()` returns them all.
+`Builder` runs the whole pipeline once and collects every problem on the way; `pipeline.load_stack()`
+raises `TemplateError` if any is an error, `pipeline.validate_template()` returns them all.
 The order: load -> schema -> parameters -> conditions -> Globals merge -> implicit resources
 (their logical ids are known before anything resolves, so `!Ref ServerlessRestApi` works) ->
 dependency cycles -> resolve each resource -> build model objects and run the limit checks.
@@ -15,13 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from samlite.errors import TemplateError
 from samlite.template import model
-from samlite.template.intrinsics import IntrinsicError, Resolver, Scope, is_intrinsic, references
-from samlite.template.loader import load_template
+from samlite.template import validate as checks
+from samlite.template.intrinsics import (
+    IntrinsicError,
+    Resolver,
+    Scope,
+    is_intrinsic,
+    references,
+)
+from samlite.template.loader import line_of, load_template
 from samlite.template.problems import Problems
 from samlite.template.resource_types import EMULATED, classify
-from samlite.template import validate as checks
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
@@ -101,8 +106,9 @@ class Builder:
 
     def __init__(self, path: str | Path, context: model.Context,
                  parameter_overrides: Mapping[str, str] | None = None, check_code: bool = False,
-                 mode: str = "load") -> None:
+                 mode: str = "load", assemble: Callable[[Builder], model.Stack | None] | None = None) -> None:
         self.path = Path(path)
+        self.assemble = assemble  # resolved entries -> Stack (assemble.Assembler); None: resolve only
         self.file = str(path)
         self.base_dir = self.path.resolve().parent
         self.context = context
@@ -110,7 +116,7 @@ class Builder:
         self.check_code = check_code
         self.mode = mode
         self.doc: Any = None
-        self.problems = Problems(self.file, None)
+        self.problems = Problems(self.file, None, line_of)
         self.parameters: dict[str, Any] = {}
         self.entries: dict[str, Entry] = {}
         self.absent: dict[str, str] = {}
@@ -655,9 +661,7 @@ class Builder:
     # ------------------------------------------------------------------ model assembly
 
     def _assemble(self) -> model.Stack | None:
-        from samlite.template.assemble import Assembler
-
-        return Assembler(self).run()
+        return self.assemble(self) if self.assemble is not None else None
 
 
 def merge_globals(globals_: dict[str, Any], props: dict[str, Any], ignore: Any) -> dict[str, Any]:
@@ -745,22 +749,3 @@ def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
                 parent = work[-1][0]
                 low[parent] = min(low[parent], low[node])
     return result
-
-
-def load_stack(path: str | Path, context: model.Context,
-               parameter_overrides: Mapping[str, str] | None = None,
-               check_code: bool = False) -> model.Stack:
-    """Load, validate and resolve a template; raise TemplateError listing every error."""
-    builder = Builder(path, context, parameter_overrides, check_code=check_code, mode="load")
-    stack = builder.build()
-    errors = sorted(builder.problems.errors, key=lambda p: p.line or 0)
-    if errors or stack is None:
-        if not errors:
-            raise TemplateError(f"{path}: the template has no resources")
-        lines = [str(e) for e in errors[:20]]
-        if len(errors) > 20:
-            lines.append(f"... and {len(errors) - 20} more problem(s)")
-        header = f"{path}: {len(errors)} error(s) in the template:\n" if len(errors) > 1 else ""
-        raise TemplateError(header + "\n".join(lines), errors,
-                            "Run `samlite validate` to see warnings too." if len(errors) > 1 else None)
-    return stack

@@ -2,7 +2,7 @@
 
 Each `check_*` takes resolved properties and a `report(path, message, severity)` callback, so
 it knows nothing about lines or files; `resolve.Builder` calls them while building the model and
-`validate_template()` runs the whole pipeline and returns every problem found.
+`pipeline.validate_template()` runs the whole pipeline and returns every problem found.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import json
 import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
-
-from samlite.template.problems import Problem
 
 Report = Callable[[tuple[Any, ...], str, str], None]
 
@@ -273,23 +271,3 @@ def check_code(report: Report, props: Mapping[str, Any], code_path: str | None,
         if not (path / f"{rel}.py").is_file() and not (path / rel / "__init__.py").is_file():
             report(("Handler",), f"handler module '{module}' not found: no {rel}.py or "
                    f"{rel}/__init__.py in {code_path}", severity)
-
-
-def validate_template(path: str | Path, context: Any = None,
-                      parameter_overrides: Mapping[str, str] | None = None) -> list[Problem]:
-    """Every problem in a template (errors and warnings), in template order; never raises for
-    template content (unreadable or unparsable files become a single problem)."""
-    from samlite.errors import TemplateError
-    from samlite.template.model import Context
-    from samlite.template.resolve import Builder
-
-    try:
-        builder = Builder(path, context or Context(), parameter_overrides, check_code=False,
-                          mode="validate")
-        builder.build()
-    except TemplateError as exc:
-        if exc.problems:
-            return list(exc.problems)
-        return [Problem(str(path), None, "", "", exc.message)]
-    # Template order reads best; problems without a line (whole-file) come first.
-    return sorted(builder.problems.items, key=lambda p: p.line or 0)

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqs_esm_stack import deploy, deployed_engine, queue_url
 
 from samlite.testing import EngineHandle, wait_for
-from sqs_esm_stack import deploy, deployed_engine, queue_url
+
 
 @pytest.fixture(scope="module")
 def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:

@@ -17,7 +17,12 @@ from typing import Any, Iterator
 import pytest
 import uvicorn
 
-from samlite.core.http import DIRECT_MAX_BODY, DirectHttpProtocol, OneWriteHttpToolsProtocol, RawRequest
+from samlite.core.http import (
+    DIRECT_MAX_BODY,
+    DirectHttpProtocol,
+    OneWriteHttpToolsProtocol,
+    RawRequest,
+)
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:

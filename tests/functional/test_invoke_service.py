@@ -9,12 +9,17 @@ import time
 from pathlib import Path
 
 import pytest
+from invoke_lab import lab, run
 
 from samlite.core.invoke import (
-    FunctionNotFound, InvalidParameterValue, InvalidRequestContent, RequestTooLarge, TooManyRequests,
+    FunctionNotFound,
+    InvalidParameterValue,
+    InvalidRequestContent,
+    RequestTooLarge,
+    TooManyRequests,
 )
 from samlite.core.runtime import FunctionSpec
-from invoke_lab import lab, run
+
 
 def test_request_size_limits(tmp_path: Path) -> None:
     async def body() -> None:

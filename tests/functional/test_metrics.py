@@ -218,7 +218,7 @@ def test_engine_checks_tune_arguments_too(engine: EngineHandle, monkeypatch: pyt
     monkeypatch.setenv("SAMLITE_HOME", str(engine.home))
     client = EngineClient(load_settings())
     with pytest.raises(RemoteError) as exc:
-        client.call("metrics", "tune", function="WorkFunction", stack=STACK, **kwargs)
+        client.call("lambdas", "tune", function="WorkFunction", stack=STACK, **kwargs)
     assert exc.value.exit_code == 2 and message in exc.value.message
     with pytest.raises(RemoteError) as exc:
         client.call("metrics", "summary", since_s="15m")

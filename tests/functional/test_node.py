@@ -10,10 +10,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from invoke_lab import ARN, lab, run
 
 from samlite.core.runtime import interpreters
-
-from invoke_lab import ARN, lab, run
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node on PATH")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from invoke_lab import Lab, lab, run
 
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

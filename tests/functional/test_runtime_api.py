@@ -13,9 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-
 from invoke_lab import ARN, lab, run
-
 
 CURL_BOOTSTRAP = """\
 #!/bin/sh

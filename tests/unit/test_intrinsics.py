@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from samlite.template.intrinsics import (NO_VALUE, IntrinsicError, Resolver, Scope, parse_sub,
-                                         references)
+from samlite.template.intrinsics import (
+    NO_VALUE,
+    IntrinsicError,
+    Resolver,
+    Scope,
+    parse_sub,
+    references,
+)
 
 RESOURCES = {"Fn": "my-fn", "Queue": "https://q/url"}
 

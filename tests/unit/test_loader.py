@@ -15,8 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from samlite.errors import TemplateError
-from samlite.template.loader import (MAX_TEMPLATE_BYTES, LDict, LList, line_of, load_template,
-                                     parse_yaml)
+from samlite.template.loader import (
+    MAX_TEMPLATE_BYTES,
+    LDict,
+    LList,
+    line_of,
+    load_template,
+    parse_yaml,
+)
 
 
 def test_short_tags_become_long_forms() -> None:

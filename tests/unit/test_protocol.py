@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import socket
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from samlite.core.runtime import bootstrap, protocol
 

@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from samlite.services.comprehend.sentiment import LANGUAGES, detect_languages, detect_sentiment, from_vader
+from samlite.services.comprehend.sentiment import (
+    LANGUAGES,
+    detect_languages,
+    detect_sentiment,
+    from_vader,
+)
 
 
 def _sum(s) -> float:

@@ -437,13 +437,13 @@ def worker_main(config, sock):
 
 def _preimport():
     """What every worker needs, imported once so a fork starts warm."""
+    import datetime  # noqa: F401
     import decimal  # noqa: F401
+    import encodings.idna  # noqa: F401
+    import importlib.util  # noqa: F401
+    import logging.handlers  # noqa: F401
     import tempfile  # noqa: F401
     import uuid  # noqa: F401
-    import datetime  # noqa: F401
-    import logging.handlers  # noqa: F401
-    import importlib.util  # noqa: F401
-    import encodings.idna  # noqa: F401
     json.dumps({"warm": [1, 2.0]})
     json.loads('{"warm": [1, 2.0]}')
 

@@ -39,7 +39,13 @@ from uvicorn.server import ServerState
 from samlite.core.http import BodyTooLarge, Receive, Scope, Send, read_request
 from samlite.core.runtime import protocol as proto
 from samlite.core.runtime.interpreters import node_bootstrap_path
-from samlite.core.runtime.workers import Environment, Reply, _make_cgroup, _rss_kb, build_environment
+from samlite.core.runtime.workers import (
+    Environment,
+    Reply,
+    _make_cgroup,
+    _rss_kb,
+    build_environment,
+)
 
 if TYPE_CHECKING:
     from samlite.core.runtime.workers import Workers

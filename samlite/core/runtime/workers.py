@@ -34,7 +34,10 @@ from typing import Any, Callable
 from samlite.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY, Settings
 from samlite.core.runtime import FunctionSpec
 from samlite.core.runtime.interpreters import (
-    Interpreter, bootstrap_path, engine_site_packages, resolve,
+    Interpreter,
+    bootstrap_path,
+    engine_site_packages,
+    resolve,
 )
 from samlite.core.runtime.protocol import FrameParser, encode
 from samlite.procs import pid_exists
@@ -414,8 +417,11 @@ class Workers:
     """All execution environments of the engine, pooled per function name."""
 
     def __init__(self, settings: Settings, aws_endpoint_url: str, sink: OutputSink,
-                 use_zygote: bool = True) -> None:
+                 use_zygote: bool = True, runtime_api_environment: type[Environment] | None = None) -> None:
         self.settings = settings
+        # The environment class for nodejs* / provided* (runtime_api.py), passed in by the invoke
+        # service so that this module does not import the Runtime API that builds on it.
+        self.runtime_api_environment = runtime_api_environment
         self.aws_endpoint_url = aws_endpoint_url
         self.sink = sink
         self.use_zygote = use_zygote
@@ -486,11 +492,11 @@ class Workers:
         interpreter = resolve(spec.runtime, spec.architectures)
         if interpreter.kind == "python":
             env = Environment(spec, interpreter, self.sink)
-        else:
+        elif self.runtime_api_environment is not None:
             # nodejs* / provided*: the second kind of environment, driven over the Runtime API.
-            from samlite.core.runtime.runtime_api import RuntimeApiEnvironment
-
-            env = RuntimeApiEnvironment(spec, interpreter, self.sink)
+            env = self.runtime_api_environment(spec, interpreter, self.sink)
+        else:
+            raise RuntimeError(f"runtime {spec.runtime} needs the Runtime API environment")
         env.tail = tail
         env.state = "busy"
         pool = self.pool(spec.name)

@@ -28,16 +28,34 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
+from samlite.core.aws_api import new_request_id
+from samlite.core.http import (
+    MAX_BODY,
+    BodyTooLarge,
+    DirectRespond,
+    RawHeaders,
+    RawRequest,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+)
 from samlite.services.apigateway import auth, events
 from samlite.services.apigateway.cors import HttpCors, RestCors
-from samlite.services.apigateway.events import ApiContext, HttpRequest, Reply, error_reply
-from samlite.core.http import (MAX_BODY, BodyTooLarge, DirectRespond, RawHeaders, RawRequest, Receive, Scope,
-                                 Send, read_body)
+from samlite.services.apigateway.events import (
+    ApiContext,
+    HttpRequest,
+    Reply,
+    error_reply,
+)
 from samlite.services.apigateway.routing import RouteTable
 from samlite.template import model
 
 if TYPE_CHECKING:
-    from samlite.engine.server import Engine
+    from samlite.config import Settings
+    from samlite.core.invoke import InvokeService
+    from samlite.core.stacks import StackCatalog
+    from samlite.core.store import Store
 
 log = logging.getLogger("samlite.engine")
 
@@ -139,8 +157,11 @@ class GatewayUrl:
 class GatewayApp:
     """ASGI app serving every deployed API and function URL."""
 
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
+    def __init__(self, settings: "Settings", store: "Store", catalog: "StackCatalog", invoker: "InvokeService") -> None:
+        self.settings = settings
+        self.store = store
+        self.catalog = catalog
+        self.invoker = invoker
         self.apis: dict[str, GatewayApi] = {}
         self.urls: dict[str, GatewayUrl] = {}
         self.single: GatewayApi | None = None
@@ -157,13 +178,13 @@ class GatewayApp:
 
     def reload(self) -> None:
         """Recompile every API and function URL from the deployed stacks (after deploy/delete)."""
-        settings = self.engine.settings
+        settings = self.settings
         keys: dict[str, dict[str, str]] = {}
-        for row in self.engine.store.query("SELECT id, value, api_id FROM api_keys"):
+        for row in self.store.query("SELECT id, value, api_id FROM api_keys"):
             keys.setdefault(row["api_id"], {})[row["value"]] = row["id"]
         apis: dict[str, GatewayApi] = {}
         urls: dict[str, GatewayUrl] = {}
-        for stack in self.engine.deployer.models():
+        for stack in self.catalog.models():
             for api in stack.apis.values():
                 try:
                     apis[api.api_id] = _compile_api(stack, api, settings.region, settings.account_id,
@@ -215,7 +236,7 @@ class GatewayApp:
             return
         request = RawRequest(scope["method"], raw_path, scope.get("query_string", b""), scope["headers"], body,
                              scope.get("client"), scope.get("server"), scope.get("http_version", "1.1"))
-        rid = events.new_request_id()
+        rid = new_request_id()
         call = self._match(api, target.path, target.stage_prefix, request, headers, rid)
         if isinstance(call, Reply):
             await _send(send, call, rid, rest)
@@ -243,7 +264,7 @@ class GatewayApp:
             respond(*_wire(target))
             return True
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers]
-        invoker = self.engine.invoker
+        invoker = self.invoker
         if target.url is not None:
             url_call = self._url_call(target.url, target.path, request, headers)
             if isinstance(url_call, Reply):
@@ -257,7 +278,7 @@ class GatewayApp:
         api = target.api
         assert api is not None
         rest = api.kind == "rest"
-        rid = events.new_request_id()
+        rid = new_request_id()
         call = self._match(api, target.path, target.stage_prefix, request, headers, rid)
         if isinstance(call, Reply):
             respond(*_wire(call, rid, rest))
@@ -278,7 +299,7 @@ class GatewayApp:
     def _spec(self, function_name: str) -> Any:
         """The function's spec, or None when it vanished (the ASGI path reports that)."""
         try:
-            return self.engine.invoker.resolve(function_name)
+            return self.invoker.resolve(function_name)
         except Exception:  # noqa: BLE001
             return None
 
@@ -300,7 +321,7 @@ class GatewayApp:
             done(payload)
             return True
         try:
-            return self.engine.invoker.run_warm(spec, payload, request_id, "gateway", done)
+            return self.invoker.run_warm(spec, payload, request_id, "gateway", done)
         except TooManyRequests:
             done(THROTTLED)
             return True
@@ -396,7 +417,7 @@ class GatewayApp:
         rest = api.kind == "rest"
         iam = None
         if gr.iam:
-            caller = _iam_caller(req, rest, self.engine.settings.account_id)
+            caller = _iam_caller(req, rest, self.settings.account_id)
             if rest:
                 iam = caller
             else:
@@ -478,14 +499,14 @@ class GatewayApp:
                 caller = verify(method, request.raw_path.decode("latin-1"), query, headers, request.body)
             except AwsError:
                 return URL_FORBIDDEN
-            account = self.engine.settings.account_id
+            account = self.settings.account_id
             iam = caller.iam_context()
             iam["accountId"] = account
             iam["userArn"] = f"arn:aws:iam::{account}:user/{caller.access_key}"
             authorizer = {"iam": iam}
         client = request.client or ("127.0.0.1", 0)
         server = request.server or ("127.0.0.1", 0)
-        lambda_rid = events.new_request_id()
+        lambda_rid = new_request_id()
         req = HttpRequest(method=method, path=path, query=query, headers=headers, body=request.body,
                           source_ip=client[0], port=server[1] or 0, request_id=lambda_rid, time_ms=events.now_ms(),
                           protocol=f"HTTP/{request.http_version}")
@@ -514,13 +535,13 @@ class GatewayApp:
         """InvokeResult, or a canned Reply for throttling, a missing function or a timeout."""
         from samlite.core.invoke import TooManyRequests
 
-        invoker = self.engine.invoker
+        invoker = self.invoker
         try:
             spec = invoker.resolve(function_name)
         except Exception:  # noqa: BLE001 - the function vanished (deleted stack mid-flight)
             log.error("gateway: function %s is not deployed", function_name)
             return error_reply(500, {"message": "Internal server error"})
-        rid = request_id or events.new_request_id()
+        rid = request_id or new_request_id()
         try:
             if timeout_s is None or timeout_s > invoker.settle_bound_s(spec):
                 # The function's own timeout settles the run first: await it in place (a task per

@@ -2,7 +2,7 @@
 
 Current botocore sends CloudWatch requests in the JSON 1.0 protocol (X-Amz-Target
 `GraniteServiceVersion20100801.<Action>`, timestamps as epoch seconds), which AwsApp routes
-here. The data are the engine's invocation metrics (`engine/metrics.py`): Invocations, Errors,
+here. The data are the engine's invocation metrics (`services/cloudwatch/service.py`): Invocations, Errors,
 Throttles, Duration and ConcurrentExecutions, optionally for one FunctionName dimension. Other
 namespaces and metrics have no data points, as in an account that never published them.
 """
@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from samlite.core.aws_api import AwsError, Reply, json_body
+from samlite.core.endpoint import ApiService
 from samlite.core.http import Request
 from samlite.services.cloudwatch.service import LAMBDA_METRICS, percentile, samples
 
 if TYPE_CHECKING:
-    from samlite.engine.server import Engine
+    from samlite.services.cloudwatch.service import MetricsService
 
 MAX_DATAPOINTS = 1440
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
@@ -27,8 +29,6 @@ CONTENT_TYPE = "application/x-amz-json-1.0"
 
 def _invalid(message: str, code: str = "InvalidParameterValue") -> AwsError:
     return AwsError(code, message, 400)
-
-
 
 
 def _time(data: dict[str, Any], key: str) -> float:
@@ -100,7 +100,7 @@ def _check_extended(stat: Any) -> str:
     return stat
 
 
-def get_metric_statistics(engine: "Engine", data: dict[str, Any]) -> dict[str, Any]:
+def get_metric_statistics(metrics: "MetricsService", data: dict[str, Any]) -> dict[str, Any]:
     namespace, metric = data.get("Namespace"), data.get("MetricName")
     if not isinstance(namespace, str) or not isinstance(metric, str):
         raise AwsError("MissingParameter", "The parameters Namespace and MetricName are required.", 400)
@@ -114,7 +114,7 @@ def get_metric_statistics(engine: "Engine", data: dict[str, Any]) -> dict[str, A
     start_ms, end_ms, period = _window(data, data.get("Period"))
     known, function = _function_name(namespace, data.get("Dimensions"))
     unit = LAMBDA_METRICS.get(metric, "None")
-    points = samples(engine.metrics, metric, function, start_ms, end_ms, period) if known else {}
+    points = samples(metrics, metric, function, start_ms, end_ms, period) if known else {}
     datapoints = []
     for ts, values in sorted(points.items()):
         point: dict[str, Any] = {"Timestamp": ts, "Unit": unit}
@@ -126,7 +126,7 @@ def get_metric_statistics(engine: "Engine", data: dict[str, Any]) -> dict[str, A
     return {"Label": metric, "Datapoints": datapoints}
 
 
-def get_metric_data(engine: "Engine", data: dict[str, Any]) -> dict[str, Any]:
+def get_metric_data(metrics: "MetricsService", data: dict[str, Any]) -> dict[str, Any]:
     queries = data.get("MetricDataQueries")
     if not isinstance(queries, list) or not queries:
         raise AwsError("MissingParameter", "The parameter MetricDataQueries is required.", 400)
@@ -147,7 +147,7 @@ def get_metric_data(engine: "Engine", data: dict[str, Any]) -> dict[str, Any]:
         start_ms, end_ms, period = _window(data, stat_q.get("Period"))
         known, function = _function_name(metric_q.get("Namespace"), metric_q.get("Dimensions"))
         metric = metric_q.get("MetricName")
-        points = samples(engine.metrics, metric, function, start_ms, end_ms, period) \
+        points = samples(metrics, metric, function, start_ms, end_ms, period) \
             if known and isinstance(metric, str) else {}
         if query.get("ReturnData") is False:
             continue
@@ -159,12 +159,12 @@ def get_metric_data(engine: "Engine", data: dict[str, Any]) -> dict[str, Any]:
     return {"MetricDataResults": results, "Messages": []}
 
 
-def list_metrics(engine: "Engine", data: dict[str, Any]) -> dict[str, Any]:
+def list_metrics(metrics: "MetricsService", data: dict[str, Any]) -> dict[str, Any]:
     namespace = data.get("Namespace")
     if namespace not in (None, "AWS/Lambda"):
         return {"Metrics": []}
     since = int((time.time() - 14 * 86400) * 1000)
-    names = [r["function_name"] for r in engine.store.query(
+    names = [r["function_name"] for r in metrics.store.query(
         "SELECT DISTINCT function_name FROM metrics WHERE timestamp_ms >= ? ORDER BY function_name", (since,))]
     wanted = data.get("MetricName")
     out = [{"Namespace": "AWS/Lambda", "MetricName": m, "Dimensions": [{"Name": "FunctionName", "Value": n}]}
@@ -176,8 +176,12 @@ ACTIONS = {"GetMetricStatistics": get_metric_statistics, "GetMetricData": get_me
            "ListMetrics": list_metrics}
 
 
-async def handle(engine: "Engine", request: Request, action: str) -> Reply:
+async def handle(metrics: "MetricsService", request: Request, action: str) -> Reply:
     fn = ACTIONS.get(action)
     if fn is None:
         raise AwsError("UnknownOperationException", f"CloudWatch action {action} is not supported by samlite.", 400)
-    return Reply.json(fn(engine, json_body(request)), content_type=CONTENT_TYPE)
+    return Reply.json(fn(metrics, json_body(request)), content_type=CONTENT_TYPE)
+
+
+def api(metrics: "MetricsService") -> ApiService:
+    return ApiService("monitoring", partial(handle, metrics), targets=("GraniteServiceVersion20100801",))

@@ -1,10 +1,10 @@
 """Invocation metrics and cost: aggregates over the `metrics` table the invoke service fills.
 
-Every invocation (and every throttle) adds one row (`engine/invoke.py`). This module turns the
+Every invocation (and every throttle) adds one row (`core/invoke.py`). This module turns the
 rows of a time window into what CloudWatch's AWS/Lambda namespace shows (Invocations, Errors,
 Throttles, Duration percentiles, ConcurrentExecutions) plus cold starts, Init Duration and the
 bill (`samlite.pricing`). Rows written by `samlite tune` (source "tune") are experiments, not
-traffic, and are left out. `samlite tune` itself lives in `engine/tuning.py`.
+traffic, and are left out. `samlite tune` itself lives in `services/lambda_/tuning.py`.
 
 Percentiles use the nearest-rank method (the smallest value with at least p% of the values at
 or below it), so p99 of 10 samples is the maximum, as CloudWatch reports it.
@@ -21,7 +21,9 @@ from samlite import pricing
 from samlite.errors import UsageError
 
 if TYPE_CHECKING:
-    from samlite.engine.server import Engine
+    from samlite.core.invoke import InvokeService
+    from samlite.core.stacks import StackCatalog
+    from samlite.core.store import Store
 
 MAX_WINDOW_S = 15 * 24 * 3600  # CloudWatch keeps 1-minute data points for 15 days
 DEFAULT_BUCKETS = 30
@@ -153,23 +155,23 @@ def check_window(since_s: Any) -> float:
 
 
 class MetricsService:
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
+    def __init__(self, store: "Store", catalog: "StackCatalog", invoker: "InvokeService") -> None:
+        self.store = store
+        self.catalog = catalog
+        self.invoker = invoker
 
     # --- reading -----------------------------------------------------------------------------
     def _flush(self) -> None:
         # Rows are buffered for up to ~50 ms; a summary must include the invocations that just
         # returned (read-your-writes for `samlite invoke` followed by `samlite metrics`).
-        invoker = getattr(self.engine, "invoker", None)
-        if invoker is not None:
-            invoker.recorder.flush()
+        self.invoker.recorder.flush()
 
     def _functions(self, function: str | None, stack: str | None) -> list[dict[str, Any]]:
         if function:
-            return [self.engine.deployer.cli_function(function, stack)]
-        store = self.engine.store
+            return [self.catalog.function(function, stack)]
+        store = self.store
         if stack:
-            self.engine.deployer.cli_resources(stack)  # NotFoundError for an unknown stack
+            self.catalog.require(stack)
             rows = store.query("SELECT name, stack, logical_id FROM functions WHERE stack = ? ORDER BY stack, name",
                                (stack,))
         else:
@@ -188,7 +190,7 @@ class MetricsService:
         if not include_tune:
             sql += " AND source != ?"
             params.append(TUNE_SOURCE)
-        return self.engine.store.query(sql + " ORDER BY timestamp_ms", params)
+        return self.store.query(sql + " ORDER BY timestamp_ms", params)
 
     # --- control surface ---------------------------------------------------------------------
     def cli_summary(self, function: str | None = None, stack: str | None = None, since_s: float = 900,
@@ -226,21 +228,14 @@ class MetricsService:
         }
 
     def _config(self, name: str) -> dict[str, Any]:
-        spec = self.engine.functions.get(name)
+        spec = self.invoker.functions.get(name)
         if spec is None:
             return {"memory_size": None, "architecture": None}
         return {"memory_size": spec.memory_size, "architecture": spec.architecture,
                 "reserved_concurrency": spec.reserved_concurrency}
 
-    async def cli_tune(self, function: str, stack: str | None = None, payload_b64: str = "",
-                       memory_sizes: Any = None, runs: Any = 5) -> dict[str, Any]:
-        """Run the function at several memory sizes with Lambda's CPU share each (`samlite tune`)."""
-        from samlite.services.lambda_.tuning import tune
 
-        return await tune(self.engine, function, stack, payload_b64, memory_sizes, runs)
-
-
-# --- CloudWatch AWS/Lambda view (awsapi/cloudwatch.py) ---------------------------------------
+# --- CloudWatch AWS/Lambda view (services/cloudwatch/api.py) ---------------------------------------
 
 # metric name -> (unit, value of one row or None when the row does not count)
 LAMBDA_METRICS: dict[str, str] = {
@@ -274,7 +269,7 @@ def samples(service: MetricsService, metric: str, function_name: str | None, sta
     if function_name:
         names = [function_name]
     else:
-        names = [r["function_name"] for r in service.engine.store.query(
+        names = [r["function_name"] for r in service.store.query(
             "SELECT DISTINCT function_name FROM metrics WHERE timestamp_ms >= ? AND timestamp_ms < ?",
             (start_ms, end_ms))]
     out: dict[int, list[float]] = {}

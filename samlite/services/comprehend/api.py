@@ -10,26 +10,27 @@ the English VADER model, see sentiment.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from samlite.core.aws_api import AwsError, Reply, json_body
+from samlite.core.endpoint import ApiService
 from samlite.core.http import Request
-from samlite.services.comprehend.sentiment import LANGUAGES, MAX_TEXT_BYTES, detect_languages, detect_sentiment
-
-if TYPE_CHECKING:
-    from samlite.engine.server import Engine
+from samlite.services.comprehend.sentiment import (
+    LANGUAGES,
+    MAX_TEXT_BYTES,
+    detect_languages,
+    detect_sentiment,
+)
 
 MAX_BATCH = 25
 MAX_LANGUAGE_TEXT_BYTES = 100_000  # DetectDominantLanguage accepts up to 100 KB
 
 
-async def handle(engine: "Engine", request: Request, action: str) -> Reply:
+async def handle(request: Request, action: str) -> Reply:
     op = _ACTIONS.get(action)
     if op is None:
         raise AwsError("UnknownOperationException", f"Unknown operation Comprehend_20171127.{action}", 400)
     return Reply.json(op(json_body(request)))
-
-
 
 
 def _required(body: dict[str, Any], key: str, kind: type, member: str) -> Any:
@@ -106,3 +107,7 @@ _ACTIONS = {
     "BatchDetectSentiment": batch_detect_sentiment_op,
     "DetectDominantLanguage": detect_dominant_language_op,
 }
+
+
+def api() -> ApiService:
+    return ApiService("comprehend", handle, targets=("Comprehend_20171127",))

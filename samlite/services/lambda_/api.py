@@ -4,7 +4,7 @@ Invoke follows SPEC 2.1/2.2 to the header: 200/202/204 by invocation type,
 `X-Amz-Function-Error`, `X-Amz-Executed-Version`, `X-Amz-Log-Result` (base64 of the last 4 KB of
 the log) with `X-Amz-Log-Type: Tail`, and the modelled API errors with AWS's messages. Errors
 are raised as AwsError and serialised (x-amzn-ErrorType + {"Type": "User", "message"}) by
-`awsapi.__init__`. GetFunction's Code.Location is a local URL on this endpoint that serves the
+`core/endpoint.py`. GetFunction's Code.Location is a local URL on this endpoint that serves the
 deployed zip.
 """
 
@@ -12,39 +12,33 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from functools import partial
+from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from samlite.core import invoke as inv
 from samlite.core.aws_api import AwsError, Reply, json_body
+from samlite.core.endpoint import ApiService
 from samlite.core.http import Request
 from samlite.services.lambda_.service import LambdaService
-
-if TYPE_CHECKING:
-    from samlite.engine.server import Engine
 
 _QUALIFIER = re.compile(r"(|[a-zA-Z0-9$_-]+)")
 CODE_SIZE_UNZIPPED = 262_144_000
 CODE_SIZE_ZIPPED = 52_428_800
 TOTAL_CODE_SIZE = 80_530_636_800
 
-Handler = Callable[["Engine", Request, dict[str, str], "re.Match[str]"], Awaitable[Reply]]
-
-
-def _service(engine: "Engine") -> LambdaService:
-    service = getattr(engine, "lambdas", None)
-    return service if service is not None else LambdaService(engine)
+Handler = Callable[[LambdaService, Request, dict[str, str], "re.Match[str]"], Awaitable[Reply]]
 
 
 def _query(request: Request) -> dict[str, str]:
     return dict(parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True))
 
 
-def _not_found(engine: "Engine", name: str, qualifier: str | None = None) -> AwsError:
+def _not_found(lambdas: "LambdaService", name: str, qualifier: str | None = None) -> AwsError:
     if name.startswith("arn:"):
         arn = name
     else:
-        arn = f"arn:aws:lambda:{engine.settings.region}:{engine.settings.account_id}:function:{name}"
+        arn = f"arn:aws:lambda:{lambdas.settings.region}:{lambdas.settings.account_id}:function:{name}"
     if qualifier:
         arn += f":{qualifier}"
     return AwsError("ResourceNotFoundException", f"Function not found: {arn}", 404)
@@ -77,21 +71,21 @@ def _with_qualifier(name: str, qualifier: str | None) -> str:
     return f"{name}:{qualifier}"
 
 
-def _function_name(engine: "Engine", raw: str, qualifier: str | None) -> tuple[str, str]:
+def _function_name(lambdas: "LambdaService", raw: str, qualifier: str | None) -> tuple[str, str]:
     """Resolve a path's FunctionName (+ Qualifier) to the deployed function's name."""
     if not raw or len(raw) > 170:
         raise AwsError("ValidationException", f"1 validation error detected: Value '{raw}' at 'functionName' failed "
                        "to satisfy constraint: Member must have length less than or equal to 170", 400)
     full = _with_qualifier(raw, qualifier)
     try:
-        spec = engine.invoker.resolve(full)
+        spec = lambdas.invoker.resolve(full)
     except inv.FunctionNotFound as exc:
         raise AwsError("ResourceNotFoundException", exc.message, 404) from None
     return spec.name, full
 
 
 # --- Invoke ----------------------------------------------------------------------------------
-async def invoke(engine: "Engine", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
+async def invoke(lambdas: "LambdaService", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
     invocation_type = request.header("x-amz-invocation-type") or "RequestResponse"
     log_type = request.header("x-amz-log-type") or "None"
     if log_type not in ("None", "Tail"):
@@ -100,7 +94,7 @@ async def invoke(engine: "Engine", request: Request, query: dict[str, str], m: "
     client_context = request.header("x-amz-client-context")
     function = _with_qualifier(m.group("name"), query.get("Qualifier"))
     try:
-        result = await engine.invoker.invoke(
+        result = await lambdas.invoker.invoke(
             function, request.body, invocation_type=invocation_type, client_context=client_context,
             log_tail=log_type == "Tail" and invocation_type == "RequestResponse", source="api")
     except inv.FunctionNotFound as exc:
@@ -150,50 +144,50 @@ def _page(items: list[Any], query: dict[str, str], key: str, marker_key: str = "
     return out
 
 
-async def list_functions(engine: "Engine", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
-    return Reply.json(_page(_service(engine).configurations(), query, "Functions"), content_type="application/json")
+async def list_functions(lambdas: "LambdaService", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
+    return Reply.json(_page(lambdas.configurations(), query, "Functions"), content_type="application/json")
 
 
-async def get_function(engine: "Engine", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
-    name, _ = _function_name(engine, m.group("name"), query.get("Qualifier"))
-    service = _service(engine)
+async def get_function(lambdas: "LambdaService", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
+    name, _ = _function_name(lambdas, m.group("name"), query.get("Qualifier"))
+    service = lambdas
     conf = service.configuration(name)
     if conf is None:
-        raise _not_found(engine, name)
+        raise _not_found(lambdas, name)
     body = {
         "Configuration": conf,
-        "Code": {"RepositoryType": "S3", "Location": f"{engine.aws_url}/2015-03-31/functions/{name}/code.zip"},
+        "Code": {"RepositoryType": "S3", "Location": f"{lambdas.aws_url}/2015-03-31/functions/{name}/code.zip"},
         "Tags": service.tags(name),
     }
     return Reply.json(body, content_type="application/json")
 
 
-async def get_configuration(engine: "Engine", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
-    name, _ = _function_name(engine, m.group("name"), query.get("Qualifier"))
-    conf = _service(engine).configuration(name)
+async def get_configuration(lambdas: "LambdaService", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
+    name, _ = _function_name(lambdas, m.group("name"), query.get("Qualifier"))
+    conf = lambdas.configuration(name)
     if conf is None:
-        raise _not_found(engine, name)
+        raise _not_found(lambdas, name)
     return Reply.json(conf, content_type="application/json")
 
 
-async def get_code(engine: "Engine", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
+async def get_code(lambdas: "LambdaService", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
     """Serves GetFunction's Code.Location (not an AWS operation: a presigned-URL stand-in)."""
-    name, _ = _function_name(engine, m.group("name"), None)
-    path = _service(engine).code_zip(name)
+    name, _ = _function_name(lambdas, m.group("name"), None)
+    path = lambdas.code_zip(name)
     if path is None:
-        raise _not_found(engine, name)
+        raise _not_found(lambdas, name)
     return Reply(200, path.read_bytes(), "application/zip")
 
 
-async def list_tags(engine: "Engine", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
-    name, _ = _function_name(engine, m.group("arn"), None)
-    return Reply.json({"Tags": _service(engine).tags(name)}, content_type="application/json")
+async def list_tags(lambdas: "LambdaService", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
+    name, _ = _function_name(lambdas, m.group("arn"), None)
+    return Reply.json({"Tags": lambdas.tags(name)}, content_type="application/json")
 
 
-async def account_settings(engine: "Engine", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
-    limit = engine.settings.account_concurrency
-    reserved = sum(spec.reserved_concurrency or 0 for spec in engine.functions.values())
-    confs = _service(engine).configurations()
+async def account_settings(lambdas: "LambdaService", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
+    limit = lambdas.settings.account_concurrency
+    reserved = sum(spec.reserved_concurrency or 0 for spec in lambdas.functions.values())
+    confs = lambdas.configurations()
     total = sum(c["CodeSize"] for c in confs)
     body = {
         "AccountLimit": {"TotalCodeSize": TOTAL_CODE_SIZE, "CodeSizeUnzipped": CODE_SIZE_UNZIPPED,
@@ -205,24 +199,16 @@ async def account_settings(engine: "Engine", request: Request, query: dict[str, 
 
 
 # --- event source mappings -------------------------------------------------------------------
-def _esm(engine: "Engine") -> Any:
-    esm = getattr(engine, "esm", None)
-    if esm is None:
-        raise AwsError("ServiceException", "Event source mappings are not available in this engine.", 500,
-                       sender_fault=False)
-    return esm
-
-
-async def list_mappings(engine: "Engine", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
+async def list_mappings(lambdas: "LambdaService", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
     function = query.get("FunctionName")
     name = None
     if function:
         try:
-            name = engine.invoker.resolve(function).name
+            name = lambdas.invoker.resolve(function).name
         except inv.FunctionNotFound:
             # Lambda lists nothing for a function that does not exist.
             return Reply.json({"EventSourceMappings": []}, content_type="application/json")
-    items = _esm(engine).list_mappings(function_name=name, event_source_arn=query.get("EventSourceArn") or None)
+    items = lambdas.esm.list_mappings(function_name=name, event_source_arn=query.get("EventSourceArn") or None)
     return Reply.json(_page(items, query, "EventSourceMappings"), content_type="application/json")
 
 
@@ -231,14 +217,14 @@ def _mapping_not_found(uuid: str) -> AwsError:
                     f"Status Code: 404, Request ID: {uuid})", 404)
 
 
-async def get_mapping(engine: "Engine", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
-    mapping = _esm(engine).get_mapping(m.group("uuid"))
+async def get_mapping(lambdas: "LambdaService", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
+    mapping = lambdas.esm.get_mapping(m.group("uuid"))
     if mapping is None:
         raise _mapping_not_found(m.group("uuid"))
     return Reply.json(mapping, content_type="application/json")
 
 
-async def update_mapping(engine: "Engine", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
+async def update_mapping(lambdas: "LambdaService", request: Request, query: dict[str, str], m: "re.Match[str]") -> Reply:
     body = json_body(request, "InvalidRequestContentException", "Could not parse request body into json")
     enabled = body.get("Enabled")
     batch_size = body.get("BatchSize")
@@ -248,7 +234,7 @@ async def update_mapping(engine: "Engine", request: Request, query: dict[str, st
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)):
         raise AwsError("InvalidRequestContentException", "Could not parse request body into json: BatchSize must be "
                        "an integer", 400)
-    esm = _esm(engine)
+    esm = lambdas.esm
     uuid = m.group("uuid")
     if esm.get_mapping(uuid) is None:
         raise _mapping_not_found(uuid)
@@ -282,7 +268,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
 ]
 
 
-async def handle(engine: "Engine", request: Request, action: str) -> Reply:
+async def handle(lambdas: "LambdaService", request: Request, action: str) -> Reply:
     path = request.path
     query = _query(request)
     path_matched = False
@@ -292,7 +278,7 @@ async def handle(engine: "Engine", request: Request, action: str) -> Reply:
             continue
         path_matched = True
         if method == request.method:
-            return await handler(engine, request, query, m)
+            return await handler(lambdas, request, query, m)
     if path_matched:
         raise AwsError("UnknownOperationException", f"samlite does not support {request.method} {path}; functions "
                        "are created and changed with `samlite deploy`.", 400)
@@ -300,3 +286,11 @@ async def handle(engine: "Engine", request: Request, action: str) -> Reply:
                    f"samlite does not support {request.method} {path} (supported: Invoke, ListFunctions, GetFunction, "
                    "GetFunctionConfiguration, ListEventSourceMappings, GetEventSourceMapping, "
                    "UpdateEventSourceMapping, GetAccountSettings, ListTags)", 404)
+
+
+# Path prefixes of Lambda's REST API versions (Invoke, functions, mappings, account settings, tags).
+PATHS = ("/2015-03-31/", "/2016-08-19/", "/2017-03-31/", "/2019-09-25/", "/2021-10-31/", "/2020-06-30/")
+
+
+def api(lambdas: LambdaService) -> ApiService:
+    return ApiService("lambda", partial(handle, lambdas), paths=PATHS)

@@ -27,7 +27,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from samlite.engine.server import Engine
+    from samlite.config import Settings
+    from samlite.core.invoke import InvokeService
+    from samlite.core.store import Store
+    from samlite.services.sqs.service import QueueService
 
 log = logging.getLogger("samlite.engine")
 
@@ -42,9 +45,12 @@ def now_ms() -> int:
 
 
 class AsyncDispatcher:
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
-        self.store = engine.store
+    def __init__(self, settings: "Settings", store: "Store", invoker: "InvokeService", queues: "QueueService") -> None:
+        self.settings = settings
+        self.store = store
+        self.invoker = invoker
+        self.functions = invoker.functions
+        self.queues = queues
         self._wake = asyncio.Event()
         self._running: set[str] = set()
         self._per_function: dict[str, int] = {}
@@ -55,7 +61,7 @@ class AsyncDispatcher:
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        self.engine.invoker.async_sink = self.accept
+        self.invoker.async_sink = self.accept
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="async-dispatcher")
 
     async def stop(self) -> None:
@@ -107,7 +113,7 @@ class AsyncDispatcher:
             rid, name = row["request_id"], row["function_name"]
             if rid in self._running:
                 continue
-            spec = self.engine.functions.get(name)
+            spec = self.functions.get(name)
             reserved = getattr(spec, "reserved_concurrency", None)
             if reserved and self._per_function.get(name, 0) >= reserved:
                 continue  # woken again when one of its deliveries finishes
@@ -147,7 +153,7 @@ class AsyncDispatcher:
         name = row["function_name"]
         config = self._function_config(name)
         invoke_config = config.get("event_invoke_config") or {}
-        scale = float(self.engine.settings.async_retry_base) / 60.0
+        scale = float(self.settings.async_retry_base) / 60.0
         max_age_ms = int(invoke_config.get("maximum_event_age_seconds") or DEFAULT_MAX_AGE_S) * 1000 * scale
         retries = invoke_config.get("maximum_retry_attempts")
         retries = DEFAULT_RETRIES if retries is None else int(retries)
@@ -158,15 +164,15 @@ class AsyncDispatcher:
             self._finish(row, config, "EventAgeExceeded", attempts, state.get("response"))
             return
         try:
-            spec = self.engine.invoker.resolve(name)
+            spec = self.invoker.resolve(name)
         except FunctionNotFound:
             log.warning("async event %s: function %s no longer exists; event discarded", request_id, name)
             with self.store.transaction() as db:
                 db.execute("DELETE FROM async_events WHERE request_id = ?", (request_id,))
             return
-        base = float(self.engine.settings.async_retry_base)
+        base = float(self.settings.async_retry_base)
         try:
-            result = await self.engine.invoker.run(spec, payload, request_id, source="async")
+            result = await self.invoker.run(spec, payload, request_id, source="async")
         except TooManyRequests as exc:
             self._requeue_throttled(row, state, {"statusCode": 429, "throttle": exc.reason}, base)
             return
@@ -218,8 +224,8 @@ class AsyncDispatcher:
         destination = invoke_config.get("on_success" if condition == "Success" else "on_failure")
         dlq = config.get("dead_letter_queue") if condition != "Success" else None
         name = row["function_name"]
-        function_arn = config.get("arn") or (f"arn:aws:lambda:{self.engine.settings.region}:"
-                                             f"{self.engine.settings.account_id}:function:{name}")
+        function_arn = config.get("arn") or (f"arn:aws:lambda:{self.settings.region}:"
+                                             f"{self.settings.account_id}:function:{name}")
         payload = bytes(row["payload"])
         with self.store.transaction() as db:
             if destination:
@@ -236,7 +242,7 @@ class AsyncDispatcher:
         kind = str(destination.get("type") or _type_from_arn(destination.get("arn", "")))
         arn = str(destination.get("arn") or "")
         if kind == "SQS":
-            queues = self.engine.queues
+            queues = self.queues
             queue = queues.by_arn(arn)
             if queue is None:
                 log.warning("%s: %s queue %s does not exist; record dropped", function_name, what, arn)
@@ -244,7 +250,7 @@ class AsyncDispatcher:
             queues.send(queue, {"MessageBody": body})
         elif kind == "Lambda":
             target = arn.split(":function:", 1)[-1].split(":", 1)[0]
-            if target not in self.engine.functions:
+            if target not in self.functions:
                 log.warning("%s: %s function %s does not exist; record dropped", function_name, what, arn)
                 return
             self.enqueue(target, body.encode(), str(uuid.uuid4()))
@@ -259,7 +265,7 @@ class AsyncDispatcher:
             log.warning("%s: dead-letter target type %s (%s) is not run locally; event dropped",
                         function_name, kind, arn)
             return
-        queue = self.engine.queues.by_arn(arn)
+        queue = self.queues.by_arn(arn)
         if queue is None:
             log.warning("%s: dead-letter queue %s does not exist; event dropped", function_name, arn)
             return
@@ -271,7 +277,7 @@ class AsyncDispatcher:
             "ErrorCode": {"DataType": "Number", "StringValue": str(status)},
             "ErrorMessage": {"DataType": "String", "StringValue": _first_kb(message)},
         }
-        self.engine.queues.send(queue, {"MessageBody": payload.decode("utf-8", "replace"), "MessageAttributes": attrs})
+        self.queues.send(queue, {"MessageBody": payload.decode("utf-8", "replace"), "MessageAttributes": attrs})
 
     # --- control surface -------------------------------------------------------------------
 def invocation_record(request_id: str, function_arn: str, condition: str, attempts: int, payload: bytes,

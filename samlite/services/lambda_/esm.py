@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING, Any
 from samlite.core.filters import PatternError, compile_patterns, matches_any
 
 if TYPE_CHECKING:
-    from samlite.services.sqs.service import Queue, Received
-    from samlite.engine.server import Engine
+    from samlite.config import Settings
+    from samlite.core.invoke import InvokeService
+    from samlite.core.store import Store
+    from samlite.services.sqs.service import Queue, QueueService, Received
 
 log = logging.getLogger("samlite.engine")
 
@@ -80,8 +82,12 @@ class MappingConfig:
 
 
 class EsmManager:
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
+    def __init__(self, settings: "Settings", store: "Store", invoker: "InvokeService", queues: "QueueService") -> None:
+        self.settings = settings
+        self.store = store
+        self.invoker = invoker
+        self.functions = invoker.functions
+        self.queues = queues
         self.pollers: dict[str, Poller] = {}
         self.configs: dict[str, MappingConfig] = {}
         self._started = False
@@ -98,7 +104,7 @@ class EsmManager:
 
     async def reload(self) -> None:
         """Match running pollers to the mappings table: start new, restart changed, stop removed."""
-        configs = {row["uuid"]: MappingConfig.from_row(row) for row in self.engine.store.query("SELECT * FROM mappings")}
+        configs = {row["uuid"]: MappingConfig.from_row(row) for row in self.store.query("SELECT * FROM mappings")}
         self.configs = configs
         if not self._started:
             return
@@ -110,7 +116,7 @@ class EsmManager:
         await asyncio.gather(*(p.stop() for p in stale), return_exceptions=True)
         for key, config in configs.items():
             if config.enabled and key not in self.pollers:
-                poller = Poller(self.engine, config)
+                poller = Poller(self, config)
                 self.pollers[key] = poller
                 poller.start()
 
@@ -152,7 +158,7 @@ class EsmManager:
 
     # --- Lambda API / CLI views ------------------------------------------------------------
     def describe(self, config: MappingConfig) -> dict[str, Any]:
-        settings = self.engine.settings
+        settings = self.settings
         raw = config.raw
         out: dict[str, Any] = {
             "UUID": config.uuid,
@@ -191,7 +197,7 @@ class EsmManager:
             return None
         raw = dict(config.raw)
         if batch_size is not None:
-            queue = self.engine.queues.by_arn(config.event_source_arn)
+            queue = self.queues.by_arn(config.event_source_arn)
             limit = 10 if queue is not None and queue.fifo else 10_000
             if not 1 <= int(batch_size) <= limit:
                 raise ValueError(f"BatchSize {batch_size} is out of range: it must be between 1 and {limit}.")
@@ -200,11 +206,11 @@ class EsmManager:
                                  "greater than 10")
             raw["BatchSize"] = int(batch_size)
         new_enabled = config.enabled if enabled is None else bool(enabled)
-        with self.engine.store.transaction() as db:
+        with self.store.transaction() as db:
             db.execute("UPDATE mappings SET config_json = ?, enabled = ?, state = ?, updated_at = ? WHERE uuid = ?",
                        (json.dumps(raw), int(new_enabled), "Enabled" if new_enabled else "Disabled", time.time(),
                         mapping_uuid))
-        row = self.engine.store.query_one("SELECT * FROM mappings WHERE uuid = ?", (mapping_uuid,))
+        row = self.store.query_one("SELECT * FROM mappings WHERE uuid = ?", (mapping_uuid,))
         self.configs[mapping_uuid] = MappingConfig.from_row(row)
         poller = self.pollers.get(mapping_uuid)
         if poller is not None:
@@ -229,8 +235,8 @@ class EsmManager:
 class Poller:
     """Polls one queue for one mapping with a growing pool of batch workers."""
 
-    def __init__(self, engine: "Engine", config: MappingConfig) -> None:
-        self.engine = engine
+    def __init__(self, manager: EsmManager, config: MappingConfig) -> None:
+        self.manager = manager  # where the settings, store, queues and invoker come from
         self.config = config
         self.workers: set[asyncio.Task[None]] = set()
         self.invocations = 0
@@ -262,11 +268,11 @@ class Poller:
 
     def _cap(self) -> int:
         cap = self.config.max_concurrency or 1000
-        spec = self.engine.functions.get(self.config.function_name)
+        spec = self.manager.functions.get(self.config.function_name)
         reserved = getattr(spec, "reserved_concurrency", None)
         if reserved is not None:
             cap = min(cap, reserved)
-        return max(1, min(cap, self.engine.settings.max_environments))
+        return max(1, min(cap, self.manager.settings.max_environments))
 
     def _spawn(self) -> None:
         task = asyncio.create_task(self._worker())
@@ -284,8 +290,8 @@ class Poller:
                 self._spawn()  # replace workers that retired or crashed
                 continue
             if self._full_batches >= len(self.workers) and len(self.workers) < cap:
-                queue = self.engine.queues.by_arn(self.config.event_source_arn)
-                if queue is not None and self.engine.queues.counts(queue)[0] > 0:
+                queue = self.manager.queues.by_arn(self.config.event_source_arn)
+                if queue is not None and self.manager.queues.counts(queue)[0] > 0:
                     self._spawn()
             self._full_batches = 0
 
@@ -315,7 +321,7 @@ class Poller:
 
     async def _one_batch(self) -> str:
         config = self.config
-        queues = self.engine.queues
+        queues = self.manager.queues
         queue = queues.by_arn(config.event_source_arn)
         if queue is None:
             return "missing"
@@ -347,13 +353,13 @@ class Poller:
         from samlite.core.invoke import FunctionNotFound, TooManyRequests
 
         try:
-            spec = self.engine.invoker.resolve(config.function_name)
+            spec = self.manager.invoker.resolve(config.function_name)
         except FunctionNotFound:
             return "missing"
         payload = json.dumps({"Records": records}).encode()
         self.invocations += 1
         try:
-            result = await self.engine.invoker.run(spec, payload, str(uuid.uuid4()), source="esm")
+            result = await self.manager.invoker.run(spec, payload, str(uuid.uuid4()), source="esm")
         except TooManyRequests:
             return "throttled"  # messages stay; they reappear after the visibility timeout
         if result.function_error or result.status_code >= 300:
@@ -370,7 +376,7 @@ class Poller:
     async def _collect(self, queue: "Queue") -> list["Received"]:
         """Long-poll for the first messages, then fill up to BatchSize / window / 6 MB."""
         config = self.config
-        queues = self.engine.queues
+        queues = self.manager.queues
         first = await queues.receive(queue, min(10, config.batch_size), None, 20, single_group=queue.fifo)
         if not first or queue.fifo:
             return first
@@ -409,7 +415,7 @@ class Poller:
             record["md5OfMessageAttributes"] = m.md5_attributes
         record["eventSource"] = "aws:sqs"
         record["eventSourceARN"] = queue.arn
-        record["awsRegion"] = self.engine.settings.region
+        record["awsRegion"] = self.manager.settings.region
         return record
 
 

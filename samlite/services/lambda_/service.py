@@ -3,7 +3,7 @@
 `configuration(name)` builds the AWS `FunctionConfiguration` document (GetFunction,
 ListFunctions) from the stored function row: the same data `deploy` wrote, so the API and the
 runtime never disagree. `cli_invoke` resolves a logical id, physical name or ARN and runs the
-one invocation path (`engine.invoker`) with the log tail requested.
+one invocation path (`InvokeService`) with the log tail requested.
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ from samlite.errors import NotFoundError, SamliteError, UsageError
 from samlite.template.model import stable_id
 
 if TYPE_CHECKING:
-    from samlite.engine.server import Engine
+    from samlite.config import Settings
+    from samlite.core.invoke import InvokeService
+    from samlite.core.stacks import StackCatalog
+    from samlite.core.store import Store
+    from samlite.services.lambda_.esm import EsmManager
 
 _ALNUM_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -35,17 +39,24 @@ def iso_ms(ts: float) -> str:
 
 
 class LambdaService:
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
+    def __init__(self, settings: "Settings", store: "Store", catalog: "StackCatalog", invoker: "InvokeService",
+                 esm: "EsmManager", aws_url: str) -> None:
+        self.settings = settings
+        self.store = store
+        self.catalog = catalog
+        self.invoker = invoker
+        self.functions = invoker.functions
+        self.esm = esm
+        self.aws_url = aws_url
 
     # --- reading ---------------------------------------------------------------------------
     def _row(self, name: str) -> Any:
-        return self.engine.store.query_one(
+        return self.store.query_one(
             "SELECT name, stack, logical_id, config_json, code_sha, version, updated_at FROM functions WHERE name = ?",
             (name,))
 
     def names(self) -> list[str]:
-        return [r["name"] for r in self.engine.store.query("SELECT name FROM functions ORDER BY name")]
+        return [r["name"] for r in self.store.query("SELECT name FROM functions ORDER BY name")]
 
     def code_zip(self, name: str) -> Path | None:
         """The deployed artifact zip (content-addressed by its sha256, which names the code dir)."""
@@ -53,17 +64,17 @@ class LambdaService:
         if row is None:
             return None
         code_dir = Path(json.loads(row["config_json"]).get("code_dir", ""))
-        path = self.engine.settings.artifacts_dir / f"{code_dir.name}.zip"
+        path = self.settings.artifacts_dir / f"{code_dir.name}.zip"
         return path if path.is_file() else None
 
     def configuration(self, name: str) -> dict[str, Any] | None:
         row = self._row(name)
-        return _configuration(self.engine, row) if row is not None else None
+        return _configuration(self.settings, row) if row is not None else None
 
     def configurations(self) -> list[dict[str, Any]]:
-        rows = self.engine.store.query(
+        rows = self.store.query(
             "SELECT name, stack, logical_id, config_json, code_sha, version, updated_at FROM functions ORDER BY name")
-        return [_configuration(self.engine, r) for r in rows]
+        return [_configuration(self.settings, r) for r in rows]
 
     def tags(self, name: str) -> dict[str, str]:
         row = self._row(name)
@@ -81,7 +92,7 @@ class LambdaService:
     # --- control surface -----------------------------------------------------------------
     def cli_functions(self, stack: str | None = None) -> list[dict[str, Any]]:
         if stack is not None:
-            self.engine.deployer.cli_resources(stack)  # NotFoundError for an unknown stack
+            self.catalog.require(stack)
         out = []
         for conf in self.configurations():
             row = self._row(conf["FunctionName"])
@@ -100,7 +111,7 @@ class LambdaService:
         target = function
         if not function.startswith("arn:") or stack is not None:
             try:
-                target = self.engine.deployer.cli_function(function, stack)["name"]
+                target = self.catalog.function(function, stack)["name"]
             except NotFoundError:
                 if stack is not None or ":" not in function:
                     raise
@@ -109,8 +120,8 @@ class LambdaService:
         except binascii.Error:
             raise UsageError("the payload must be base64 (internal: samlite invoke sent a bad request)") from None
         try:
-            result = await self.engine.invoker.invoke(target, payload, invocation_type=invocation_type,
-                                                      log_tail=True, source="cli")
+            result = await self.invoker.invoke(target, payload, invocation_type=invocation_type,
+                                               log_tail=True, source="cli")
         except inv.FunctionNotFound as exc:
             raise NotFoundError(exc.message, hint="`samlite list resources` shows what is deployed.") from None
         except inv.TooManyRequests as exc:
@@ -120,7 +131,7 @@ class LambdaService:
             raise UsageError(f"RequestTooLargeException: {exc.message}") from None
         except (inv.InvalidRequestContent, inv.InvalidParameterValue) as exc:
             raise UsageError(f"{type(exc).__name__}: {exc.message}") from None
-        spec = self.engine.functions.get(target.split(":")[6] if target.startswith("arn:") else target)
+        spec = self.functions.get(target.split(":")[6] if target.startswith("arn:") else target)
         return {
             "function": spec.name if spec else target,
             "stack": spec.stack if spec else None,
@@ -133,11 +144,17 @@ class LambdaService:
             "log_tail": result.log_tail,
         }
 
+    async def cli_tune(self, function: str, stack: str | None = None, payload_b64: str = "",
+                       memory_sizes: Any = None, runs: Any = 5) -> dict[str, Any]:
+        """Run the function at several memory sizes with Lambda's CPU share each (`samlite tune`)."""
+        from samlite.services.lambda_.tuning import tune
 
-def _configuration(engine: "Engine", row: Any) -> dict[str, Any]:
+        return await tune(self.catalog, self.invoker, function, stack, payload_b64, memory_sizes, runs)
+
+
+def _configuration(settings: "Settings", row: Any) -> dict[str, Any]:
     """The FunctionConfiguration document Lambda returns for one function."""
     c = json.loads(row["config_json"])
-    settings = engine.settings
     stack, logical_id = row["stack"], row["logical_id"]
     code_dir = Path(c.get("code_dir", ""))
     artifact_sha = code_dir.name
@@ -186,3 +203,5 @@ def _configuration(engine: "Engine", row: Any) -> dict[str, Any]:
     if c.get("application_log_level"):
         conf["LoggingConfig"]["ApplicationLogLevel"] = c["application_log_level"]
     return conf
+
+

@@ -2,7 +2,7 @@
 
 For each memory size the deployed FunctionSpec is copied with that MemorySize and a distinct
 code_sha (so its environments never mix with the real ones), and invoked `runs` times through
-the one invocation path (`engine.invoker.run`, source "tune"). Lambda gives a function CPU in
+the one invocation path (`InvokeService.run`, source "tune"). Lambda gives a function CPU in
 proportion to its memory (1,769 MB = one vCPU), so each new tune environment is moved into a
 cgroup v1 cpu group with `cpu.cfs_quota_us = period x memory / 1769` as soon as its pid is known
 (`Workers.spawn_hooks`). Without a writable cpu controller the runs still happen, at the
@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from samlite import pricing
-from samlite.services.cloudwatch.service import percentile
 from samlite.errors import SamliteError, UsageError
+from samlite.services.cloudwatch.service import percentile
 
 if TYPE_CHECKING:
+    from samlite.core.invoke import InvokeService
     from samlite.core.runtime.workers import Environment
-    from samlite.engine.server import Engine
+    from samlite.core.stacks import StackCatalog
 
 log = logging.getLogger("samlite.engine")
 
@@ -147,7 +148,7 @@ def _payload(payload_b64: str) -> bytes:
     return payload
 
 
-async def tune(engine: "Engine", function: str, stack: str | None, payload_b64: str, memory_sizes: Any,
+async def tune(catalog: "StackCatalog", invoker: "InvokeService", function: str, stack: str | None, payload_b64: str, memory_sizes: Any,
                runs: Any) -> dict[str, Any]:
     """Invoke `function` `runs` times at each memory size; durations, costs, cheapest and fastest."""
     from samlite.core.invoke import TooManyRequests
@@ -155,8 +156,8 @@ async def tune(engine: "Engine", function: str, stack: str | None, payload_b64: 
     sizes = check_sizes(memory_sizes)
     runs = check_runs(runs)
     payload = _payload(payload_b64)
-    name = engine.deployer.cli_function(function, stack)["name"]
-    spec = engine.functions.get(name)
+    name = catalog.function(function, stack)["name"]
+    spec = invoker.functions.get(name)
     if spec is None:
         raise SamliteError(f"function {name} is deployed but not loaded in the engine",
                            hint="Redeploy the stack.")
@@ -169,7 +170,7 @@ async def tune(engine: "Engine", function: str, stack: str | None, payload_b64: 
         if group is not None and env.pid is not None:
             (group / "cgroup.procs").write_text(str(env.pid))
 
-    workers = engine.invoker.workers
+    workers = invoker.workers
     workers.spawn_hooks.append(place)
     results: list[dict[str, Any]] = []
     try:
@@ -177,12 +178,12 @@ async def tune(engine: "Engine", function: str, stack: str | None, payload_b64: 
             copy = dataclasses.replace(spec, memory_size=memory, code_sha=f"{spec.code_sha}-tune{memory}")
             if groups is not None:
                 by_sha[copy.code_sha] = groups.create(memory)
-            results.append(await _measure(engine, copy, payload, runs, TooManyRequests))
+            results.append(await _measure(invoker, copy, payload, runs, TooManyRequests))
     finally:
         workers.spawn_hooks.remove(place)
         # The copies' environments are killed after each run; this sweeps any straggler without
         # touching the real ones (it keeps environments of the current code_sha).
-        current = engine.functions.get(name)
+        current = invoker.functions.get(name)
         workers.retire(name, current.code_sha if current else spec.code_sha)
         if groups is not None:
             await groups.remove_all()
@@ -208,7 +209,7 @@ async def tune(engine: "Engine", function: str, stack: str | None, payload_b64: 
     }
 
 
-async def _measure(engine: "Engine", spec: Any, payload: bytes, runs: int, throttled: type) -> dict[str, Any]:
+async def _measure(invoker: "InvokeService", spec: Any, payload: bytes, runs: int, throttled: type) -> dict[str, Any]:
     durations: list[float] = []
     billed: list[int] = []
     inits: list[float] = []
@@ -216,7 +217,7 @@ async def _measure(engine: "Engine", spec: Any, payload: bytes, runs: int, throt
     max_memory = 0
     for _ in range(runs):
         try:
-            result = await engine.invoker.run(spec, payload, str(uuid.uuid4()), source="tune")
+            result = await invoker.run(spec, payload, str(uuid.uuid4()), source="tune")
         except throttled as exc:
             raise SamliteError(f"function {spec.name} was throttled ({exc.reason}); tune cannot run it",
                                hint="Reserved concurrency 0 throttles every invocation; raise it first.") from None

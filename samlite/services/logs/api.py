@@ -10,23 +10,20 @@ InvalidParameterException.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
 from samlite.core.aws_api import AwsError, Reply, json_body
+from samlite.core.endpoint import ApiService
 from samlite.core.http import Request
 from samlite.services.logs.service import MAX_LIMIT, BadFilterPattern, LogService
 
-if TYPE_CHECKING:
-    from samlite.engine.server import Engine
 
-
-async def handle(engine: "Engine", request: Request, action: str) -> Reply:
+async def handle(logs: "LogService", request: Request, action: str) -> Reply:
     op = _ACTIONS.get(action)
     if op is None:
         raise AwsError("UnknownOperationException", f"Unknown operation Logs_20140328.{action}", 400)
-    return Reply.json(op(engine, engine.logs, json_body(request)))
-
-
+    return Reply.json(op(logs, json_body(request)))
 
 
 def _invalid(message: str) -> AwsError:
@@ -50,7 +47,7 @@ def _limit(body: dict[str, Any], default: int, maximum: int) -> int:
     return limit
 
 
-def _group(engine: "Engine", service: LogService, body: dict[str, Any]) -> str:
+def _group(service: LogService, body: dict[str, Any]) -> str:
     name = _get(body, "logGroupName", str)
     ident = _get(body, "logGroupIdentifier", str)
     if name and ident:
@@ -66,8 +63,8 @@ def _group(engine: "Engine", service: LogService, body: dict[str, Any]) -> str:
     return name
 
 
-def _arn(engine: "Engine", group: str) -> str:
-    return f"arn:aws:logs:{engine.settings.region}:{engine.settings.account_id}:log-group:{group}"
+def _arn(service: LogService, group: str) -> str:
+    return f"arn:aws:logs:{service.region}:{service.account_id}:log-group:{group}"
 
 
 def _position(token: str | None) -> int:
@@ -78,7 +75,7 @@ def _position(token: str | None) -> int:
     return int(token[2:])
 
 
-def describe_log_groups(engine: "Engine", service: LogService, body: dict[str, Any]) -> dict[str, Any]:
+def describe_log_groups(service: LogService, body: dict[str, Any]) -> dict[str, Any]:
     prefix = _get(body, "logGroupNamePrefix", str)
     pattern = _get(body, "logGroupNamePattern", str)
     if prefix and pattern:
@@ -89,15 +86,15 @@ def describe_log_groups(engine: "Engine", service: LogService, body: dict[str, A
     page = groups[start:start + limit]
     out: dict[str, Any] = {"logGroups": [
         {"logGroupName": g["name"], "creationTime": g["created"], "metricFilterCount": 0,
-         "arn": _arn(engine, g["name"]) + ":*", "logGroupArn": _arn(engine, g["name"]),
+         "arn": _arn(service, g["name"]) + ":*", "logGroupArn": _arn(service, g["name"]),
          "storedBytes": g["bytes"], "logGroupClass": "STANDARD"} for g in page]}
     if start + limit < len(groups):
         out["nextToken"] = f"p/{start + limit}"
     return out
 
 
-def describe_log_streams(engine: "Engine", service: LogService, body: dict[str, Any]) -> dict[str, Any]:
-    group = _group(engine, service, body)
+def describe_log_streams(service: LogService, body: dict[str, Any]) -> dict[str, Any]:
+    group = _group(service, body)
     order_by = _get(body, "orderBy", str, "LogStreamName")
     if order_by not in ("LogStreamName", "LastEventTime"):
         raise _invalid(f"1 validation error detected: Value '{order_by}' at 'orderBy' failed to satisfy constraint: "
@@ -113,7 +110,7 @@ def describe_log_streams(engine: "Engine", service: LogService, body: dict[str, 
     out: dict[str, Any] = {"logStreams": [
         {"logStreamName": s["name"], "creationTime": s["created"], "firstEventTimestamp": s["first"],
          "lastEventTimestamp": s["last"], "lastIngestionTime": s["ingested"] or s["last"],
-         "arn": f"{_arn(engine, group)}:log-stream:{s['name']}", "storedBytes": 0} for s in page]}
+         "arn": f"{_arn(service, group)}:log-stream:{s['name']}", "storedBytes": 0} for s in page]}
     if start + limit < len(streams):
         out["nextToken"] = f"p/{start + limit}"
     return out
@@ -129,8 +126,8 @@ def _times(body: dict[str, Any]) -> tuple[int | None, int | None]:
     return start, end
 
 
-def get_log_events(engine: "Engine", service: LogService, body: dict[str, Any]) -> dict[str, Any]:
-    group = _group(engine, service, body)
+def get_log_events(service: LogService, body: dict[str, Any]) -> dict[str, Any]:
+    group = _group(service, body)
     stream = _get(body, "logStreamName", str)
     if not stream:
         raise AwsError("ValidationException", "1 validation error detected: Value null at 'logStreamName' failed to "
@@ -172,8 +169,8 @@ def get_log_events(engine: "Engine", service: LogService, body: dict[str, Any]) 
     }
 
 
-def filter_log_events(engine: "Engine", service: LogService, body: dict[str, Any]) -> dict[str, Any]:
-    group = _group(engine, service, body)
+def filter_log_events(service: LogService, body: dict[str, Any]) -> dict[str, Any]:
+    group = _group(service, body)
     names = _get(body, "logStreamNames", list)
     prefix = _get(body, "logStreamNamePrefix", str)
     if names is not None and prefix:
@@ -213,3 +210,7 @@ _ACTIONS = {
     "GetLogEvents": get_log_events,
     "FilterLogEvents": filter_log_events,
 }
+
+
+def api(logs: LogService) -> ApiService:
+    return ApiService("logs", partial(handle, logs), targets=("Logs_20140328",))

@@ -2,7 +2,7 @@
 
 The invoke service writes log events (`/aws/lambda/<name>`, one stream per execution
 environment) through the store; this module only reads them, for the CloudWatch Logs endpoint
-(`awsapi/logs.py`) and for `samlite logs` (`cli_events`). Events are ordered by their row id,
+(`services/logs/api.py`) and for `samlite logs` (`cli_events`). Events are ordered by their row id,
 which is ingestion order; `after_id` is the cursor `samlite logs --tail` polls with.
 
 Filter patterns (the CloudWatch subset samlite supports; matching is case-sensitive, as on AWS):
@@ -17,12 +17,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
+from samlite.core.stacks import StackCatalog
+from samlite.core.store import Store
 from samlite.errors import UsageError
-
-if TYPE_CHECKING:
-    from samlite.engine.server import Engine
 
 MAX_LIMIT = 10_000
 _SCAN_CHUNK = 2_000
@@ -235,12 +234,11 @@ class LogEvent:
 
 
 class LogService:
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
-
-    @property
-    def store(self) -> Any:
-        return self.engine.store
+    def __init__(self, store: Store, catalog: StackCatalog, region: str, account_id: str) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.region = region
+        self.account_id = account_id
 
     # --- groups and streams ---------------------------------------------------------------
     def groups(self, prefix: str | None = None) -> list[dict[str, Any]]:
@@ -346,7 +344,7 @@ class LogService:
             compile_pattern(filter)
         except BadFilterPattern as exc:
             raise UsageError(f"bad --filter: {exc}") from None
-        names = self._function_names(function, stack)
+        names = self.catalog.function_names(function, stack)
         groups = {f"/aws/lambda/{name}": name for name in names}
         if tail_start and after_id is None and start_ms is None:
             return {"functions": names, "events": [], "last_id": self.last_id()}
@@ -362,14 +360,3 @@ class LogService:
                         "message": e.message} for e in events],
             "last_id": last,
         }
-
-    def _function_names(self, function: str | None, stack: str | None) -> list[str]:
-        deployer = self.engine.deployer
-        if function:
-            return [deployer.cli_function(function, stack)["name"]]
-        if stack:
-            deployer.cli_resources(stack)  # raises NotFoundError for an unknown stack
-            rows = self.store.query("SELECT name FROM functions WHERE stack = ? ORDER BY name", (stack,))
-        else:
-            rows = self.store.query("SELECT name FROM functions ORDER BY name")
-        return [r["name"] for r in rows]

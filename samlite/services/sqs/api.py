@@ -2,7 +2,7 @@
 
 Each action takes the request members as a dict (the JSON protocol's own shape) and returns the
 result members as a dict; `sqs_query` reuses the same actions after unflattening its form
-parameters, so the two protocols cannot drift apart. Queue semantics live in `engine.queues`.
+parameters, so the two protocols cannot drift apart. Queue semantics live in `queues`.
 """
 
 from __future__ import annotations
@@ -13,17 +13,22 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from samlite.core.aws_api import AwsError, Reply
 from samlite.core.http import Request
-from samlite.services.sqs.attributes import QueueError, check_batch, check_max_messages, check_visibility, check_wait
+from samlite.services.sqs.attributes import (
+    QueueError,
+    check_batch,
+    check_max_messages,
+    check_visibility,
+    check_wait,
+)
 
 if TYPE_CHECKING:
     from samlite.services.sqs.service import Queue, QueueService, Received
-    from samlite.engine.server import Engine
 
 CONTENT_TYPE = "application/x-amz-json-1.0"
-Action = Callable[["Engine", dict[str, Any]], Awaitable[dict[str, Any]]]
+Action = Callable[["QueueService", dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-async def handle(engine: "Engine", request: Request, action: str) -> Reply:
+async def handle(queues: "QueueService", request: Request, action: str) -> Reply:
     fn = ACTIONS.get(action)
     if fn is None:
         raise AwsError("InvalidAction", f"The action {action} is not valid for this endpoint.", 400,
@@ -36,14 +41,14 @@ async def handle(engine: "Engine", request: Request, action: str) -> Reply:
     if not isinstance(params, dict):
         raise AwsError("SerializationException", "The request body must be a JSON object.", 400,
                        namespace="com.amazon.coral.service")
-    result = await run(engine, action, params)
+    result = await run(queues, action, params)
     return Reply(200, json.dumps(result).encode(), CONTENT_TYPE)
 
 
-async def run(engine: "Engine", action: str, params: dict[str, Any]) -> dict[str, Any]:
+async def run(queues: "QueueService", action: str, params: dict[str, Any]) -> dict[str, Any]:
     """Run one action; QueueError becomes AwsError with both codes (modelled and legacy)."""
     try:
-        return await ACTIONS[action](engine, params)
+        return await ACTIONS[action](queues, params)
     except QueueError as err:
         raise to_aws(err) from None
 
@@ -52,8 +57,8 @@ def to_aws(err: QueueError) -> AwsError:
     return AwsError(err.code, err.message, err.status, query_code=err.query_code)
 
 
-def _queue(engine: "Engine", params: dict[str, Any]) -> "Queue":
-    return engine.queues.get(params.get("QueueUrl"))
+def _queue(queues: "QueueService", params: dict[str, Any]) -> "Queue":
+    return queues.get(params.get("QueueUrl"))
 
 
 def _failed(entry_id: str, err: QueueError) -> dict[str, Any]:
@@ -61,25 +66,25 @@ def _failed(entry_id: str, err: QueueError) -> dict[str, Any]:
 
 
 # --- queues --------------------------------------------------------------------------------
-async def create_queue(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    q = engine.queues.create_queue(p.get("QueueName"), p.get("Attributes"), p.get("tags"))
+async def create_queue(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    q = queues.create_queue(p.get("QueueName"), p.get("Attributes"), p.get("tags"))
     return {"QueueUrl": q.url}
 
 
-async def delete_queue(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    engine.queues.delete_queue(_queue(engine, p))
+async def delete_queue(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    queues.delete_queue(_queue(queues, p))
     return {}
 
 
-async def get_queue_url(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
+async def get_queue_url(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
     name = p.get("QueueName")
     if not isinstance(name, str) or not name:
         raise QueueError("MissingParameter", "The request must contain the parameter QueueName.")
-    return {"QueueUrl": engine.queues.get(name).url}
+    return {"QueueUrl": queues.get(name).url}
 
 
-async def list_queues(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    names = [q.url for q in engine.queues.list_queues(p.get("QueueNamePrefix"))]
+async def list_queues(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    names = [q.url for q in queues.list_queues(p.get("QueueNamePrefix"))]
     return _page(names, p, "QueueUrls")
 
 
@@ -113,48 +118,48 @@ def _page(urls: list[str], p: dict[str, Any], key: str) -> dict[str, Any]:
     return out
 
 
-async def get_queue_attributes(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    attrs = engine.queues.get_attributes(_queue(engine, p), p.get("AttributeNames") or [])
+async def get_queue_attributes(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    attrs = queues.get_attributes(_queue(queues, p), p.get("AttributeNames") or [])
     return {"Attributes": attrs} if attrs else {}
 
 
-async def set_queue_attributes(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    engine.queues.set_attributes(_queue(engine, p), p.get("Attributes"))
+async def set_queue_attributes(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    queues.set_attributes(_queue(queues, p), p.get("Attributes"))
     return {}
 
 
-async def purge_queue(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    engine.queues.purge(_queue(engine, p))
+async def purge_queue(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    queues.purge(_queue(queues, p))
     return {}
 
 
-async def tag_queue(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    engine.queues.tag(_queue(engine, p), p.get("Tags"))
+async def tag_queue(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    queues.tag(_queue(queues, p), p.get("Tags"))
     return {}
 
 
-async def untag_queue(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    engine.queues.untag(_queue(engine, p), p.get("TagKeys"))
+async def untag_queue(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    queues.untag(_queue(queues, p), p.get("TagKeys"))
     return {}
 
 
-async def list_queue_tags(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    tags = _queue(engine, p).tags
+async def list_queue_tags(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    tags = _queue(queues, p).tags
     return {"Tags": dict(tags)} if tags else {}
 
 
-async def list_dead_letter_source_queues(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    q = _queue(engine, p)
-    return _page([s.url for s in engine.queues.dead_letter_sources(q)], p, "queueUrls")
+async def list_dead_letter_source_queues(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    q = _queue(queues, p)
+    return _page([s.url for s in queues.dead_letter_sources(q)], p, "queueUrls")
 
 
 # --- messages ------------------------------------------------------------------------------
-async def send_message(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    return engine.queues.send(_queue(engine, p), p)
+async def send_message(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    return queues.send(_queue(queues, p), p)
 
 
-async def send_message_batch(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    q = _queue(engine, p)
+async def send_message_batch(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    q = _queue(queues, p)
     entries = check_batch(p.get("Entries"), "SendMessageBatchRequestEntry")
     total = 0
     for entry in entries:
@@ -167,7 +172,7 @@ async def send_message_batch(engine: "Engine", p: dict[str, Any]) -> dict[str, A
         raise QueueError("BatchRequestTooLong",
                          f"Batch requested message too long. Total size of all messages in the batch must be "
                          f"shorter than {q.max_size} bytes.")
-    results = engine.queues.send_batch(q, entries)
+    results = queues.send_batch(q, entries)
     ok, failed = [], []
     for entry, result in zip(entries, results):
         if isinstance(result, QueueError):
@@ -177,9 +182,9 @@ async def send_message_batch(engine: "Engine", p: dict[str, Any]) -> dict[str, A
     return {"Successful": ok, "Failed": failed}
 
 
-async def receive_message(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    queues: "QueueService" = engine.queues
-    q = _queue(engine, p)
+async def receive_message(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    queues: "QueueService" = queues
+    q = _queue(queues, p)
     max_n = check_max_messages(p.get("MaxNumberOfMessages"))
     vt = check_visibility(p.get("VisibilityTimeout"))
     wait = check_wait(p.get("WaitTimeSeconds"))
@@ -228,33 +233,33 @@ def select_attributes(attrs: dict[str, Any], names: list[str]) -> dict[str, Any]
     return {k: v for k, v in attrs.items() if k in exact or (prefixes and k.startswith(prefixes))}
 
 
-async def delete_message(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    q = _queue(engine, p)
+async def delete_message(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    q = _queue(queues, p)
     if p.get("ReceiptHandle") is None:
         raise QueueError("MissingParameter", "The request must contain the parameter ReceiptHandle.")
-    engine.queues.delete(q, p.get("ReceiptHandle"))
+    queues.delete(q, p.get("ReceiptHandle"))
     return {}
 
 
-async def delete_message_batch(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    q = _queue(engine, p)
+async def delete_message_batch(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    q = _queue(queues, p)
     entries = check_batch(p.get("Entries"), "DeleteMessageBatchRequestEntry")
-    results = engine.queues.delete_batch(q, [e.get("ReceiptHandle") for e in entries])
+    results = queues.delete_batch(q, [e.get("ReceiptHandle") for e in entries])
     return _batch_result(entries, results)
 
 
-async def change_message_visibility(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    q = _queue(engine, p)
+async def change_message_visibility(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    q = _queue(queues, p)
     if p.get("ReceiptHandle") is None:
         raise QueueError("MissingParameter", "The request must contain the parameter ReceiptHandle.")
-    engine.queues.change_visibility(q, p.get("ReceiptHandle"), p.get("VisibilityTimeout"))
+    queues.change_visibility(q, p.get("ReceiptHandle"), p.get("VisibilityTimeout"))
     return {}
 
 
-async def change_message_visibility_batch(engine: "Engine", p: dict[str, Any]) -> dict[str, Any]:
-    q = _queue(engine, p)
+async def change_message_visibility_batch(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
+    q = _queue(queues, p)
     entries = check_batch(p.get("Entries"), "ChangeMessageVisibilityBatchRequestEntry")
-    results = engine.queues.change_visibility_batch(
+    results = queues.change_visibility_batch(
         q, [(e.get("ReceiptHandle"), e.get("VisibilityTimeout", 0)) for e in entries])
     return _batch_result(entries, results)
 

@@ -2,7 +2,7 @@
 
 Pure checks shared by the queue service (API calls, CLI sends) and reused by nothing else, kept
 apart so `queues.py` holds only queue semantics. Every failure is a `QueueError` carrying AWS's
-code and message (SPEC §4); the awsapi layer turns it into the protocol's error shape.
+code and message (SPEC §4); the API modules turn it into the protocol's error shape.
 """
 
 from __future__ import annotations

@@ -15,11 +15,11 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from samlite.core.aws_api import AwsError, Reply
-from samlite.services.sqs import api as sqs_json
 from samlite.core.http import Request
+from samlite.services.sqs import api as sqs_json
 
 if TYPE_CHECKING:
-    from samlite.engine.server import Engine
+    from samlite.services.sqs.service import QueueService
 
 NS = "http://queue.amazonaws.com/doc/2012-11-05/"
 _XML_ESCAPES = {"\r": "&#xD;", '"': "&quot;"}
@@ -48,7 +48,7 @@ _RESULT_MAPS = {"Attributes": ("Attribute", "Name", "Value"), "MessageAttributes
                 "Tags": ("Tag", "Key", "Value")}
 
 
-async def handle(engine: "Engine", request: Request, action: str) -> Reply:
+async def handle(queues: "QueueService", request: Request, action: str) -> Reply:
     if action not in sqs_json.ACTIONS:
         raise AwsError("InvalidAction", f"The action {action} is not valid for this endpoint.", 400)
     form = _form(request)
@@ -59,7 +59,7 @@ async def handle(engine: "Engine", request: Request, action: str) -> Reply:
         params["QueueUrl"] = request.path  # the query protocol may address the queue by URL path
     if action == "CreateQueue" and "Tags" in params:
         params["tags"] = params.pop("Tags")
-    result = await sqs_json.run(engine, action, params)
+    result = await sqs_json.run(queues, action, params)
     return Reply(200, render(action, result).encode(), "text/xml")
 
 

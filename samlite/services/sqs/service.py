@@ -26,13 +26,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
+from samlite.errors import NotFoundError, UsageError
 from samlite.services.sqs import attributes as qa
 from samlite.services.sqs.attributes import QueueError, no_queue
 from samlite.services.sqs.md5 import md5_attributes, md5_body
-from samlite.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
-    from samlite.engine.server import Engine
+    from samlite.config import Settings
+    from samlite.core.store import Store
 
 log = logging.getLogger("samlite.engine")
 
@@ -178,12 +179,14 @@ def parse_receipt(handle: Any) -> tuple[str, str]:
 
 
 class QueueService:
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
-        self.store = engine.store
-        self.settings = engine.settings
-        self.region = engine.settings.region
-        self.account = engine.settings.account_id
+    def __init__(self, settings: "Settings", store: "Store", aws_url: str,
+                 stopping: asyncio.Event | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.region = settings.region
+        self.account = settings.account_id
+        self.aws_url = aws_url
+        self._stop = stopping  # set when the engine stops: long polls return at once
         self.queues: dict[str, Queue] = {}
         self._by_arn: dict[str, Queue] = {}
         self._next_seq = 1
@@ -256,7 +259,7 @@ class QueueService:
 
     # --- lookup ----------------------------------------------------------------------------
     def url_for(self, name: str) -> str:
-        return f"{self.engine.aws_url}/{self.account}/{name}"
+        return f"{self.aws_url}/{self.account}/{name}"
 
     def arn_for(self, name: str) -> str:
         return f"arn:aws:sqs:{self.region}:{self.account}:{name}"
@@ -556,8 +559,7 @@ class QueueService:
                 pass
 
     def _stopping(self) -> bool:
-        stop = getattr(self.engine, "_stop", None)
-        return bool(stop is not None and stop.is_set())
+        return self._stop is not None and self._stop.is_set()
 
     def _next_visible_ms(self, q: Queue) -> int | None:
         row = self.store.query_one("SELECT MIN(visible_ms) FROM messages WHERE queue = ? AND visible_ms > ?",

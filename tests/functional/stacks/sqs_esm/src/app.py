@@ -32,7 +32,11 @@ def fifo(event, context):
 
 
 def powertools(event, context):
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
 
     def handle(record):
         if record.body == "bad":
