@@ -256,7 +256,7 @@ def run(quick: bool = False, duration: float | None = None, peer: bool = True) -
                             "serverless-offline", pp99, f"{p99 / pp99:.2f}×" if pp99 else "",
                             f"p50 {p50:.2f} ms (peer {pp50:.2f} ms)"))
         else:
-            # Without the peer, DESIGN.md's measured peer figure (≈4,000 req/s at 4 connections) stands in.
+            # Without the peer, the peer figure measured on this machine before (≈4,000 req/s at 4 connections) stands in.
             rows.append(Row(f"HTTP gateway (REST route, trivial handler), {c} connections", rps, "req/s",
                             "≥ 6,000 (1.5× ≈4,000 quoted)", rps >= 6000, "serverless-offline", None, "",
                             f"{base}; peer not measured: {why}"))

@@ -90,7 +90,7 @@ def _loop() -> str:
 
 def pipe_row(n: int = 2000) -> Row:
     floor = pipe_floor(n) * 1000
-    return Row("floor: pipe round trip to a warm process (socketpair), p50", floor, "µs", "40–90 µs (DESIGN)",
+    return Row("floor: pipe round trip to a warm process (socketpair), p50", floor, "µs", "40–90 µs (measured floor)",
                None, note=f"p50 of {n}, 64-byte message, blocking")
 
 

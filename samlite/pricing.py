@@ -5,7 +5,7 @@ with them. Prices are those of https://aws.amazon.com/lambda/pricing/ as of PRIC
 pricing tier; the cheaper tiers above 6 B / 7.5 B GB-s a month and the free tier are left out on
 purpose: a per-invocation figure should not depend on a month's volume).
 
-Billing model (SPEC 1.8):
+Billing model:
 - every request costs REQUEST_PRICE_PER_MILLION / 1,000,000;
 - duration is billed in 1 ms steps, rounded up (100 ms before Dec 2020); since 1 Aug 2025 the
   INIT phase of a cold start is billed too, so a cold start bills ceil(init + duration);
@@ -23,7 +23,7 @@ REQUEST_PRICE_PER_MILLION = 0.20
 GB_SECOND_PRICE: dict[str, float] = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
 MIN_MEMORY_MB = 128
 MAX_MEMORY_MB = 10_240
-# CPU share proportional to memory: 1,769 MB = one vCPU (SPEC 1.1).
+# CPU share proportional to memory: 1,769 MB = one vCPU.
 MB_PER_VCPU = 1769
 
 

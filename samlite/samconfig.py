@@ -1,4 +1,4 @@
-"""samconfig.toml in SAM's own format (SPEC §9): read with precedence, write guided answers.
+"""samconfig.toml in SAM's own format: read with precedence, write guided answers.
 
 Tables are `[<env>.<command>.<section>]`; keys are CLI option names with `-` -> `_`. Precedence:
 CLI flag > `[env.command.parameters]` > `[env.global.parameters]`.
@@ -87,7 +87,7 @@ def write_deploy(path: Path, env: str, params: dict[str, Any]) -> None:
             data = {}
     data["version"] = 0.1
     section = data.setdefault(env, {})
-    # Falsy answers are not written (SPEC §9).
+    # Falsy answers are not written.
     section["deploy"] = {"parameters": {k: v for k, v in params.items() if v not in (None, False, "")}}
     if params.get("region"):
         section.setdefault("global", {}).setdefault("parameters", {})["region"] = params["region"]

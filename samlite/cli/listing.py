@@ -1,7 +1,7 @@
 """`samlite list stacks|resources|endpoints|outputs|queues|mappings|api-keys|functions`.
 
 Every listing prints a table to stdout, or with `--output json` a JSON list of objects (the
-shapes in DESIGN.md: endpoints carry stack, resource, kind and url; outputs stack, key, value).
+documented shapes: endpoints carry stack, resource, kind and url; outputs stack, key, value).
 """
 
 from __future__ import annotations

@@ -359,3 +359,20 @@ class DirectHttpProtocol(LazyKeepAliveProtocol):
         if not cycle.keep_alive:
             self.transport.close()
         self.on_response_complete()
+
+
+# uvicorn's internals the protocols above override or call. They are not public API, so
+# pyproject.toml bounds uvicorn's version, and `http_protocol()` checks them at start-up.
+UVICORN_INTERNALS = ("_start_asgi_task", "_unset_keepalive_if_required", "on_response_complete",
+                     "timeout_keep_alive_handler", "on_message_begin", "on_headers_complete",
+                     "on_message_complete", "on_body", "connection_lost")
+
+
+def http_protocol(base: type = HttpToolsProtocol) -> type:
+    """DirectHttpProtocol when this uvicorn has the internals it builds on; otherwise uvicorn's
+    own httptools protocol: every request then takes the ASGI lane, slower but the same answers."""
+    missing = [name for name in UVICORN_INTERNALS if not callable(getattr(base, name, None))]
+    if missing:
+        logger.warning("uvicorn's HTTP protocol lacks %s: the gateway's direct lane is off", ", ".join(missing))
+        return base
+    return DirectHttpProtocol

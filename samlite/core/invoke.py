@@ -60,7 +60,7 @@ class InvokeResult:
 
 
 class TooManyRequests(Exception):
-    """Throttled (SPEC 2.2): `reason` is one of the Reason values."""
+    """Throttled: `reason` is one of the Reason values."""
 
     def __init__(self, reason: str, message: str = "Rate Exceeded.") -> None:
         super().__init__(message)
@@ -376,7 +376,7 @@ class InvokeService:
             env.request_id = request_id
             init_ms = env.init_ms
             if reply[0] == "timeout":
-                # Init overran its 10 s: retried inside the invoke, under the function timeout (SPEC 1.5).
+                # Init overran its 10 s: retried inside the invoke, under the function timeout.
                 env.output(f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: timeout")
                 self.workers.release(env, keep=False)
                 env, reply = await self.workers.cold_start(spec, float(spec.timeout), tail)

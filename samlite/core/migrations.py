@@ -194,3 +194,12 @@ def m002_sqs_indexes() -> str:
         CREATE INDEX messages_inflight ON messages (queue, in_flight, visible_ms);
         CREATE INDEX messages_group ON messages (queue, group_id, seq);
         """
+
+
+@migration
+def m003_drop_function_versions() -> str:
+    # Function version rows were written and never read: Invoke serves $LATEST only.
+    return """
+        DROP TABLE function_versions;
+        ALTER TABLE functions DROP COLUMN version;
+        """

@@ -54,14 +54,17 @@ class ControlApp:
             await respond_json(send, 400, _error("UsageError", f"bad control request: {exc}", 2))
             return
         try:
+            inspect.signature(fn).bind(**kwargs)
+        except TypeError as exc:
+            # Only a call that does not fit the method's signature is the caller's mistake.
+            await respond_json(send, 400, _error("UsageError", f"bad arguments for {service}.{method}: {exc}", 2))
+            return
+        try:
             result = fn(**kwargs)
             if inspect.isawaitable(result):
                 result = await result
         except SamliteError as exc:
             await respond_json(send, 200, _error(type(exc).__name__, exc.message, int(exc.exit_code), exc.hint))
-            return
-        except TypeError as exc:
-            await respond_json(send, 400, _error("UsageError", f"bad arguments for {service}.{method}: {exc}", 2))
             return
         except Exception as exc:  # noqa: BLE001 - report, keep the engine up
             log.exception("control call %s.%s failed", service, method)

@@ -328,15 +328,12 @@ class Deployer:
             config["stack"] = new.name
             blob = json.dumps(config, sort_keys=True)
             code_sha = hashlib.sha256(blob.encode()).hexdigest()
-            row = db.execute("SELECT code_sha, version FROM functions WHERE name = ?", (fn.name,)).fetchone()
-            version = 1 if row is None else row["version"] + (row["code_sha"] != code_sha)
+            row = db.execute("SELECT code_sha FROM functions WHERE name = ?", (fn.name,)).fetchone()
             if row is not None and row["code_sha"] != code_sha:
                 retire.append(fn.name)
             db.execute(
-                "INSERT OR REPLACE INTO functions (name, stack, logical_id, config_json, code_sha, version, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)", (fn.name, new.name, fn.logical_id, blob, code_sha, version, now))
-            db.execute("INSERT OR IGNORE INTO function_versions (name, version, code_sha, config_json, created_at)"
-                       " VALUES (?, ?, ?, ?, ?)", (fn.name, version, code_sha, blob, now))
+                "INSERT OR REPLACE INTO functions (name, stack, logical_id, config_json, code_sha, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (fn.name, new.name, fn.logical_id, blob, code_sha, now))
         keep = [f.name for f in new.functions.values()]
         db.execute(f"DELETE FROM functions WHERE stack = ? AND name NOT IN ({','.join('?' * len(keep))})",
                    (new.name, *keep))
@@ -422,7 +419,7 @@ class Deployer:
 
 # --- helpers -------------------------------------------------------------------------------
 def endpoints(stack: Stack, gateway_url: str) -> list[dict[str, Any]]:
-    """The local base URL of every API and function URL (stage included, as DESIGN.md lists)."""
+    """The local base URL of every API and function URL (stage included)."""
     out = []
     for api in stack.apis.values():
         stage = "" if api.stage_name == "$default" else f"{api.stage_name}/"

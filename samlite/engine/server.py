@@ -23,7 +23,7 @@ import uvicorn
 
 from samlite import __version__
 from samlite.config import Settings
-from samlite.core.http import DirectHttpProtocol
+from samlite.core.http import http_protocol
 from samlite.core.store import Store
 from samlite.errors import StateError
 
@@ -190,7 +190,7 @@ def _server_config(app: Any) -> uvicorn.Config:
         log_level="warning",
         access_log=False,
         # httptools, one write per response; the direct lane for apps with `direct()` (http.py)
-        http=DirectHttpProtocol,
+        http=http_protocol(),
         ws="none",
         # The peer address is the caller, as on API Gateway: a client's own X-Forwarded-For
         # must not become requestContext.identity.sourceIp.

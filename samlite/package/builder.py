@@ -31,7 +31,7 @@ from samlite.package.zipper import ZipSource, file_sha256, write_zip
 from samlite.template.model import Function, Stack
 from samlite.template.model import Warning as BuildWarning
 
-# Lambda's package limits (SPEC 1.1). Module constants so tests can lower them.
+# Lambda's package limits. Module constants so tests can lower them.
 ZIPPED_LIMIT = 52_428_800
 UNZIPPED_LIMIT = 262_144_000
 

@@ -259,8 +259,6 @@ class Assembler:
             if not code and isinstance(props.get("Code"), str):
                 lambda_props["CodeUri"] = props["Code"]
             checks.check_function(report, lambda_props)
-            if not checks.as_int(props.get("ReservedConcurrentExecutions")) is None:
-                pass
         if code_uri and inline is None and props.get("PackageType", "Zip") == "Zip":
             checks.check_code(report, props, code_uri, "error" if self.b.check_code else "warning")
         name = self.b.physical_name(lid)

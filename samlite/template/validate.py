@@ -1,4 +1,4 @@
-"""Semantic checks: the limits in SPEC.md, runtimes, names, environment variables, code paths.
+"""Semantic checks: Lambda's and SQS's documented limits, runtimes, names, environment variables, code paths.
 
 Each `check_*` takes resolved properties and a `report(path, message, severity)` callback, so
 it knows nothing about lines or files; `resolve.Builder` calls them while building the model and
@@ -19,7 +19,7 @@ SUPPORTED_RUNTIMES = tuple(
     + ["nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x", "provided.al2", "provided.al2023"]
 )
 
-# SPEC 1.2: variables the runtime sets; a function may not set them.
+# Variables the runtime sets; a function may not set them.
 RESERVED_ENV_KEYS = frozenset({
     "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
     "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
@@ -75,7 +75,7 @@ def check_range(report: Report, props: Mapping[str, Any], key: str, low: int | N
 
 
 def check_function(report: Report, props: Mapping[str, Any]) -> None:
-    """Lambda limits for a function's (Globals-merged, resolved) properties. SPEC 1.1."""
+    """Lambda limits for a function's (Globals-merged, resolved) properties."""
     package_type = props.get("PackageType", "Zip")
     runtime = props.get("Runtime")
     if package_type == "Zip":
@@ -175,7 +175,7 @@ def check_event_invoke_config(report: Report, eic: Mapping[str, Any], path: tupl
 
 
 def check_queue(report: Report, props: Mapping[str, Any]) -> None:
-    """SQS attribute ranges and names. SPEC 4.1, 4.2."""
+    """SQS attribute ranges and names."""
     check_range(report, props, "VisibilityTimeout", 0, 43200)
     check_range(report, props, "MessageRetentionPeriod", 60, 1209600)
     check_range(report, props, "DelaySeconds", 0, 900)
@@ -212,7 +212,7 @@ def check_queue(report: Report, props: Mapping[str, Any]) -> None:
 
 def check_sqs_mapping(report: Report, props: Mapping[str, Any], fifo: bool | None,
                       path: tuple[Any, ...] = ()) -> None:
-    """Event source mapping parameters for an SQS source (SAM SQS event or explicit). SPEC 5.1."""
+    """Event source mapping parameters for an SQS source (SAM SQS event or explicit)."""
     batch = check_range(report, props, "BatchSize", 1, 10 if fifo else 10000, path)
     window = check_range(report, props, "MaximumBatchingWindowInSeconds", 0, 300, path)
     if fifo and window is not None:

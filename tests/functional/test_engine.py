@@ -153,3 +153,24 @@ def test_bad_port_setting_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli(env, "engine", "start")
     assert result.returncode != 0
     assert "SAMLITE_AWS_PORT" in result.stderr
+
+
+def test_control_errors_tell_bad_arguments_from_internal_faults(samlite_engine: EngineHandle,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from samlite.client import EngineClient, RemoteError
+    from samlite.config import load_settings
+
+    monkeypatch.setenv("SAMLITE_HOME", str(samlite_engine.home))
+    client = EngineClient(load_settings())
+    # Arguments that do not fit the method are the caller's mistake: a usage error, exit 2.
+    with pytest.raises(RemoteError) as exc:
+        client.call("engine", "status", bogus=1)
+    assert exc.value.exit_code == 2 and "bad arguments" in exc.value.message
+    # A TypeError raised inside the method is the engine's fault: exit 1, and logged.
+    with pytest.raises(RemoteError) as exc:
+        client.call("lambdas", "invoke", function="arn:aws:lambda:us-east-1:123456789012:function:nope",
+                    payload_b64=5)
+    assert exc.value.exit_code == 1 and exc.value.kind == "InternalError"
+    log = (samlite_engine.home / "engine.log").read_text()
+    assert "control call lambdas.invoke failed" in log and "TypeError" in log
+    assert client.call("engine", "status")["pid"] > 0  # and the engine is still up

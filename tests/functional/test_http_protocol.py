@@ -17,11 +17,14 @@ from typing import Any, Iterator
 import pytest
 import uvicorn
 
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
 from samlite.core.http import (
     DIRECT_MAX_BODY,
     DirectHttpProtocol,
     OneWriteHttpToolsProtocol,
     RawRequest,
+    http_protocol,
 )
 
 
@@ -94,7 +97,8 @@ def _serve(asgi: Any, protocol: Any) -> Iterator[int]:
     thread.join(10)
 
 
-@pytest.fixture(scope="module", params=[OneWriteHttpToolsProtocol, DirectHttpProtocol], ids=["one-write", "direct"])
+@pytest.fixture(scope="module", params=[OneWriteHttpToolsProtocol, DirectHttpProtocol, HttpToolsProtocol],
+                ids=["one-write", "direct", "uvicorn-fallback"])
 def port(request: pytest.FixtureRequest) -> Iterator[int]:
     yield from _serve(app, request.param)
 
@@ -261,3 +265,15 @@ def test_direct_lane_honours_connection_close_and_http_1_0(direct_port: int) -> 
             s.sendall(request)
             data = _read_until(s, lambda d: False)  # until the server closes
             assert b"connection: close\r\n" in data and data.endswith(b"direct:/d/c")
+
+
+def test_the_direct_lane_is_used_with_this_uvicorn() -> None:
+    assert http_protocol() is DirectHttpProtocol
+
+
+def test_an_unknown_uvicorn_layout_falls_back_to_uvicorns_own_protocol(caplog: pytest.LogCaptureFixture) -> None:
+    class Renamed(HttpToolsProtocol):
+        _start_asgi_task = None  # as if a newer uvicorn had renamed it
+
+    assert http_protocol(Renamed) is Renamed
+    assert "_start_asgi_task" in caplog.text and "direct lane is off" in caplog.text

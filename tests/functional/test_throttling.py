@@ -1,4 +1,4 @@
-"""Throttling under ReservedConcurrentExecutions: 1, per invocation type (SPEC §3).
+"""Throttling under ReservedConcurrentExecutions: 1, per invocation type.
 
 Sync callers get 429; an async event that meets a busy function is kept and delivered later;
 an SQS mapping that is throttled loses nothing. Throttles are counted in the metrics.

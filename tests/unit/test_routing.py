@@ -1,4 +1,4 @@
-"""Route matching precedence (SPEC 6.3): literal > {param} > {proxy+}, method > ANY, $default."""
+"""Route matching precedence: literal > {param} > {proxy+}, method > ANY, $default."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The two MD5 vectors of SPEC §4.3 and the binary encoding."""
+"""The two MD5 vectors AWS documents and the binary encoding."""
 
 from __future__ import annotations
 

@@ -161,7 +161,7 @@ class LambdaLogHandler(logging.Handler):
             self.handleError(record)
 
 
-# --- context object (SPEC 1.4) -------------------------------------------------------------
+# --- context object -------------------------------------------------------------
 
 
 class CognitoIdentity:
@@ -268,7 +268,7 @@ def _default(obj):
 _RESULT = json.JSONEncoder(default=_default)  # what json.dumps(result, default=_default) builds
 
 
-# --- handler loading (SPEC 1.3) ------------------------------------------------------------
+# --- handler loading ------------------------------------------------------------
 
 
 def load_handler(handler):

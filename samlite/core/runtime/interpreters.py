@@ -32,7 +32,7 @@ PROVIDED_RUNTIMES = ("provided.al2023", "provided.al2", "provided")
 
 
 class UnsupportedRuntime(Exception):
-    """The runtime family cannot run here (yet): nodejs*, provided*, java*, ..."""
+    """The runtime family cannot run here (yet): nodejs*, provided*, java*, .."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import orjson
 
 HEADER = struct.Struct("<II")
 
-# Payload limits (SPEC 1.1 / 2.2).
+# Payload limits.
 SYNC_REQUEST_LIMIT = 6_291_456
 SYNC_RESPONSE_LIMIT = 6_291_556
 ASYNC_REQUEST_LIMIT = 1_048_576
@@ -74,7 +74,7 @@ class FrameParser:
             del buf[:offset]
 
 
-# --- error payloads (SPEC 1.6) -------------------------------------------------------------
+# --- error payloads -------------------------------------------------------------
 
 
 def error_payload(message: str, error_type: str, request_id: str | None = None,
@@ -128,7 +128,7 @@ def response_too_large_payload() -> bytes:
     }).encode()
 
 
-# --- platform log lines (SPEC 1.7) ---------------------------------------------------------
+# --- platform log lines ---------------------------------------------------------
 
 
 def start_line(request_id: str, version: str) -> str:

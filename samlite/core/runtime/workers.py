@@ -377,7 +377,7 @@ class Pool:
 
 def build_environment(spec: FunctionSpec, settings: Settings, aws_endpoint_url: str, stream: str,
                       tmpdir: Path) -> dict[str, str]:
-    """The worker's env vars (SPEC 1.2), user Variables included."""
+    """The worker's env vars, user Variables included."""
     code = str(spec.code_dir)
     lib_path = [code, f"{code}/lib", *(f"{layer}/lib" for layer in spec.layer_dirs)]
     if os.environ.get("LD_LIBRARY_PATH"):

@@ -1,5 +1,5 @@
 """Who may call an API: REST API keys, Lambda authorizers (REST TOKEN/REQUEST, HTTP API), and
-IAM policy evaluation of authorizer output (SPEC 6.5).
+IAM policy evaluation of authorizer output.
 
 An authorizer is compiled once per deploy (`LambdaAuthorizer`): its identity sources are parsed
 and its ValidationExpression compiled. Per request it extracts the identity, answers from its

@@ -1,4 +1,4 @@
-"""CORS as API Gateway and function URLs apply it (SPEC 6.4).
+"""CORS as API Gateway and function URLs apply it.
 
 - REST (`AWS::Serverless::Api` `Cors`): SAM adds an OPTIONS *mock* method on each path that
   answers with the configured Access-Control-Allow-* headers, always (no Origin check). Proxy

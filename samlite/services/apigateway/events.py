@@ -1,4 +1,4 @@
-"""API Gateway and function URL events, and the mapping of function results back to HTTP (SPEC 6).
+"""API Gateway and function URL events, and the mapping of function results back to HTTP.
 
 Pure functions over plain data, so each field can be unit-tested without a server:
 

@@ -1,4 +1,4 @@
-"""The HTTP front door: API Gateway REST and HTTP APIs and Lambda function URLs (SPEC 6).
+"""The HTTP front door: API Gateway REST and HTTP APIs and Lambda function URLs.
 
 `GatewayApp` is a raw ASGI app. On every deploy (`reload()`) it compiles the deployed APIs into
 lookup tables (route tries, CORS policies, authorizers, API keys), so a request costs dict

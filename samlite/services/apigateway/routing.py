@@ -1,4 +1,4 @@
-"""Route tables for API Gateway: match a method and path to a route, as API Gateway does (SPEC 6.3).
+"""Route tables for API Gateway: match a method and path to a route, as API Gateway does.
 
 A table is built once per deploy (`RouteTable(routes)`) as a segment trie, so matching a request
 walks the path once with plain dict lookups: no regexes, nothing compiled per request.

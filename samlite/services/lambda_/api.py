@@ -1,6 +1,6 @@
 """The Lambda REST API (`/2015-03-31/...`): Invoke, functions, event source mappings, account settings.
 
-Invoke follows SPEC 2.1/2.2 to the header: 200/202/204 by invocation type,
+Invoke follows Lambda's Invoke API to the header: 200/202/204 by invocation type,
 `X-Amz-Function-Error`, `X-Amz-Executed-Version`, `X-Amz-Log-Result` (base64 of the last 4 KB of
 the log) with `X-Amz-Log-Type: Tail`, and the modelled API errors with AWS's messages. Errors
 are raised as AwsError and serialised (x-amzn-ErrorType + {"Type": "User", "message"}) by

@@ -11,9 +11,9 @@ due events through the one invoke path, with the same request id on every attemp
 - older than MaximumEventAgeInSeconds -> EventAgeExceeded. The whole async clock is compressed
   by the same factor (async_retry_base / 60), the event age included, so a demo or test with a
   short retry base also sees its age limit in proportion (60 s of age = 1 s at base 1).
-When an event is finished, the OnSuccess / OnFailure destination gets the invocation record of
-SPEC §2.3 and the function's DLQ the original event; routing and removing the row happen in one
-transaction. SQS and Lambda targets run locally; SNS, EventBridge and S3 are logged and skipped.
+When an event is finished, the OnSuccess / OnFailure destination gets AWS's invocation record
+(`invocation_record`) and the function's DLQ the original event; routing and removing the row
+happen in one transaction. SQS and Lambda targets run locally; SNS, EventBridge and S3 are logged and skipped.
 """
 
 from __future__ import annotations
@@ -282,7 +282,7 @@ class AsyncDispatcher:
     # --- control surface -------------------------------------------------------------------
 def invocation_record(request_id: str, function_arn: str, condition: str, attempts: int, payload: bytes,
                       response: dict[str, Any] | None) -> dict[str, Any]:
-    """The destination record of SPEC §2.3."""
+    """The record AWS sends to an async destination: requestContext, requestPayload, responseContext and responsePayload."""
     response = response or {"statusCode": 429, "executedVersion": "$LATEST"}
     context: dict[str, Any] = {"statusCode": int(response.get("statusCode") or 200),
                                "executedVersion": response.get("executedVersion") or "$LATEST"}

@@ -5,7 +5,7 @@ long-polls the queue, closes a batch at BatchSize, at the end of MaximumBatching
 or at 6 MB, drops filtered-out messages (deleting them), invokes the function synchronously
 through the one invoke path, then deletes the batch on success, keeps it on a function error or
 throttle (messages reappear after the visibility timeout; receive counts and redrive apply) and
-backs off. With ReportBatchItemFailures only the reported messages stay (SPEC §5.4).
+backs off. With ReportBatchItemFailures only the reported messages stay.
 
 Scaling: a poller starts with a few workers and adds one at a time while every worker keeps
 coming back with full batches and the queue still has a backlog, never beyond
@@ -420,7 +420,7 @@ class Poller:
 
 
 def lambda_attributes(attributes_json: str | None) -> dict[str, Any]:
-    """SQS API message attributes -> the camelCase shape of Lambda's SQS event (SPEC §5.3)."""
+    """SQS API message attributes -> the camelCase shape of Lambda's SQS event."""
     if not attributes_json:
         return {}
     out = {}

@@ -52,7 +52,7 @@ class LambdaService:
     # --- reading ---------------------------------------------------------------------------
     def _row(self, name: str) -> Any:
         return self.store.query_one(
-            "SELECT name, stack, logical_id, config_json, code_sha, version, updated_at FROM functions WHERE name = ?",
+            "SELECT name, stack, logical_id, config_json, code_sha, updated_at FROM functions WHERE name = ?",
             (name,))
 
     def names(self) -> list[str]:
@@ -73,7 +73,7 @@ class LambdaService:
 
     def configurations(self) -> list[dict[str, Any]]:
         rows = self.store.query(
-            "SELECT name, stack, logical_id, config_json, code_sha, version, updated_at FROM functions ORDER BY name")
+            "SELECT name, stack, logical_id, config_json, code_sha, updated_at FROM functions ORDER BY name")
         return [_configuration(self.settings, r) for r in rows]
 
     def tags(self, name: str) -> dict[str, str]:

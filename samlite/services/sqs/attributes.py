@@ -2,7 +2,7 @@
 
 Pure checks shared by the queue service (API calls, CLI sends) and reused by nothing else, kept
 apart so `queues.py` holds only queue semantics. Every failure is a `QueueError` carrying AWS's
-code and message (SPEC §4); the API modules turn it into the protocol's error shape.
+code and message; the API modules turn it into the protocol's error shape.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def no_queue() -> QueueError:
     return QueueError("QueueDoesNotExist", "The specified queue does not exist.")
 
 
-# --- limits and defaults (SPEC §4.2) ---------------------------------------------------------
+# --- limits and defaults ---------------------------------------------------------
 MAX_MESSAGE_SIZE = 1_048_576
 RANGES: dict[str, tuple[int, int]] = {
     "VisibilityTimeout": (0, 43_200),
@@ -360,7 +360,7 @@ def check_dedup_id(value: Any, name: str) -> str:
 
 
 def check_batch(entries: Any, kind: str) -> list[dict[str, Any]]:
-    """The batch rules shared by the three batch actions (SPEC §4.5)."""
+    """The batch rules shared by the three batch actions."""
     if not entries:
         raise QueueError("EmptyBatchRequest", f"There should be at least one {kind} in the request.")
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
