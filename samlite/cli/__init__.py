@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     if "--debug" in args[1:]:
         # `samlite deploy --debug` works as well as `samlite --debug deploy`.
         args = ["--debug", *(a for a in args if a != "--debug")]
+    args = expand_parameter_overrides(args)
     try:
         cli.main(args=args, prog_name="samlite", standalone_mode=False)
     except TemplateError as exc:
@@ -130,6 +131,35 @@ def main(argv: list[str] | None = None) -> None:
                      None if debug else "Run again with --debug for the traceback.")
         sys.exit(int(ExitCode.ERROR))
     sys.exit(0)
+
+
+def expand_parameter_overrides(args: list[str]) -> list[str]:
+    """SAM's `--parameter-overrides A=1 B=2`: each further Key=Value word becomes its own option.
+
+    click takes one value per option, so without this the second pair is "an unexpected extra
+    argument". Only words holding `=` are taken, so a positional argument after them still works.
+    """
+    out: list[str] = []
+    taking = False
+    words = iter(args)
+    for arg in words:
+        if arg == "--":
+            out.append(arg)
+            out.extend(words)
+            break
+        if taking and "=" in arg and not arg.startswith("-"):
+            out += ["--parameter-overrides", arg]
+            continue
+        taking = False
+        out.append(arg)
+        if arg == "--parameter-overrides":
+            value = next(words, None)
+            if value is not None:
+                out.append(value)
+            taking = True
+        elif arg.startswith("--parameter-overrides="):
+            taking = True
+    return out
 
 
 def _print_error(message: str, hint: str | None) -> None:

@@ -12,16 +12,16 @@ from typing import Any
 
 import click
 
+from samlite.cli.common import output_option, template_option
+
 
 @click.command("build")
-@click.option("-t", "--template", "template", type=click.Path(dir_okay=True), default=None,
-              help="Template file (default: template.yaml or template.yml in the current folder).")
+@template_option
 @click.option("--parameter-overrides", "parameter_overrides", multiple=True,
               help="Parameter values: 'Key=Value Key2=Value2' (repeatable).")
 @click.option("--build-dir", type=click.Path(file_okay=False), default=None,
               help="Where to write zips (default: <project>/.samlite/build).")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Format of the artifact listing on stdout.")
+@output_option
 def build(template: str | None, parameter_overrides: tuple[str, ...], build_dir: str | None,
           output: str) -> None:
     """Build deterministic zip artifacts: one per function and layer, rebuilt only on change."""

@@ -11,6 +11,7 @@ import json
 
 import click
 
+from samlite.cli.common import output_option, template_option
 from samlite.errors import ExitCode, SamliteError
 
 
@@ -21,29 +22,20 @@ class _Invalid(SamliteError):
 
 
 @click.command("validate")
-@click.option("-t", "--template", "template", type=click.Path(dir_okay=True), default=None,
-              help="Template file or project folder (default: template.yaml/.yml/.json in cwd).")
+@template_option
 @click.option("--parameter-overrides", "overrides", multiple=True,
               help="Parameter values: K=V (repeatable), 'K1=V1 K2=V2', or "
                    "ParameterKey=K,ParameterValue=V.")
 @click.option("--stack-name", default="sam-app", show_default=True,
               help="Stack name used for generated names.")
-@click.option("--output", "output", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
-# `--parameter-overrides A=1 B=2` (as in the SAM CLI): the values after the first land here.
-@click.argument("more_overrides", nargs=-1, metavar="")
-def validate(template: str | None, overrides: tuple[str, ...], stack_name: str, output: str,
-             more_overrides: tuple[str, ...]) -> None:
+@output_option
+def validate(template: str | None, overrides: tuple[str, ...], stack_name: str, output: str) -> None:
     """Validate a SAM template offline and print every problem as file:line: LogicalId.Path: message."""
-    from samlite.errors import UsageError
     from samlite.template import find_template, parse_parameter_overrides, validate_template
     from samlite.template.model import Context
 
-    if more_overrides and not overrides:
-        raise UsageError(f"unexpected argument {more_overrides[0]!r}",
-                         "Parameter values go after --parameter-overrides.")
     path = find_template(template)
-    params = parse_parameter_overrides(list(overrides) + list(more_overrides))
+    params = parse_parameter_overrides(overrides)
     problems = validate_template(path, Context(stack_name=stack_name), params)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
