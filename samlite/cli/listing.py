@@ -54,3 +54,5 @@ def _listing(name: str, service: str, method: str, columns: tuple[str, ...]) -> 
 
 for _name, (_service, _method, _columns) in LISTINGS.items():
     _listing(_name, _service, _method, _columns)
+# SAM's name for the same listing.
+list_group.add_command(list_group.commands["outputs"], "stack-outputs")
