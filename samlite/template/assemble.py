@@ -261,6 +261,12 @@ class Assembler:
             checks.check_function(report, lambda_props)
             if not checks.as_int(props.get("ReservedConcurrentExecutions")) is None:
                 pass
+        runtime = props.get("Runtime")
+        if isinstance(runtime, str) and checks.NOT_EMULATED_RUNTIME.fullmatch(runtime):
+            self.b._warn_not_emulated(lid, checks.not_emulated_runtime(runtime), (lid, ("Properties", "Runtime")))
+        elif inline is None and checks.without_bootstrap(runtime, code_uri):
+            self.b._warn_not_emulated(lid, checks.not_emulated_runtime(
+                runtime, f" (no executable bootstrap in {code_uri})"), (lid, ("Properties", "Runtime")))
         if code_uri and inline is None and props.get("PackageType", "Zip") == "Zip":
             checks.check_code(report, props, code_uri, "error" if self.b.check_code else "warning")
         name = self.b.physical_name(lid)
