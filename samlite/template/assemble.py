@@ -391,6 +391,13 @@ class Assembler:
     def _sqs_event(self, lid: str, event_name: str, eprops: dict[str, Any],
                    function: model.Function, report: Any) -> None:
         queue_arn = eprops.get("Queue")
+        if isinstance(queue_arn, str) and not re.match(r"arn:aws[a-z-]*:sqs:", queue_arn) and \
+                (queue_arn.startswith("arn:") or "://" in queue_arn):
+            # Caught here, not at deploy: `!Ref MyQueue` is the queue's URL, `!GetAtt Fn.Arn` a function's.
+            hint = " (!Ref on a queue gives its URL)" if "://" in queue_arn else ""
+            report(("Queue",), f"Queue must be an SQS queue ARN such as !GetAtt MyQueue.Arn, not "
+                   f"'{queue_arn}'{hint}", "error")
+            return
         queue = self._queue_by_arn(queue_arn)
         checks.check_sqs_mapping(report, eprops, queue.fifo if queue else _fifo_arn(queue_arn))
         self._visibility_check(report, queue, function)

@@ -51,3 +51,68 @@ def test_runtimes_samlite_cannot_run_deploy_with_a_warning(samlite_engine: Engin
     go = samlite_engine.cli("invoke", "GoFunction", "--stack-name", "java")
     assert go.returncode == 4, go.stderr
     assert "bootstrap" in go.stdout, go.stdout
+
+
+def _validate(tmp_path: Path, template: str) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "template.yaml"
+    path.write_text(template)
+    return samlite("validate", "-t", str(path), "-o", "json")
+
+
+def test_open_api_version_under_globals(tmp_path: Path) -> None:
+    for version in ("3.0.1", "'2.0'", "3.0"):  # an unquoted 3.0 is a YAML number; SAM takes it
+        result = _validate(tmp_path, f"Transform: AWS::Serverless-2016-10-31\nGlobals:\n  Api:\n"
+                                     f"    OpenApiVersion: {version}\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+        assert result.returncode == 0, (version, result.stdout)
+    bad = _validate(tmp_path, "Transform: AWS::Serverless-2016-10-31\nGlobals:\n  Api:\n    OpenApiVersion: [3]\n"
+                              "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+    assert bad.returncode == 3
+
+
+def test_real_types_are_warnings_and_misspellings_errors(tmp_path: Path) -> None:
+    result = _validate(tmp_path, "Resources:\n  Domain:\n    Type: AWS::ApiGateway::DomainNameV2\n"
+                                 "  Prompt:\n    Type: AWS::Bedrock::Prompt\n  Typo:\n    Type: AWS::SQS::Queu\n"
+                                 "  Junk:\n    Type: AWS::Nope\n")
+    assert result.returncode == 3
+    report = json.loads(result.stdout)
+    assert {w["logical_id"] for w in report["warnings"]} == {"Domain", "Prompt"}
+    assert all("is not emulated by samlite" in w["message"] for w in report["warnings"])
+    errors = {e["logical_id"]: e["message"] for e in report["errors"]}
+    assert set(errors) == {"Typo", "Junk"} and "did you mean 'AWS::SQS::Queue'" in errors["Typo"]
+
+
+SQS_EVENT = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      InlineCode: "def handler(event, context): pass"
+      Events:
+        Work:
+          Type: SQS
+          Properties:
+            Queue: QUEUE
+  Other:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      InlineCode: "def handler(event, context): pass"
+  Jobs:
+    Type: AWS::SQS::Queue
+"""
+
+
+def test_sqs_event_queue_must_be_a_queue_arn(tmp_path: Path) -> None:
+    for queue, needle in (("!GetAtt Other.Arn", "arn:aws:lambda:"), ("!Ref Jobs", "gives its URL"),
+                          ("https://sqs.us-east-1.amazonaws.com/123456789012/jobs", "URL")):
+        result = _validate(tmp_path, SQS_EVENT.replace("QUEUE", queue))
+        assert result.returncode == 3, (queue, result.stdout)
+        [error] = json.loads(result.stdout)["errors"]
+        assert error["path"] == "Properties.Events.Work.Properties.Queue"
+        assert "must be an SQS queue ARN" in error["message"] and needle in error["message"], error
+    for queue in ("!GetAtt Jobs.Arn", "arn:aws:sqs:us-east-1:123456789012:jobs"):
+        assert _validate(tmp_path, SQS_EVENT.replace("QUEUE", queue)).returncode == 0, queue
