@@ -289,3 +289,55 @@ def test_start_api_port_must_be_a_port(tmp_path: Path) -> None:
     for port in ("-1", "70000", "http"):
         result = samlite("local", "start-api", "--port", port, cwd=project)
         assert result.returncode == 2 and "--port" in result.stderr, result.stderr
+
+
+QUEUE_PROJECT = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Inbox:
+    Type: AWS::SQS::Queue
+Outputs:
+  InboxUrl:
+    Value: !Ref Inbox
+"""
+
+
+def test_a_second_project_with_the_same_stack_name_does_not_silently_replace_the_first(
+        samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for project in (first, second):
+        project.mkdir()
+    (first / "template.yaml").write_text(QUEUE_PROJECT)
+    (second / "template.yaml").write_text(TWO_PARAMS)
+    samlite_engine.deploy(first / "template.yaml", "sam-app")
+    inbox = samlite_engine.outputs("sam-app")["InboxUrl"]
+    samlite_engine.client("sqs").send_message(QueueUrl=inbox, MessageBody="in flight")
+
+    args = ["deploy", "--stack-name", "sam-app", "--no-confirm-changeset", "--parameter-overrides", "Stage=dev",
+            "Owner=x"]
+    refused = samlite_engine.cli(*args, cwd=second)
+    assert refused.returncode == 1, refused.stderr
+    assert f"was deployed from {first / 'template.yaml'}" in refused.stderr
+    assert "queue Inbox" in refused.stderr and "holds 1 message(s)" in refused.stderr and "--force" in refused.stderr
+    assert samlite_engine.outputs("sam-app")["InboxUrl"] == inbox  # nothing changed
+    # Asked for "anyway?" on a terminal only; a script needs --force.
+    forced = samlite_engine.cli(*args, "--force", cwd=second)
+    assert forced.returncode == 0, forced.stderr
+    assert "Seen" in samlite_engine.outputs("sam-app")
+    # The same project redeploying its own stack is never asked.
+    again = samlite_engine.cli(*args, cwd=second)
+    assert again.returncode == 0 and "No changes" in again.stderr, again.stderr
+
+
+def test_removing_a_queue_with_messages_needs_force(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    project = tmp_path / "q"
+    project.mkdir()
+    (project / "template.yaml").write_text(QUEUE_PROJECT)
+    samlite_engine.deploy(project / "template.yaml", "q")
+    samlite_engine.client("sqs").send_message(QueueUrl=samlite_engine.outputs("q")["InboxUrl"], MessageBody="x")
+    (project / "template.yaml").write_text(QUEUE_PROJECT.replace("Inbox", "Outbox"))
+    refused = samlite_engine.cli("deploy", "--stack-name", "q", "--no-confirm-changeset", cwd=project)
+    assert refused.returncode == 1 and "queue Inbox" in refused.stderr
+    assert samlite_engine.cli("deploy", "--stack-name", "q", "--force", "--no-confirm-changeset",
+                              cwd=project).returncode == 0
+    assert set(samlite_engine.outputs("q")) == {"OutboxUrl"}
