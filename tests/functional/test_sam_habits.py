@@ -341,3 +341,42 @@ def test_removing_a_queue_with_messages_needs_force(samlite_engine: EngineHandle
     assert samlite_engine.cli("deploy", "--stack-name", "q", "--force", "--no-confirm-changeset",
                               cwd=project).returncode == 0
     assert set(samlite_engine.outputs("q")) == {"OutboxUrl"}
+
+
+def test_list_outputs_shows_the_urls_of_the_engine_that_runs(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    project = hello_project(tmp_path / "hello")
+    (project / "template.yaml").write_text(HELLO + QUEUE_PROJECT.split("Resources:\n")[1].replace(
+        "Outputs:\n", "Outputs:\n  ApiUrl:\n    Value: !Sub 'https://${ServerlessHttpApi}.execute-api.${AWS::Region}"
+                      ".amazonaws.com/hello'\n"))
+    samlite_engine.deploy(project / "template.yaml", "urls")
+    before = samlite_engine.outputs("urls")
+    assert before["ApiUrl"].startswith(samlite_engine.gateway_url)
+    samlite_engine.stop()
+    samlite_engine.start()  # port 0: the restarted engine listens on other ports
+    after = samlite_engine.outputs("urls")
+    assert after["ApiUrl"] == before["ApiUrl"].replace(before["ApiUrl"].split("/_api/")[0], samlite_engine.gateway_url)
+    assert after["InboxUrl"].startswith(samlite_engine.aws_url + "/123456789012/")
+    assert _get(after["ApiUrl"]) == (200, "v1")
+    listed = samlite_engine.cli("list", "stack-outputs", "--stack-name", "urls")
+    assert after["InboxUrl"] in listed.stdout
+
+
+def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        for variable, args in (("SAMLITE_GATEWAY_PORT", ["engine", "start"]),
+                               ("SAMLITE_AWS_PORT", ["engine", "start", "--foreground"])):
+            env = {**os.environ, "SAMLITE_HOME": str(tmp_path / variable), "SAMLITE_GATEWAY_PORT": "0",
+                   "SAMLITE_AWS_PORT": "0", variable: str(port)}
+            result = samlite(*args, env=env)
+            assert result.returncode == 1, result.stderr
+            assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+            assert f"port {port}" in result.stderr and variable in result.stderr
+    finally:
+        holder.close()
