@@ -380,3 +380,48 @@ def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
             assert f"port {port}" in result.stderr and variable in result.stderr
     finally:
         holder.close()
+
+
+def _in_a_terminal(args: list[str], env: dict[str, str], cwd: Path) -> bytes:
+    """Run samlite on a pseudo-terminal (colour is only ever drawn on one) and return what it drew."""
+    import os
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: become samlite
+        os.chdir(cwd)
+        os.execvpe(sys.executable, [sys.executable, "-m", "samlite", *args], env)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return out
+
+
+def test_no_color_and_dumb_terminals(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    project = tmp_path / "colours"
+    project.mkdir()
+    # A skipped resource gives a yellow warning; success is green; tables have bold headers.
+    (project / "template.yaml").write_text(QUEUE_PROJECT.replace(
+        "Outputs:", "  Table:\n    Type: AWS::DynamoDB::Table\nOutputs:"))
+    env = {k: v for k, v in samlite_engine.env.items() if k not in ("NO_COLOR", "TERM", "FORCE_COLOR")}
+    deploy = ["deploy", "--stack-name", "colours", "--no-confirm-changeset"]
+    coloured = _in_a_terminal(deploy, {**env, "TERM": "xterm-256color"}, project)
+    assert b"not emulated" in coloured and b"\x1b[33m" in coloured  # the control case: yellow is drawn
+    samlite_engine.cli("delete", "--stack-name", "colours", "--no-prompts", check=True)
+    no_color = _in_a_terminal(deploy, {**env, "TERM": "xterm-256color", "NO_COLOR": "1"}, project)
+    assert b"Successfully deployed" in no_color
+    import re
+    # Styles (bold, italic) are allowed; colour parameters (30-49, 90-107) are not.
+    params = [int(p) for codes in re.findall(rb"\x1b\[([0-9;]*)m", no_color) for p in codes.split(b";") if p]
+    assert not [p for p in params if 30 <= p <= 49 or 90 <= p <= 107], params
+    samlite_engine.cli("delete", "--stack-name", "colours", "--no-prompts", check=True)
+    dumb = _in_a_terminal(deploy, {**env, "TERM": "dumb"}, project)
+    assert b"Successfully deployed" in dumb and b"\x1b" not in dumb
