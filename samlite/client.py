@@ -97,6 +97,24 @@ def engine_pid_alive(settings: Settings) -> int | None:
     return pid if process_running(pid) else None
 
 
+def check_ports(settings: Settings) -> None:
+    """Fail in one line, before starting, when another program holds a port the engine needs."""
+    for port, variable, what in ((settings.gateway_port, "SAMLITE_GATEWAY_PORT", "HTTP gateway"),
+                                 (settings.aws_port, "SAMLITE_AWS_PORT", "AWS endpoint")):
+        if not port:
+            continue  # 0: any free port
+        sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the engine binds
+        try:
+            sock.bind((settings.host, port))
+        except OSError as exc:
+            raise StateError(f"port {port} ({what}) on {settings.host} is not available ({exc.strerror}): set "
+                             f"{variable} to another port (0 = any free port), or pass --port where the "
+                             "command takes it") from None
+        finally:
+            sock.close()
+
+
 def start_engine(settings: Settings | None = None) -> tuple[EngineClient, bool]:
     """Return a client to a running engine, starting a daemon when none runs.
 
@@ -107,6 +125,7 @@ def start_engine(settings: Settings | None = None) -> tuple[EngineClient, bool]:
     if client.is_running():
         return client, False
     _check_home(settings)
+    check_ports(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     log = open(settings.log_path, "ab")
     proc = subprocess.Popen(

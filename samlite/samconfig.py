@@ -87,8 +87,10 @@ def write_deploy(path: Path, env: str, params: dict[str, Any]) -> None:
             data = {}
     data["version"] = 0.1
     section = data.setdefault(env, {})
-    # Falsy answers are not written.
-    section["deploy"] = {"parameters": {k: v for k, v in params.items() if v not in (None, False, "")}}
+    # Falsy answers are not written, except confirm_changeset: samlite asks by default in a
+    # terminal, so a "no" must be kept for later deploys to honour it (SAM reads `false` as well).
+    section["deploy"] = {"parameters": {k: v for k, v in params.items()
+                                        if v not in (None, False, "") or k == "confirm_changeset" and v is False}}
     if params.get("region"):
         section.setdefault("global", {}).setdefault("parameters", {})["region"] = params["region"]
     ordered = {"version": data.pop("version"), **data}

@@ -30,10 +30,46 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "logs": ("samlite.cli.logs", "logs", "Print or follow function logs."),
     "list": ("samlite.cli.listing", "list_group", "List stacks, resources, endpoints, outputs, queues, mappings."),
     "dev": ("samlite.cli.dev", "dev", "Deploy, then watch files and hot-swap changes."),
+    "sync": ("samlite.cli.dev", "sync", "SAM's sync: one deploy, or with --watch the dev loop."),
+    "local": ("samlite.cli.local", "local_group", "SAM's local invoke, start-api, start-lambda, generate-event."),
     "engine": ("samlite.cli.engine", "engine", "Start, stop or inspect the local engine."),
     "generate-event": ("samlite.cli.events", "generate_event", "Print sample events."),
     "metrics": ("samlite.cli.metrics", "metrics", "Invocation metrics and cost per function."),
     "tune": ("samlite.cli.metrics", "tune", "Power-tune a function's memory size."),
+}
+
+
+# SAM CLI commands with no samlite command of that name -> where a SAM user should look instead.
+SAM_COMMANDS: dict[str, str] = {
+    "package": "samlite needs no S3 upload: `samlite build` makes the zips and `samlite deploy` deploys them",
+    "publish": "there is no local Serverless Application Repository; `samlite deploy` deploys the stack",
+    "pipeline": "pipelines deploy to real AWS; use `sam pipeline` there",
+    "traces": "X-Ray is not emulated; `samlite logs` and `samlite metrics` show every invocation",
+    "remote": "the engine is local: `samlite invoke FUNCTION` runs a deployed function, `samlite logs` reads its logs",
+    "docs": "`samlite --help` and `samlite COMMAND --help` describe every command",
+    "start-api": "use `samlite local start-api`",
+    "start-lambda": "use `samlite local start-lambda`",
+}
+
+# SAM CLI flags samlite does not take -> why (one line instead of "No such option").
+SAM_FLAGS: dict[str, str] = {
+    "--profile": "samlite needs no AWS credentials or profiles: the engine is one local account",
+    "--s3-prefix": "there is no S3 upload locally: artifacts go straight to the engine",
+    "--image-repository": "container image functions are not emulated",
+    "--image-repositories": "container image functions are not emulated",
+    "--signing-profiles": "code signing has no local meaning",
+    "--kms-key-id": "artifacts are not uploaded, so there is nothing to encrypt",
+    "--role-arn": "CloudFormation service roles have no local meaning",
+    "--notification-arns": "stack events are not published locally",
+    "--tags": "stack tags are not kept locally",
+    "--disable-rollback": "samlite deploys atomically: a failed deploy always leaves the old stack",
+    "--on-failure": "samlite deploys atomically: a failed deploy always leaves the old stack",
+    "--env-vars": "set Environment.Variables in the template (parameters via --parameter-overrides)",
+    "--container-env-vars": "no containers are used locally",
+    "--docker-network": "no containers are used locally",
+    "--build-image": "no containers are used locally; samlite builds with the local interpreter",
+    "--beta-features": "samlite has no beta features switch",
+    "--save-params": "`samlite deploy --guided` saves the answers to samconfig.toml",
 }
 
 
@@ -49,6 +85,11 @@ class LazyGroup(click.Group):
             return None
         module, attr, _ = entry
         return getattr(importlib.import_module(module), attr)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and args[0] in SAM_COMMANDS and self.get_command(ctx, args[0]) is None:
+            raise click.UsageError(f"samlite has no '{args[0]}' command: {SAM_COMMANDS[args[0]]}.")
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help comes from COMMANDS, so `--help` imports no command module.
@@ -78,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     if "--debug" in args[1:]:
         # `samlite deploy --debug` works as well as `samlite --debug deploy`.
         args = ["--debug", *(a for a in args if a != "--debug")]
+    args = expand_parameter_overrides(args)
     try:
         cli.main(args=args, prog_name="samlite", standalone_mode=False)
     except TemplateError as exc:
@@ -101,6 +143,22 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(int(ExitCode.INTERRUPTED))
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except click.NoSuchOption as exc:
+        reason = SAM_FLAGS.get(exc.option_name)
+        if reason is None:
+            exc.show()
+        else:  # a SAM habit: one line that says why, not a usage dump
+            click.echo(f"Error: samlite does not take {exc.option_name}: {reason}.", err=True)
+        sys.exit(int(ExitCode.USAGE))
+    except click.UsageError as exc:
+        if "No such command" in exc.message or "samlite has no" in exc.message:
+            click.echo(f"Error: {exc.message}", err=True)  # one line; `samlite --help` lists commands
+            if "samlite has no" not in exc.message:
+                where = exc.ctx.command_path if exc.ctx else "samlite"
+                click.echo(f"Run `{where} --help` for the commands.", err=True)
+        else:
+            exc.show()
+        sys.exit(int(ExitCode.USAGE))
     except click.ClickException as exc:
         exc.show()
         sys.exit(int(ExitCode.USAGE) if isinstance(exc, click.UsageError) else exc.exit_code)
@@ -115,6 +173,35 @@ def main(argv: list[str] | None = None) -> None:
                      None if debug else "Run again with --debug for the traceback.")
         sys.exit(int(ExitCode.ERROR))
     sys.exit(0)
+
+
+def expand_parameter_overrides(args: list[str]) -> list[str]:
+    """SAM's `--parameter-overrides A=1 B=2`: each further Key=Value word becomes its own option.
+
+    click takes one value per option, so without this the second pair is "an unexpected extra
+    argument". Only words holding `=` are taken, so a positional argument after them still works.
+    """
+    out: list[str] = []
+    taking = False
+    words = iter(args)
+    for arg in words:
+        if arg == "--":
+            out.append(arg)
+            out.extend(words)
+            break
+        if taking and "=" in arg and not arg.startswith("-"):
+            out += ["--parameter-overrides", arg]
+            continue
+        taking = False
+        out.append(arg)
+        if arg == "--parameter-overrides":
+            value = next(words, None)
+            if value is not None:
+                out.append(value)
+            taking = True
+        elif arg.startswith("--parameter-overrides="):
+            taking = True
+    return out
 
 
 def _print_error(message: str, hint: str | None) -> None:

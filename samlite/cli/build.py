@@ -12,18 +12,24 @@ from typing import Any
 
 import click
 
+from samlite.cli.common import output_option, template_option
+
 
 @click.command("build")
-@click.option("-t", "--template", "template", type=click.Path(dir_okay=True), default=None,
-              help="Template file (default: template.yaml or template.yml in the current folder).")
+@template_option
 @click.option("--parameter-overrides", "parameter_overrides", multiple=True,
               help="Parameter values: 'Key=Value Key2=Value2' (repeatable).")
 @click.option("--build-dir", type=click.Path(file_okay=False), default=None,
               help="Where to write zips (default: <project>/.samlite/build).")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Format of the artifact listing on stdout.")
+@click.option("--cached/--no-cached", default=True, help="Accepted for SAM compatibility: samlite always builds "
+              "incrementally (unchanged functions are not rebuilt).")
+@click.option("--parallel", is_flag=True, help="Accepted for SAM compatibility: the build is already quick.")
+@click.option("--use-container", "-u", is_flag=True,
+              help="Accepted for SAM compatibility: no containers are used; dependencies are installed for the "
+                   "function's Runtime with the matching local interpreter.")
+@output_option
 def build(template: str | None, parameter_overrides: tuple[str, ...], build_dir: str | None,
-          output: str) -> None:
+          cached: bool, parallel: bool, use_container: bool, output: str) -> None:
     """Build deterministic zip artifacts: one per function and layer, rebuilt only on change."""
     from pathlib import Path
 

@@ -32,10 +32,19 @@ from samlite.cli.common import (
 @click.option("--config-env", default="default", show_default=True, help="Environment within the configuration file.")
 @click.option("--region", default=None, help="Accepted for SAM compatibility; the engine's region is used.")
 @click.option("--capabilities", multiple=True, help="Accepted for SAM compatibility (IAM is not enforced locally).")
+@click.option("--resolve-s3", is_flag=True, help="Accepted for SAM compatibility: no S3 bucket is needed locally.")
+@click.option("--s3-bucket", default=None, help="Accepted for SAM compatibility: artifacts go straight to the engine.")
+@click.option("--execute-changeset/--no-execute-changeset", "execute", default=True,
+              help="--no-execute-changeset shows the change set and stops without applying it.")
+@click.option("--fail-on-empty-changeset/--no-fail-on-empty-changeset", "fail_on_empty", default=False,
+              help="Exit 1 when there is nothing to deploy (samlite's default: exit 0, as --no-fail-on-empty-changeset).")
+@click.option("--force", is_flag=True, help="Deploy even when it replaces a stack deployed from another template, "
+              "or deletes a queue that holds messages (asked in a terminal; required in scripts).")
 @output_option
 def deploy(template: str | None, guided: bool, stack_name: str | None, parameter_overrides: tuple[str, ...],
            confirm: bool | None, config_file: str | None, config_env: str, region: str | None,
-           capabilities: tuple[str, ...], output: str) -> None:
+           capabilities: tuple[str, ...], resolve_s3: bool, s3_bucket: str | None, execute: bool,
+           fail_on_empty: bool, force: bool, output: str) -> None:
     """Deploy a stack onto the local engine (it is started when not running)."""
     from samlite import samconfig, ui
     from samlite.client import start_engine
@@ -66,16 +75,19 @@ def deploy(template: str | None, guided: bool, stack_name: str | None, parameter
         ui.info(f"engine started: gateway {info['gateway_url']}, AWS endpoint {info['aws_url']}")
     if region and region != info["region"]:
         ui.warn(f"the engine runs region {info['region']}; deploying there instead of {region}")
-    result = deploy_stack(client, template_path, stack_name, overrides, confirm, info)
+    result = deploy_stack(client, template_path, stack_name, overrides, confirm, info, execute=execute,
+                          fail_on_empty=fail_on_empty, force=force)
     if result is None:
         return
     _render_result(result, output)
 
 
 def deploy_stack(client: Any, template_path: Path, stack_name: str, overrides: dict[str, str],
-                 confirm: bool | None, info: dict[str, Any]) -> dict[str, Any] | None:
-    """Load, build, plan, confirm and apply; shared with `samlite dev`. None when the user declines."""
+                 confirm: bool | None, info: dict[str, Any], execute: bool = True,
+                 fail_on_empty: bool = False, force: bool = False) -> dict[str, Any] | None:
+    """Load, build, plan, confirm and apply; shared with `samlite dev`. None when nothing is applied."""
     from samlite import ui
+    from samlite.errors import SamliteError
     from samlite.package import build_stack
     from samlite.template import load_stack
     from samlite.template.model import Context, to_dict
@@ -88,6 +100,23 @@ def deploy_stack(client: Any, template_path: Path, stack_name: str, overrides: d
     model = to_dict(stack)
     plan = client.call("deployer", "plan", model=model)
     _render_plan(plan)
+    if not plan["changes"] and fail_on_empty:
+        raise SamliteError(f"No changes to deploy. Stack {stack_name} is up to date",
+                           hint="--no-fail-on-empty-changeset (samlite's default) exits 0 instead.")
+    if not execute:
+        ui.info("Change set not executed (--no-execute-changeset); nothing changed.")
+        return None
+    risks = _what_would_be_lost(client, plan, stack_name, template_path)
+    if risks and not force:
+        for risk in risks:
+            ui.warn(risk)
+        if not sys.stdin.isatty():
+            raise SamliteError(f"deploying stack {stack_name} would lose data: " + "; ".join(risks),
+                               hint="Pass --force to deploy anyway, or use another --stack-name.")
+        if not click.confirm("Deploy anyway?", default=False, err=True):
+            ui.info("Deployment cancelled; nothing changed.")
+            return None
+        confirm = False  # just asked
     if confirm is None:
         confirm = sys.stdin.isatty()
     if confirm and plan["changes"] and not click.confirm("Deploy this change set?", default=False, err=True):
@@ -103,6 +132,25 @@ def deploy_stack(client: Any, template_path: Path, stack_name: str, overrides: d
             ui.warn(f"{s['logical_id']} ({s['type']}) is not emulated: skipped")
     ui.success(f"Successfully deployed stack {stack_name}")
     return result
+
+
+def _what_would_be_lost(client: Any, plan: dict[str, Any], stack_name: str, template_path: Path) -> list[str]:
+    """What a deploy would silently destroy: another project's stack of the same name (SAM's
+    default `sam-app` is shared by every project), or queues that still hold messages."""
+    risks = []
+    deployed = next((s for s in client.call("deployer", "stacks") if s["stack"] == stack_name), None)
+    here = str(template_path.resolve())
+    if deployed and deployed.get("template") and deployed["template"] != here:
+        risks.append(f"stack {stack_name} was deployed from {deployed['template']}, not {here}: "
+                     "this deploy replaces it")
+    doomed = {c["logical_id"] for c in plan["changes"]
+              if c["type"] == "AWS::SQS::Queue" and (c["action"] == "Remove" or c["replacement"])}
+    if doomed:
+        for q in client.call("queues", "list_queues", stack=stack_name):
+            held = (q.get("visible") or 0) + (q.get("in_flight") or 0) + (q.get("delayed") or 0)
+            if q.get("logical_id") in doomed and held:
+                risks.append(f"queue {q['logical_id']} ({q['name']}) holds {held} message(s) and would be deleted")
+    return risks
 
 
 def _with_code_digests(stack: Any, artifacts: list[Any]) -> Any:
@@ -157,11 +205,14 @@ def _guided(template_path: Path, stack_name: str | None, region: str | None, ove
             confirm: bool | None, config_path: Path, config_env: str) -> dict[str, Any]:
     """SAM's guided questions, answered from stdin; Enter accepts every default."""
     from samlite import samconfig, ui
+    from samlite.cli.dev import default_stack_name
     from samlite.config import DEFAULT_REGION
     from samlite.template.loader import load_template
 
     ui.info("\nConfiguring SAM deploy\n======================")
-    stack_name = click.prompt("Stack Name", default=stack_name or "sam-app", err=True)
+    # Proposed from the project folder, so two projects do not both default to SAM's `sam-app`.
+    proposed = stack_name or default_stack_name(template_path.resolve())
+    stack_name = click.prompt("Stack Name", default=proposed, err=True)
     _check_stack_name(stack_name)
     region = click.prompt("AWS Region", default=region or DEFAULT_REGION, err=True)
     values = dict(overrides)

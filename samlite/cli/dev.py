@@ -31,26 +31,27 @@ def dev(template: str | None, stack_name: str | None, parameter_overrides: tuple
     Logs of every function stream here. Syntax and template errors are shown and the loop keeps
     running. Ctrl-C stops watching and leaves the stack deployed (`samlite delete` removes it).
     """
-    from samlite import samconfig, ui
-    from samlite.cli.deploy import _check_stack_name, deploy_stack
-    from samlite.client import start_engine
+    watch(template, stack_name, parameter_overrides, config_file, config_env)
+
+
+def watch(template: str | None, stack_name: str | None, parameter_overrides: tuple[str, ...],
+          config_file: str | None, config_env: str, remove_on_exit: bool = False,
+          on_first_deploy: Any = None) -> None:
+    """The dev loop, shared by `dev`, `sync --watch` and `local start-api` (which removes its stack
+    and stops the engine it started when it ends, as `sam local start-api` leaves nothing behind)."""
+    from samlite import ui
+    from samlite.cli.deploy import deploy_stack
+    from samlite.client import start_engine, stop_engine
     from samlite.devloop import DevLoop
-    from samlite.template import find_template, parse_parameter_overrides
 
-    template_path = find_template(template).resolve()
-    config_path = samconfig.find_config(template_path.parent, config_file)
-    saved = samconfig.read(config_path, config_env, "deploy")
-    overrides = samconfig.parse_overrides(saved["parameter_overrides"]) if saved.get("parameter_overrides") else {}
-    overrides.update(parse_parameter_overrides(parameter_overrides))
-    stack_name = stack_name or saved.get("stack_name") or _default_stack_name(template_path)
-    _check_stack_name(stack_name)
-
+    template_path, stack_name, overrides = resolve(template, stack_name, parameter_overrides, config_file, config_env)
     client, started = start_engine()
     if started:
         info = client.info()
         ui.info(f"engine started: gateway {info['gateway_url']}, AWS endpoint {info['aws_url']}")
 
     shown: list[Any] = []
+    ready: list[bool] = []
 
     def deploy(current: Any) -> dict[str, Any] | None:
         result = deploy_stack(current, template_path, stack_name, overrides, False, current.info())
@@ -58,7 +59,13 @@ def dev(template: str | None, stack_name: str | None, parameter_overrides: tuple
         if endpoints != shown:  # the URLs to call, again only when they change
             for ep in endpoints:
                 ui.info(f"{ep['kind']} {ep['resource']}: {ep['url']}")
+                for route in ep.get("routes") or []:
+                    method, _, path = route.partition(" ")
+                    ui.info(f"  {method:7} {ep['url'].rstrip('/')}{path}")
             shown[:] = endpoints
+        if result is not None and on_first_deploy is not None and not ready:
+            on_first_deploy(current, stack_name)
+            ready.append(True)
         return result
 
     loop = DevLoop(client=client, template_path=template_path, stack_name=stack_name, deploy=deploy,
@@ -70,15 +77,77 @@ def dev(template: str | None, stack_name: str | None, parameter_overrides: tuple
         loop.stop()
     finally:
         signal.signal(signal.SIGTERM, previous)
-    ui.info(f"\nStopped watching. Stack {stack_name} stays deployed; remove it with "
-            f"`samlite delete --stack-name {stack_name}`.")
+    if not remove_on_exit:
+        ui.info(f"\nStopped watching. Stack {stack_name} stays deployed; remove it with "
+                f"`samlite delete --stack-name {stack_name}`.")
+        return
+    from samlite.errors import SamliteError
+
+    try:
+        client.call("deployer", "delete", stack=stack_name)
+        ui.info(f"\nStopped. Stack {stack_name} removed.")
+    except SamliteError as exc:
+        ui.warn(f"stack {stack_name} was not removed: {exc.message}")
+    if started:
+        stop_engine()
+        ui.info("engine stopped")
+
+
+@click.command()
+@template_option
+@click.option("--stack-name", "stack_name", default=None,
+              help="The stack to sync (default: samconfig.toml's stack_name, else the project folder's name).")
+@parameter_overrides_option
+@click.option("--watch/--no-watch", "watching", default=False, help="Keep watching and hot-swap on every save (as `samlite dev`).")
+@click.option("--code", is_flag=True, help="Accepted for SAM compatibility: samlite always swaps only what changed.")
+@click.option("--resource-id", multiple=True, help="Accepted for SAM compatibility: the whole stack is synced.")
+@click.option("--resource", multiple=True, help="Accepted for SAM compatibility: the whole stack is synced.")
+@click.option("--skip-deploy-sync/--no-skip-deploy-sync", default=True, help="Accepted for SAM compatibility.")
+@click.option("--dependency-layer/--no-dependency-layer", default=False, help="Accepted for SAM compatibility.")
+@click.option("--use-container", is_flag=True, help="Accepted for SAM compatibility: samlite builds without containers.")
+@click.option("--config-file", default=None, help="SAM configuration file (default: samconfig.toml next to the template).")
+@click.option("--config-env", default="default", show_default=True, help="Environment within the configuration file.")
+def sync(template: str | None, stack_name: str | None, parameter_overrides: tuple[str, ...], watching: bool,
+         config_file: str | None, config_env: str, **_sam_only: Any) -> None:
+    """SAM's `sam sync`: `--watch` is `samlite dev`; without it, one deploy without a change set prompt."""
+    from samlite import ui
+
+    if watching:
+        ui.info("sync --watch is samlite dev: deploy, then hot-swap on every save")
+        watch(template, stack_name, parameter_overrides, config_file, config_env)
+        return
+    from samlite.cli.deploy import _render_result, deploy_stack
+    from samlite.client import start_engine
+
+    template_path, stack_name, overrides = resolve(template, stack_name, parameter_overrides, config_file, config_env)
+    client, _ = start_engine()
+    result = deploy_stack(client, template_path, stack_name, overrides, False, client.info())
+    if result is not None:
+        _render_result(result, "text")
+
+
+def resolve(template: str | None, stack_name: str | None, parameter_overrides: tuple[str, ...],
+            config_file: str | None, config_env: str) -> tuple[Path, str, dict[str, str]]:
+    """Template path, stack name and parameters: flags > samconfig.toml > the project folder's name."""
+    from samlite import samconfig
+    from samlite.cli.deploy import _check_stack_name
+    from samlite.template import find_template, parse_parameter_overrides
+
+    template_path = find_template(template).resolve()
+    config_path = samconfig.find_config(template_path.parent, config_file)
+    saved = samconfig.read(config_path, config_env, "deploy")
+    overrides = samconfig.parse_overrides(saved["parameter_overrides"]) if saved.get("parameter_overrides") else {}
+    overrides.update(parse_parameter_overrides(parameter_overrides))
+    stack_name = stack_name or saved.get("stack_name") or default_stack_name(template_path)
+    _check_stack_name(stack_name)
+    return template_path, stack_name, overrides
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _default_stack_name(template_path: Path) -> str:
+def default_stack_name(template_path: Path) -> str:
     """The project folder's name as a valid stack name (`my_app 2` -> `my-app-2`)."""
     name = re.sub(r"[^A-Za-z0-9-]+", "-", template_path.parent.name).strip("-")
     if not name or not name[0].isalpha():

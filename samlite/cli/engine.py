@@ -18,7 +18,7 @@ def engine() -> None:
 def start(foreground: bool, output: str) -> None:
     """Start the engine and return when it is ready (or report the one already running)."""
     from samlite import ui
-    from samlite.client import EngineClient, start_engine
+    from samlite.client import EngineClient, check_ports, start_engine
     from samlite.config import load_settings
 
     settings = load_settings()
@@ -29,6 +29,7 @@ def start(foreground: bool, output: str) -> None:
             return
         from samlite.engine.server import run
 
+        check_ports(settings)
         ui.info(f"engine starting in the foreground (state in {settings.home}); Ctrl-C stops it")
         run(settings, foreground=True)
         return

@@ -3,9 +3,10 @@
 The response payload goes to stdout, the log tail (START ... REPORT) to stderr. Exit 4 when the
 function raised or timed out (the error payload is still printed), 5 when no engine runs.
 
-With `-t FILE` and no deployed function to call, the function runs one-shot as `sam local
-invoke` does: the template is loaded and built, the zip unpacked into a temporary folder, and an
-in-process invoke service (temporary store and state dir, no engine) runs it once.
+With `-t FILE` the template's own local code runs one-shot, as `sam local invoke` does, even when a
+deployed stack has a function of the same name (a deployed function runs only when named without
+-t): the template is loaded and built, the zip unpacked into a temporary folder, and an in-process
+invoke service (temporary store and state dir, no engine) runs it once.
 """
 
 from __future__ import annotations
@@ -42,13 +43,11 @@ def invoke(function: str, stack_name: str | None, event: str | None, payload: st
       samlite invoke HelloWorldFunction --payload '{"name": "Ada"}'
       samlite invoke HelloWorldFunction -e events/event.json
       echo '{}' | samlite invoke HelloWorldFunction -e -
-      samlite invoke HelloWorldFunction -t template.yaml   # one-shot, no deploy needed
+      samlite invoke HelloWorldFunction -t template.yaml   # one-shot from the local code
     """
     data = read_event(event, payload)
     if template is not None:
-        result = _deployed_or_none(function, stack_name, data, invocation_type)
-        if result is None:
-            result = one_shot(function, Path(template), data, invocation_type, stack_name, parameter_overrides)
+        result = one_shot(function, Path(template), data, invocation_type, stack_name, parameter_overrides)
     else:
         from samlite.client import connect
 
@@ -118,25 +117,6 @@ def render(result: dict[str, Any]) -> None:
     out.flush()
     if result.get("function_error"):
         raise FunctionError(f"function {result.get('function')} failed: {result.get('error_type') or 'Unhandled'}")
-
-
-def _deployed_or_none(function: str, stack_name: str | None, data: bytes,
-                      invocation_type: str) -> dict[str, Any] | None:
-    """Invoke through the engine when it runs and the function is deployed; else None."""
-    from samlite.client import EngineClient
-    from samlite.errors import EngineUnreachable, NotFoundError, SamliteError
-
-    client = EngineClient()
-    try:
-        client.call("deployer", "function", timeout=10, function=function, stack=stack_name)
-    except EngineUnreachable:
-        return None
-    except SamliteError as exc:
-        if isinstance(exc, NotFoundError) or getattr(exc, "kind", "") == "NotFoundError":
-            return None
-        raise
-    return client.call("lambdas", "invoke", timeout=960, function=function, stack=stack_name,
-                       payload_b64=base64.b64encode(data).decode(), invocation_type=invocation_type)
 
 
 def one_shot(function: str, template: Path, data: bytes, invocation_type: str, stack_name: str | None,

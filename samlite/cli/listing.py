@@ -6,6 +6,7 @@ documented shapes: endpoints carry stack, resource, kind and url; outputs stack,
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import click
@@ -40,7 +41,11 @@ def _listing(name: str, service: str, method: str, columns: tuple[str, ...]) -> 
         from samlite.client import connect
 
         kwargs = {"stack": stack_name} if takes_stack else {}
-        rows = connect().call(service, method, **kwargs)
+        client = connect()
+        rows = client.call(service, method, **kwargs)
+        if name == "outputs":
+            info = client.info()
+            rows = [{**row, "value": current_urls(row.get("value"), info)} for row in rows]
         if output == "json":
             ui.print_json(rows)
         else:
@@ -52,5 +57,19 @@ def _listing(name: str, service: str, method: str, columns: tuple[str, ...]) -> 
     return list_group.command(name=name)(command)
 
 
+# A local URL saved in an output at deploy time: the gateway's (/_api/, /_url/) or the AWS endpoint's
+# (/<account>/queue). The engine may have restarted on other ports since.
+_LOCAL_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost|\[::1\]):\d+(?=/(_api/|_url/|\d{12}/))")
+
+
+def current_urls(value: Any, info: dict[str, Any]) -> Any:
+    """An output value with its local URLs pointing at the engine that runs now."""
+    if not isinstance(value, str):
+        return value
+    return _LOCAL_URL.sub(lambda m: info["gateway_url"] if m.group(1).startswith("_") else info["aws_url"], value)
+
+
 for _name, (_service, _method, _columns) in LISTINGS.items():
     _listing(_name, _service, _method, _columns)
+# SAM's name for the same listing.
+list_group.add_command(list_group.commands["outputs"], "stack-outputs")

@@ -430,8 +430,8 @@ def _zip_intact(zip_path: Path, record: dict[str, Any]) -> bool:
 def _handler_candidates(fn: Function) -> list[str] | None:
     """Files one of which must exist for the handler to load; None when not checkable."""
     runtime = fn.runtime or ""
-    if runtime.startswith("provided"):
-        return ["bootstrap"]
+    # provided.* without a bootstrap (Go or Rust sources SAM would compile) still builds and
+    # deploys: validate warns that samlite cannot run it, and invoking it says why.
     if not (runtime.startswith("python") or runtime.startswith("nodejs")):
         return None
     handler = fn.handler or ""

@@ -259,6 +259,12 @@ class Assembler:
             if not code and isinstance(props.get("Code"), str):
                 lambda_props["CodeUri"] = props["Code"]
             checks.check_function(report, lambda_props)
+        runtime = props.get("Runtime")
+        if isinstance(runtime, str) and checks.NOT_EMULATED_RUNTIME.fullmatch(runtime):
+            self.b._warn_not_emulated(lid, checks.not_emulated_runtime(runtime), (lid, ("Properties", "Runtime")))
+        elif inline is None and checks.without_bootstrap(runtime, code_uri):
+            self.b._warn_not_emulated(lid, checks.not_emulated_runtime(
+                runtime, f" (no executable bootstrap in {code_uri})"), (lid, ("Properties", "Runtime")))
         if code_uri and inline is None and props.get("PackageType", "Zip") == "Zip":
             checks.check_code(report, props, code_uri, "error" if self.b.check_code else "warning")
         name = self.b.physical_name(lid)
@@ -383,6 +389,13 @@ class Assembler:
     def _sqs_event(self, lid: str, event_name: str, eprops: dict[str, Any],
                    function: model.Function, report: Any) -> None:
         queue_arn = eprops.get("Queue")
+        if isinstance(queue_arn, str) and not re.match(r"arn:aws[a-z-]*:sqs:", queue_arn) and \
+                (queue_arn.startswith("arn:") or "://" in queue_arn):
+            # Caught here, not at deploy: `!Ref MyQueue` is the queue's URL, `!GetAtt Fn.Arn` a function's.
+            hint = " (!Ref on a queue gives its URL)" if "://" in queue_arn else ""
+            report(("Queue",), f"Queue must be an SQS queue ARN such as !GetAtt MyQueue.Arn, not "
+                   f"'{queue_arn}'{hint}", "error")
+            return
         queue = self._queue_by_arn(queue_arn)
         checks.check_sqs_mapping(report, eprops, queue.fifo if queue else _fifo_arn(queue_arn))
         self._visibility_check(report, queue, function)

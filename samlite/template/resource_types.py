@@ -1,13 +1,20 @@
 """Known CloudFormation/SAM resource type names, and which of them samlite's engine runs.
 
-The list is not exhaustive (CloudFormation has over a thousand types); it holds the common ones
-so that a misspelling (`AWS::Serverless::Functon`) gets a "did you mean" error, while a
-plausible unknown type under a known service is only a warning.
+`resource_types.txt` lists every type CloudFormation publishes (and SAM's), so a real type that
+samlite does not run (`AWS::ApiGateway::DomainNameV2`) is only a "not emulated" warning, while a
+misspelling (`AWS::Serverless::Functon`) gets a "did you mean" error. A type under a known service
+that is in neither list (newer than the file) is still only a warning.
 """
 
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
+
+
+def _published_types() -> frozenset[str]:
+    text = (Path(__file__).with_name("resource_types.txt")).read_text()
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
 
 EMULATED = frozenset({
     "AWS::Serverless::Function", "AWS::Lambda::Function", "AWS::SQS::Queue",
@@ -105,8 +112,8 @@ _PARAMETER_LIKE = {"AWS::EC2::SecurityGroup::Id", "AWS::EC2::Subnet::Id", "AWS::
 
 KNOWN_TYPES = frozenset(
     f"AWS::{service}::{name}" for service, names in _SERVICES.items() for name in names.split()
-)
-KNOWN_SERVICES = frozenset(_SERVICES)
+) | _published_types()
+KNOWN_SERVICES = frozenset(_SERVICES) | frozenset(t.split("::")[1] for t in KNOWN_TYPES if t.count("::") == 2)
 _SAM_TYPES = [t for t in KNOWN_TYPES if t.startswith("AWS::Serverless::")]
 
 

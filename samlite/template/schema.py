@@ -111,7 +111,8 @@ FUNCTION = _obj({**FUNCTION_COMMON, "FunctionName": STR, "Role": ANY, "Policies"
                  "RolePath": STR, "Events": {"type": "object", "additionalProperties": EVENT}})
 
 API_COMMON = {"Auth": OBJ, "Cors": _t("string", "object"), "BinaryMediaTypes": LIST,
-              "OpenApiVersion": STR, "Variables": OBJ, "Name": STR, "EndpointConfiguration": ANY,
+              "OpenApiVersion": _t("string", "number"), "Variables": OBJ,  # SAM takes an unquoted 3.0 too
+              "Name": STR, "EndpointConfiguration": ANY,
               "MethodSettings": LIST, "AccessLogSetting": OBJ, "TracingEnabled": BOOL,
               "CacheClusterEnabled": BOOL, "CacheClusterSize": STR, "CanarySetting": OBJ,
               "Domain": OBJ, "GatewayResponses": OBJ, "MinimumCompressionSize": INT,

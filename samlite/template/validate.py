@@ -8,6 +8,7 @@ it knows nothing about lines or files; `resolve.Builder` calls them while buildi
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -18,6 +19,27 @@ SUPPORTED_RUNTIMES = tuple(
     [f"python3.{minor}" for minor in range(8, 15)]
     + ["nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x", "provided.al2", "provided.al2023"]
 )
+
+# Real Lambda runtimes samlite has no interpreter for: valid CloudFormation, so the function is
+# deployed (a warning, not an error) and invoking it fails with Runtime.InvalidRuntime.
+NOT_EMULATED_RUNTIME = re.compile(r"java\d+(\.al2)?|dotnet(core)?\d+(\.\d+)?|ruby\d+\.\d+|go1\.x|python2\.7")
+
+
+def not_emulated_runtime(runtime: str, why: str = "") -> str:
+    """The warning for a function whose runtime cannot run here (one wording everywhere)."""
+    return (f"runtime {runtime} is not emulated by samlite: the function is deployed but cannot be invoked "
+            f"locally{why}")
+
+
+def without_bootstrap(runtime: Any, code_path: str | None) -> bool:
+    """A provided.* function whose code folder has no executable `bootstrap` (a Go or Rust source
+    folder that SAM would compile): samlite cannot run it."""
+    if not (isinstance(runtime, str) and runtime.startswith("provided") and code_path):
+        return False
+    path = Path(code_path)
+    bootstrap = path / "bootstrap"
+    return path.is_dir() and not (bootstrap.is_file() and os.access(bootstrap, os.X_OK))
+
 
 # Variables the runtime sets; a function may not set them.
 RESERVED_ENV_KEYS = frozenset({
@@ -82,7 +104,8 @@ def check_function(report: Report, props: Mapping[str, Any]) -> None:
         if runtime is None:
             report(("Runtime",), "Runtime is required for Zip functions (set it here or in "
                    "Globals.Function)", "error")
-        elif runtime not in SUPPORTED_RUNTIMES:
+        elif runtime not in SUPPORTED_RUNTIMES and not (isinstance(runtime, str) and
+                                                        NOT_EMULATED_RUNTIME.fullmatch(runtime)):
             report(("Runtime",), f"unsupported runtime '{runtime}'; samlite runs "
                    f"{', '.join(SUPPORTED_RUNTIMES)}", "error")
         if not props.get("Handler"):

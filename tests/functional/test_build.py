@@ -235,7 +235,6 @@ def test_python_handler_found(tmp_path: Path, cache: Path, handler: str, files: 
     (PY, "src/handlers/app.handler", "app.py", r"no src/handlers/app.py"),
     (PY, "nodot", "nodot.py", r"malformed"),
     ("nodejs20.x", "app.handler", "app.ts", r"no app.js or app.mjs or app.cjs"),
-    ("provided.al2023", "x", "main", r"no bootstrap"),
 ])
 def test_missing_handler_module_is_an_error(tmp_path: Path, cache: Path, runtime: str, handler: str,
                                             file: str, message: str) -> None:
@@ -258,6 +257,14 @@ def test_empty_code_folder(tmp_path: Path, cache: Path) -> None:
     # Without a checkable handler the empty artifact itself is fine: a valid zip with 0 files.
     art = build_stack(stack(tmp_path, fn("G", tmp_path / "empty", runtime="java21")), cache_dir=cache)[0]
     assert art.file_count == 0 and names(art.path) == []
+
+
+def test_provided_without_bootstrap_still_builds(tmp_path: Path, cache: Path) -> None:
+    # Go sources that SAM would compile: samlite cannot run them, but the stack deploys.
+    write(tmp_path / "c" / "main.go", "package main\n")
+    art = build_stack(stack(tmp_path, fn("F", tmp_path / "c", runtime="provided.al2023", handler="bootstrap")),
+                      cache_dir=cache)[0]
+    assert names(art.path) == ["main.go"]
 
 
 # -- bad input ----------------------------------------------------------------------------------

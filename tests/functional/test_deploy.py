@@ -138,7 +138,7 @@ def test_guided_deploy_writes_samconfig_that_later_runs_read(samlite_engine: Eng
     assert params["region"] == "us-east-1"
     assert params["capabilities"] == "CAPABILITY_IAM"
     assert params["parameter_overrides"] == 'Greeting="howdy"'
-    assert "confirm_changeset" not in params  # falsy answers are not written (SAM's format)
+    assert params["confirm_changeset"] is False  # kept, so that later deploys do not ask
     assert config["default"]["global"]["parameters"]["region"] == "us-east-1"
 
     # A plain deploy reads samconfig.toml; a later --parameter-overrides flag wins over it.
@@ -153,8 +153,9 @@ def test_guided_deploy_writes_samconfig_that_later_runs_read(samlite_engine: Eng
 def test_guided_deploy_accepts_every_default(samlite_engine: EngineHandle, project: Path) -> None:
     result = samlite_engine.cli("deploy", "--guided", cwd=project, input="\n" * 10)
     assert result.returncode == 0, result.stderr
-    assert tomllib.loads((project / "samconfig.toml").read_text())["default"]["deploy"]["parameters"]["stack_name"] == "sam-app"
-    assert [s["stack"] for s in json.loads(samlite_engine.cli("list", "stacks", "--output", "json").stdout)] == ["sam-app"]
+    # The proposed name comes from the project folder, not SAM's shared `sam-app`.
+    assert tomllib.loads((project / "samconfig.toml").read_text())["default"]["deploy"]["parameters"]["stack_name"] == "project"
+    assert [s["stack"] for s in json.loads(samlite_engine.cli("list", "stacks", "--output", "json").stdout)] == ["project"]
 
 
 def test_guided_deploy_rejects_a_value_outside_allowed_values(samlite_engine: EngineHandle, project: Path) -> None:

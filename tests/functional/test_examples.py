@@ -28,8 +28,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ENTER_FOR_DEFAULTS = "\n" * 6
 
 
-def copy_example(name: str, tmp_path: Path) -> Path:
-    dest = tmp_path / name
+def copy_example(name: str, tmp_path: Path, folder: str | None = None) -> Path:
+    dest = tmp_path / (folder or name)
     shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns(".samlite", "__pycache__", "samconfig.toml"))
     return dest
 
@@ -37,9 +37,11 @@ def copy_example(name: str, tmp_path: Path) -> Path:
 def guided_deploy(engine: EngineHandle, project: Path) -> subprocess.CompletedProcess[str]:
     engine.env["COLUMNS"] = "200"  # a terminal wide enough that tables do not fold URLs
     result = engine.cli("deploy", "--guided", input=ENTER_FOR_DEFAULTS, cwd=project, check=True)
-    assert "Successfully deployed stack sam-app" in result.stderr
+    # The proposed stack name is the project folder's.
+    assert f"Stack Name [{project.name}]" in result.stderr
+    assert f"Successfully deployed stack {project.name}" in result.stderr
     saved = (project / "samconfig.toml").read_text()
-    assert 'stack_name = "sam-app"' in saved and "version = 0.1" in saved
+    assert f'stack_name = "{project.name}"' in saved and "version = 0.1" in saved
     return result
 
 
@@ -50,9 +52,10 @@ def queue_row(engine: EngineHandle, project: Path, logical_id: str) -> dict[str,
 
 def test_sqs_lambda_walkthrough(samlite_engine: EngineHandle, tmp_path: Path) -> None:
     engine = samlite_engine
-    project = copy_example("sqs-lambda", tmp_path)
+    project = copy_example("sqs-lambda", tmp_path, "my-queue-app")  # as `samlite init my-queue-app` makes it
     deployed = guided_deploy(engine, project)
-    assert re.search(r"QueueUrl\s+http://127\.0\.0\.1:\d+/123456789012/sam-app-MessagesQueue-\w+", deployed.stdout)
+    assert re.search(r"QueueUrl\s+http://127\.0\.0\.1:\d+/123456789012/my-queue-app-MessagesQueue-\w+",
+                     deployed.stdout)
     assert "FunctionName" in deployed.stdout
 
     # Follow the logs first, then send: every message must show up in the live tail.
@@ -96,7 +99,7 @@ def test_sqs_lambda_walkthrough(samlite_engine: EngineHandle, tmp_path: Path) ->
     assert "MessagesQueue" in listed.stdout and "DeadLetterQueue" in listed.stdout
 
     deleted = engine.cli("delete", "--no-prompts", cwd=project, check=True)
-    assert "Deleted stack sam-app" in deleted.stderr
+    assert "Deleted stack my-queue-app" in deleted.stderr
     assert json.loads(engine.cli("list", "stacks", "--output", "json", check=True).stdout) == []
 
 
@@ -116,7 +119,7 @@ def test_apigw_comprehend_walkthrough(samlite_engine: EngineHandle, tmp_path: Pa
     match = re.search(r"SentimentApiUrl\s+(http://127\.0\.0\.1:\d+/\S+/dev/detect_sentiment)", deployed.stdout)
     assert match, deployed.stdout
     url = match.group(1)
-    assert engine.outputs("sam-app")["SentimentApiUrl"] == url
+    assert engine.outputs("apigw-comprehend")["SentimentApiUrl"] == url
 
     # The README's exact curl lines (urllib stands in where curl is not installed).
     status, body, content_type = post(url, json.dumps({"input": "I love strawberry cake!"}).encode())

@@ -92,7 +92,7 @@ def test_error_lines_point_at_the_property(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("runtime, ok", [
     ("python3.8", True), ("python3.14", True), ("nodejs22.x", True), ("provided.al2023", True),
-    ("python3.7", False), ("java21", False), ("nodejs16.x", False), ("python3.15", False),
+    ("python3.7", False), ("java2l", False), ("nodejs16.x", False), ("python3.15", False),
 ])
 def test_runtimes(tmp_path: Path, runtime: str, ok: bool) -> None:
     body = function().replace("python3.12", runtime)
@@ -100,6 +100,24 @@ def test_runtimes(tmp_path: Path, runtime: str, ok: bool) -> None:
     assert (found == []) is ok, found
     if not ok:
         assert f"unsupported runtime '{runtime}'" in found[0]
+
+
+@pytest.mark.parametrize("runtime", ["java25", "java8.al2", "dotnet8", "dotnetcore3.1", "ruby3.3", "go1.x"])
+def test_real_runtimes_samlite_cannot_run_are_warnings(tmp_path: Path, runtime: str) -> None:
+    path = write(tmp_path, function().replace("python3.12", runtime))
+    problems = validate_template(path)
+    assert [p.message for p in problems if p.severity == "error"] == []
+    assert f"runtime {runtime} is not emulated by samlite: the function is deployed but cannot be invoked " \
+           "locally" in [p.message for p in problems]
+
+
+def test_provided_runtime_needs_an_executable_bootstrap(tmp_path: Path) -> None:
+    path = write(tmp_path, function().replace("python3.12", "provided.al2023"))
+    assert any("no executable bootstrap" in p.message and p.severity == "warning" for p in validate_template(path))
+    bootstrap = tmp_path / "src" / "bootstrap"
+    bootstrap.write_text("#!/bin/sh\n")
+    bootstrap.chmod(0o755)
+    assert not any("bootstrap" in p.message for p in validate_template(path))
 
 
 def test_missing_runtime_unless_globals(tmp_path: Path) -> None:
