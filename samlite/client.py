@@ -75,10 +75,38 @@ class EngineClient:
             raise RemoteError(err["message"], err.get("hint"), int(err.get("exit_code", 1)), err.get("type", ""))
         return data.get("result")
 
+    # Typed views of the engine's services; `call` stays the raw channel under them.
+    @property
+    def deployer(self) -> DeployerClient:
+        return DeployerClient(self)
+
+    @property
+    def lambdas(self) -> LambdaClient:
+        return LambdaClient(self)
+
+    @property
+    def queues(self) -> QueuesClient:
+        return QueuesClient(self)
+
+    @property
+    def mappings(self) -> MappingsClient:
+        return MappingsClient(self)
+
+    @property
+    def logs(self) -> LogsClient:
+        return LogsClient(self)
+
+    @property
+    def metrics(self) -> MetricsClient:
+        return MetricsClient(self)
+
     def info(self) -> dict[str, Any]:
         if self._info is None:
             self._info = self.call("engine", "status", timeout=10)
         return self._info
+
+    def shutdown(self) -> dict[str, Any]:
+        return self.call("engine", "shutdown", timeout=10)
 
     def is_running(self) -> bool:
         try:
@@ -86,6 +114,105 @@ class EngineClient:
             return True
         except EngineUnreachable:
             return False
+
+
+Rows = list[dict[str, Any]]
+
+
+class _Service:
+    """The typed side of one engine service's control surface (its `cli_*` methods)."""
+
+    name = ""
+
+    def __init__(self, client: EngineClient) -> None:
+        self._client = client
+
+    def _call(self, method: str, timeout: float = 120.0, **kwargs: Any) -> Any:
+        return self._client.call(self.name, method, timeout, **kwargs)
+
+
+class DeployerClient(_Service):
+    name = "deployer"
+
+    def exports(self) -> dict[str, str]:
+        return self._call("exports")
+
+    def plan(self, model: dict[str, Any]) -> dict[str, Any]:
+        return self._call("plan", model=model)
+
+    def apply(self, model: dict[str, Any], artifacts: Rows) -> dict[str, Any]:
+        return self._call("apply", 600, model=model, artifacts=artifacts)
+
+    def delete(self, stack: str) -> dict[str, Any]:
+        return self._call("delete", stack=stack)
+
+    def stacks(self) -> Rows:
+        return self._call("stacks")
+
+    def resources(self, stack: str | None = None) -> Rows:
+        return self._call("resources", stack=stack)
+
+    def outputs(self, stack: str | None = None) -> Rows:
+        return self._call("outputs", stack=stack)
+
+    def endpoints(self, stack: str | None = None) -> Rows:
+        return self._call("endpoints", stack=stack)
+
+    def api_keys(self, stack: str | None = None) -> Rows:
+        return self._call("api_keys", stack=stack)
+
+    def function(self, function: str, stack: str | None = None) -> dict[str, Any]:
+        return self._call("function", 10, function=function, stack=stack)
+
+
+class LambdaClient(_Service):
+    name = "lambdas"
+
+    def functions(self, stack: str | None = None) -> Rows:
+        return self._call("functions", stack=stack)
+
+    def invoke(self, function: str, stack: str | None, payload_b64: str, invocation_type: str) -> dict[str, Any]:
+        # Lambda's longest timeout is 900 s; the answer may take that long.
+        return self._call("invoke", 960, function=function, stack=stack, payload_b64=payload_b64,
+                          invocation_type=invocation_type)
+
+    def tune(self, function: str, stack: str | None, payload_b64: str, memory_sizes: list[int], runs: int,
+             timeout: float) -> dict[str, Any]:
+        return self._call("tune", timeout, function=function, stack=stack, payload_b64=payload_b64,
+                          memory_sizes=memory_sizes, runs=runs)
+
+
+class QueuesClient(_Service):
+    name = "queues"
+
+    def list_queues(self, stack: str | None = None) -> Rows:
+        return self._call("list_queues", stack=stack)
+
+    def send_message(self, queue: str, body: str, stack: str | None = None, **message: Any) -> dict[str, Any]:
+        """`message`: attributes, delay_seconds, group_id, dedup_id (as SendMessage takes them)."""
+        return self._call("send_message", queue=queue, body=body, stack=stack, **message)
+
+
+class MappingsClient(_Service):
+    name = "esm"
+
+    def list_mappings(self, stack: str | None = None) -> Rows:
+        return self._call("list_mappings", stack=stack)
+
+
+class LogsClient(_Service):
+    name = "logs"
+
+    def events(self, timeout: float = 120.0, **query: Any) -> dict[str, Any]:
+        """`query`: function, stack, start_ms, end_ms, filter, after_id, limit, tail_start."""
+        return self._call("events", timeout, **query)
+
+
+class MetricsClient(_Service):
+    name = "metrics"
+
+    def summary(self, function: str | None = None, stack: str | None = None, since_s: float = 900) -> dict[str, Any]:
+        return self._call("summary", function=function, stack=stack, since_s=since_s)
 
 
 def engine_pid_alive(settings: Settings) -> int | None:
@@ -153,7 +280,7 @@ def stop_engine(settings: Settings | None = None, timeout: float = 20.0) -> int 
     client = EngineClient(settings)
     settings = client.settings
     try:
-        pid = client.call("engine", "shutdown", timeout=10)["pid"]
+        pid = client.shutdown()["pid"]
     except EngineUnreachable:
         pid = engine_pid_alive(settings)
         if pid is None:

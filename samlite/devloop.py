@@ -282,8 +282,8 @@ class DevLoop:
         while not self._stop.wait(delay):
             delay = LOG_POLL_S
             try:
-                page = client.call("logs", "events", stack=self.stack_name, after_id=cursor,
-                                   tail_start=cursor is None, limit=1000, timeout=10)
+                page = client.logs.events(10, stack=self.stack_name, after_id=cursor, tail_start=cursor is None,
+                                          limit=1000)
             except EngineUnreachable as exc:
                 if not warned:
                     self.console.print(f"[dim]logs unavailable: {escape(exc.message)}[/dim]")

@@ -26,3 +26,57 @@ def template_option(fn: F) -> F:
 def parameter_overrides_option(fn: F) -> F:
     return click.option("--parameter-overrides", "parameter_overrides", multiple=True,
                         help="Key=Value pairs (SAM's ParameterKey=K,ParameterValue=V also works).")(fn)
+
+
+class TerminalPrompts:
+    """The deploy pipeline's `Prompts` on the terminal: rich on stderr, questions on stdin."""
+
+    def plan(self, plan: dict[str, Any]) -> None:
+        from samlite import ui
+
+        changes = plan["changes"]
+        if not changes:
+            ui.info(f"No changes to stack {plan['stack']}: it is up to date.")
+            return
+        colors = {"Add": "green", "Modify": "yellow", "Remove": "red"}
+        rows = [(f"[{colors[c['action']]}]{c['action']}[/]", c["logical_id"], c["type"],
+                 "True" if c["replacement"] else "False" if c["action"] == "Modify" else "N/A",
+                 "" if c["emulated"] else "not emulated") for c in changes]
+        ui.print_rows(["Operation", "LogicalResourceId", "ResourceType", "Replacement", "Note"], rows,
+                      title=f"Changeset for stack {plan['stack']}", to_stderr=True)
+
+    def info(self, message: str) -> None:
+        from samlite import ui
+
+        ui.info(message)
+
+    def warn(self, message: str) -> None:
+        from samlite import ui
+
+        ui.warn(message)
+
+    def success(self, message: str) -> None:
+        from samlite import ui
+
+        ui.success(message)
+
+    def interactive(self) -> bool:
+        import sys
+
+        return sys.stdin.isatty()
+
+    def confirm(self, question: str) -> bool:
+        return click.confirm(question, default=False, err=True)
+
+
+def render_deploy_result(result: dict[str, Any], output: str) -> None:
+    from samlite import ui
+
+    if output == "json":
+        ui.print_json(result)
+        return
+    if result["outputs"]:
+        ui.print_rows(["Key", "Value", "Description"],
+                      [(o["key"], o["value"], o.get("description", "")) for o in result["outputs"]], title="Outputs")
+    for ep in result.get("endpoints", []):
+        ui.info(f"{ep['kind']} {ep['resource']}: {ep['url']}")

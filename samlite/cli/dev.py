@@ -7,14 +7,13 @@ and turns Ctrl-C (or SIGTERM) into a clean exit 0 that leaves the stack deployed
 
 from __future__ import annotations
 
-import re
 import signal
 from pathlib import Path
 from typing import Any
 
 import click
 
-from samlite.cli.common import parameter_overrides_option, template_option
+from samlite.cli.common import TerminalPrompts, parameter_overrides_option, render_deploy_result, template_option
 
 
 @click.command()
@@ -40,8 +39,8 @@ def watch(template: str | None, stack_name: str | None, parameter_overrides: tup
     """The dev loop, shared by `dev`, `sync --watch` and `local start-api` (which removes its stack
     and stops the engine it started when it ends, as `sam local start-api` leaves nothing behind)."""
     from samlite import ui
-    from samlite.cli.deploy import deploy_stack
     from samlite.client import start_engine, stop_engine
+    from samlite.deploying import deploy_stack
     from samlite.devloop import DevLoop
 
     template_path, stack_name, overrides = resolve(template, stack_name, parameter_overrides, config_file, config_env)
@@ -54,7 +53,7 @@ def watch(template: str | None, stack_name: str | None, parameter_overrides: tup
     ready: list[bool] = []
 
     def deploy(current: Any) -> dict[str, Any] | None:
-        result = deploy_stack(current, template_path, stack_name, overrides, False, current.info())
+        result = deploy_stack(current, template_path, stack_name, overrides, False, TerminalPrompts())
         endpoints = (result or {}).get("endpoints") or []
         if endpoints != shown:  # the URLs to call, again only when they change
             for ep in endpoints:
@@ -84,7 +83,7 @@ def watch(template: str | None, stack_name: str | None, parameter_overrides: tup
     from samlite.errors import SamliteError
 
     try:
-        client.call("deployer", "delete", stack=stack_name)
+        client.deployer.delete(stack_name)
         ui.info(f"\nStopped. Stack {stack_name} removed.")
     except SamliteError as exc:
         ui.warn(f"stack {stack_name} was not removed: {exc.message}")
@@ -116,40 +115,26 @@ def sync(template: str | None, stack_name: str | None, parameter_overrides: tupl
         ui.info("sync --watch is samlite dev: deploy, then hot-swap on every save")
         watch(template, stack_name, parameter_overrides, config_file, config_env)
         return
-    from samlite.cli.deploy import _render_result, deploy_stack
     from samlite.client import start_engine
+    from samlite.deploying import deploy_stack
 
     template_path, stack_name, overrides = resolve(template, stack_name, parameter_overrides, config_file, config_env)
     client, _ = start_engine()
-    result = deploy_stack(client, template_path, stack_name, overrides, False, client.info())
+    result = deploy_stack(client, template_path, stack_name, overrides, False, TerminalPrompts())
     if result is not None:
-        _render_result(result, "text")
+        render_deploy_result(result, "text")
 
 
 def resolve(template: str | None, stack_name: str | None, parameter_overrides: tuple[str, ...],
             config_file: str | None, config_env: str) -> tuple[Path, str, dict[str, str]]:
     """Template path, stack name and parameters: flags > samconfig.toml > the project folder's name."""
-    from samlite import samconfig
-    from samlite.cli.deploy import _check_stack_name
-    from samlite.template import find_template, parse_parameter_overrides
+    from samlite.deploying import resolve_project
 
-    template_path = find_template(template).resolve()
-    config_path = samconfig.find_config(template_path.parent, config_file)
-    saved = samconfig.read(config_path, config_env, "deploy")
-    overrides = samconfig.parse_overrides(saved["parameter_overrides"]) if saved.get("parameter_overrides") else {}
-    overrides.update(parse_parameter_overrides(parameter_overrides))
-    stack_name = stack_name or saved.get("stack_name") or default_stack_name(template_path)
-    _check_stack_name(stack_name)
-    return template_path, stack_name, overrides
+    project = resolve_project(template, stack_name, parameter_overrides, config_file, config_env,
+                              name_from_folder=True)
+    assert project.stack_name is not None  # name_from_folder always gives one
+    return project.template_path, project.stack_name, project.overrides
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
-
-
-def default_stack_name(template_path: Path) -> str:
-    """The project folder's name as a valid stack name (`my_app 2` -> `my-app-2`)."""
-    name = re.sub(r"[^A-Za-z0-9-]+", "-", template_path.parent.name).strip("-")
-    if not name or not name[0].isalpha():
-        name = "sam-app" + (f"-{name}" if name else "")
-    return name[:128]

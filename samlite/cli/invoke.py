@@ -52,8 +52,7 @@ def invoke(function: str, stack_name: str | None, event: str | None, payload: st
         from samlite.client import connect
 
         client = connect()
-        result = client.call("lambdas", "invoke", timeout=960, function=function, stack=stack_name,
-                             payload_b64=base64.b64encode(data).decode(), invocation_type=invocation_type)
+        result = client.lambdas.invoke(function, stack_name, base64.b64encode(data).decode(), invocation_type)
     render(result)
 
 
@@ -166,12 +165,11 @@ async def _run_once(settings: Any, home: Path, fn: Any, code_dir: Path, layer_di
     from samlite.core.runtime import FunctionSpec
     from samlite.core.store import Store
     from samlite.errors import SamliteError, UsageError
+    from samlite.template.model import to_dict
 
-    spec = FunctionSpec(
-        name=fn.name, arn=fn.arn, runtime=fn.runtime or "python3.12", handler=fn.handler or "", code_dir=code_dir,
-        code_sha=artifacts_key(code_dir), memory_size=fn.memory_size, timeout=fn.timeout,
-        ephemeral_storage=fn.ephemeral_storage, environment=dict(fn.environment), layer_dirs=layer_dirs,
-        architectures=tuple(fn.architectures), reserved_concurrency=None, stack=stack, log_format=fn.log_format)
+    config = {**to_dict(fn), "code_dir": str(code_dir), "layer_dirs": [str(p) for p in layer_dirs], "stack": stack,
+              "reserved_concurrency": None}  # a one-shot run is never throttled by its own limit
+    spec = FunctionSpec.from_config(config, artifacts_key(code_dir))
     store = Store(home / "state.db")
     service = inv.InvokeService(dataclasses.replace(settings, home=home), store, aws_url, {spec.name: spec})
     await service.start()

@@ -12,18 +12,21 @@ from typing import Any, Callable
 import click
 
 from samlite.cli.common import output_option, stack_option
+from samlite.client import EngineClient, Rows
 
-# name -> (service, method, columns)
-LISTINGS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "stacks": ("deployer", "stacks", ("stack", "status", "resources", "updated", "template")),
-    "resources": ("deployer", "resources", ("stack", "logical_id", "type", "physical_id", "status")),
-    "endpoints": ("deployer", "endpoints", ("stack", "resource", "kind", "url")),
-    "outputs": ("deployer", "outputs", ("stack", "key", "value")),
-    "queues": ("queues", "list_queues", ("stack", "logical_id", "name", "visible", "in_flight", "delayed", "url")),
-    "mappings": ("esm", "list_mappings", ("stack", "logical_id", "function", "State", "BatchSize", "workers",
-                                          "invocations")),
-    "api-keys": ("deployer", "api_keys", ("stack", "name", "api_id", "value")),
-    "functions": ("lambdas", "functions", ("stack", "logical_id", "name", "runtime", "memory_size", "timeout")),
+# name -> (what fetches the rows from the engine's typed client, columns)
+LISTINGS: dict[str, tuple[Callable[[EngineClient, str | None], Rows], tuple[str, ...]]] = {
+    "stacks": (lambda c, _: c.deployer.stacks(), ("stack", "status", "resources", "updated", "template")),
+    "resources": (lambda c, s: c.deployer.resources(s), ("stack", "logical_id", "type", "physical_id", "status")),
+    "endpoints": (lambda c, s: c.deployer.endpoints(s), ("stack", "resource", "kind", "url")),
+    "outputs": (lambda c, s: c.deployer.outputs(s), ("stack", "key", "value")),
+    "queues": (lambda c, s: c.queues.list_queues(s),
+               ("stack", "logical_id", "name", "visible", "in_flight", "delayed", "url")),
+    "mappings": (lambda c, s: c.mappings.list_mappings(s),
+                 ("stack", "logical_id", "function", "State", "BatchSize", "workers", "invocations")),
+    "api-keys": (lambda c, s: c.deployer.api_keys(s), ("stack", "name", "api_id", "value")),
+    "functions": (lambda c, s: c.lambdas.functions(s),
+                  ("stack", "logical_id", "name", "runtime", "memory_size", "timeout")),
 }
 
 
@@ -32,7 +35,7 @@ def list_group() -> None:
     """List what is deployed, and the local URLs to call."""
 
 
-def _listing(name: str, service: str, method: str, columns: tuple[str, ...]) -> Callable[..., Any]:
+def _listing(name: str, fetch: Callable[[EngineClient, str | None], Rows], columns: tuple[str, ...]) -> Callable[..., Any]:
     takes_stack = name != "stacks"
 
     @output_option
@@ -40,9 +43,8 @@ def _listing(name: str, service: str, method: str, columns: tuple[str, ...]) -> 
         from samlite import ui
         from samlite.client import connect
 
-        kwargs = {"stack": stack_name} if takes_stack else {}
         client = connect()
-        rows = client.call(service, method, **kwargs)
+        rows = fetch(client, stack_name)
         if name == "outputs":
             info = client.info()
             rows = [{**row, "value": current_urls(row.get("value"), info)} for row in rows]
@@ -69,7 +71,7 @@ def current_urls(value: Any, info: dict[str, Any]) -> Any:
     return _LOCAL_URL.sub(lambda m: info["gateway_url"] if m.group(1).startswith("_") else info["aws_url"], value)
 
 
-for _name, (_service, _method, _columns) in LISTINGS.items():
-    _listing(_name, _service, _method, _columns)
+for _name, (_fetch, _columns) in LISTINGS.items():
+    _listing(_name, _fetch, _columns)
 # SAM's name for the same listing.
 list_group.add_command(list_group.commands["outputs"], "stack-outputs")

@@ -94,7 +94,8 @@ def _server_options(fn: Any) -> Any:
 def _serve(port_variable: str, template: str | None, stack_name: str | None, parameter_overrides: tuple[str, ...],
            port: int | None, host: str | None, config_file: str | None, config_env: str, on_ready: Any) -> None:
     from samlite import ui
-    from samlite.cli.dev import default_stack_name, watch
+    from samlite.cli.dev import watch
+    from samlite.deploying import default_stack_name
     from samlite.template import find_template
 
     if host not in (None, "127.0.0.1", "localhost"):
@@ -149,7 +150,7 @@ def start_lambda(template: str | None, stack_name: str | None, parameter_overrid
         info = client.info()
         _check_port(info, "aws_url", port)
         ui.info(f"[bold]Lambda endpoint[/bold] {info['aws_url']}")
-        for fn in client.call("lambdas", "functions", stack=stack):
+        for fn in client.lambdas.functions(stack):
             ui.info(f"  {fn['logical_id']}: {fn['name']}")
         ui.info(f"Try: aws lambda invoke --endpoint-url {info['aws_url']} --function-name NAME out.json")
 

@@ -83,7 +83,7 @@ def logs(function: str | None, stack_name: str | None, tail: bool, filter_: str 
     if not tail:
         after = None
         while True:
-            page = client.call("logs", "events", **args, after_id=after, limit=PAGE)
+            page = client.logs.events(**args, after_id=after, limit=PAGE)
             printer.add(page)
             if len(page["events"]) < PAGE:
                 break
@@ -91,12 +91,12 @@ def logs(function: str | None, stack_name: str | None, tail: bool, filter_: str 
         printer.finish()
         return
     try:
-        page = client.call("logs", "events", **args, limit=PAGE, tail_start=True)
+        page = client.logs.events(**args, limit=PAGE, tail_start=True)
         printer.add(page)
         after = page["last_id"]
         while True:
             time.sleep(POLL_S)
-            page = client.call("logs", "events", **args, after_id=after, limit=PAGE)
+            page = client.logs.events(**args, after_id=after, limit=PAGE)
             printer.add(page)
             after = page["last_id"]
     except KeyboardInterrupt:

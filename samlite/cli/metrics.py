@@ -113,7 +113,7 @@ def metrics(function: str | None, stack_name: str | None, since: str, output: st
     from samlite.client import connect
 
     window = parse_since(since)
-    data = connect().call("metrics", "summary", function=function, stack=stack_name, since_s=window)
+    data = connect().metrics.summary(function, stack_name, window)
     if output == "json":
         ui.print_json(data)
         return
@@ -177,9 +177,8 @@ def tune(function: str, stack_name: str | None, event: str | None, payload: str 
     client = connect()
     if output != "json":
         ui.info(f"Tuning {function}: {len(set(sizes))} memory sizes x {runs} runs ...")
-    result = client.call("lambdas", "tune", timeout=max(600.0, len(sizes) * runs * 60.0), function=function,
-                         stack=stack_name, payload_b64=base64.b64encode(data).decode(), memory_sizes=sizes,
-                         runs=runs)
+    result = client.lambdas.tune(function, stack_name, base64.b64encode(data).decode(), sizes, runs,
+                                 timeout=max(600.0, len(sizes) * runs * 60.0))
     if output == "json":
         ui.print_json(result)
         return

@@ -61,6 +61,6 @@ def send_message(queue: str, stdin_marker: str | None, stack_name: str | None, b
         body = sys.stdin.read()
     attrs: dict[str, Any] = dict(parse_attribute(a) for a in attributes)
     client = connect()
-    result = client.call("queues", "send_message", queue=queue, body=body, stack=stack_name,
-                         attributes=attrs or None, delay_seconds=delay_seconds, group_id=group_id, dedup_id=dedup_id)
+    result = client.queues.send_message(queue, body, stack_name, attributes=attrs or None,
+                                        delay_seconds=delay_seconds, group_id=group_id, dedup_id=dedup_id)
     click.echo(result["MessageId"])

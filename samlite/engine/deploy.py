@@ -392,19 +392,8 @@ class Deployer:
         """Rebuild the live function table from the store (start-up and after every change)."""
         from samlite.core.runtime import FunctionSpec
 
-        specs = {}
-        for row in self.store.query("SELECT name, config_json, code_sha FROM functions"):
-            c = json.loads(row["config_json"])
-            specs[row["name"]] = FunctionSpec(
-                name=c["name"], arn=c["arn"], runtime=c.get("runtime") or "python3.11", handler=c.get("handler") or "",
-                code_dir=Path(c["code_dir"]), code_sha=row["code_sha"], memory_size=c["memory_size"],
-                timeout=c["timeout"], ephemeral_storage=c.get("ephemeral_storage", 512),
-                environment=dict(c.get("environment") or {}),
-                layer_dirs=tuple(Path(p) for p in c.get("layer_dirs", [])),
-                architectures=tuple(c.get("architectures") or ("x86_64",)),
-                reserved_concurrency=c.get("reserved_concurrency"), stack=c.get("stack"),
-                log_format=c.get("log_format", "Text"),
-            )
+        specs = {row["name"]: FunctionSpec.from_config(json.loads(row["config_json"]), row["code_sha"])
+                 for row in self.store.query("SELECT name, config_json, code_sha FROM functions")}
         self.functions.clear()
         self.functions.update(specs)
 

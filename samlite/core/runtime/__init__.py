@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
+
+# What a function without a Runtime runs on (the model keeps None; Lambda's API shows this too).
+DEFAULT_RUNTIME = "python3.12"
 
 
 @dataclass(frozen=True)
@@ -47,5 +50,21 @@ class FunctionSpec:
     def architecture(self) -> str:
         return self.architectures[0] if self.architectures else "x86_64"
 
+    @classmethod
+    def from_config(cls, c: Mapping[str, Any], code_sha: str) -> FunctionSpec:
+        """The spec of a function from its deployed configuration: the template model's Function as
+        a dict, plus where its code and layers were unpacked (`code_dir`, `layer_dirs`) and its
+        `stack`. The one conversion, for the engine and for one-shot `samlite invoke -t`."""
+        return cls(
+            name=c["name"], arn=c["arn"], runtime=c.get("runtime") or DEFAULT_RUNTIME, handler=c.get("handler") or "",
+            code_dir=Path(c["code_dir"]), code_sha=code_sha, memory_size=c.get("memory_size", 128),
+            timeout=c.get("timeout", 3), ephemeral_storage=c.get("ephemeral_storage", 512),
+            environment=dict(c.get("environment") or {}),
+            layer_dirs=tuple(Path(p) for p in c.get("layer_dirs") or ()),
+            architectures=tuple(c.get("architectures") or ("x86_64",)),
+            reserved_concurrency=c.get("reserved_concurrency"), stack=c.get("stack"),
+            log_format=c.get("log_format") or "Text",
+        )
 
-__all__ = ["FunctionSpec"]
+
+__all__ = ["DEFAULT_RUNTIME", "FunctionSpec"]

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from samlite.core.runtime import DEFAULT_RUNTIME
 from samlite.errors import NotFoundError, SamliteError, UsageError
 from samlite.template.model import stable_id
 
@@ -172,7 +173,7 @@ def _configuration(settings: "Settings", row: Any) -> dict[str, Any]:
     conf: dict[str, Any] = {
         "FunctionName": c["name"],
         "FunctionArn": c["arn"],
-        "Runtime": c.get("runtime") or "python3.12",
+        "Runtime": c.get("runtime") or DEFAULT_RUNTIME,
         "Role": role,
         "Handler": c.get("handler") or "",
         "CodeSize": code_size,
