@@ -27,6 +27,15 @@ def _int_env(name: str, default: int) -> int:
         raise UsageError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _port_env(name: str, default: int) -> int:
+    port = _int_env(name, default)
+    if not 0 <= port <= 65535:
+        from samlite.errors import UsageError
+
+        raise UsageError(f"{name} must be a port number 0-65535 (0 = any free port), got {port}")
+    return port
+
+
 def _float_env(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -90,8 +99,8 @@ def load_settings() -> Settings:
     return Settings(
         home=home,
         host=os.environ.get("SAMLITE_HOST", "127.0.0.1"),
-        gateway_port=_int_env("SAMLITE_GATEWAY_PORT", DEFAULT_GATEWAY_PORT),
-        aws_port=_int_env("SAMLITE_AWS_PORT", DEFAULT_AWS_PORT),
+        gateway_port=_port_env("SAMLITE_GATEWAY_PORT", DEFAULT_GATEWAY_PORT),
+        aws_port=_port_env("SAMLITE_AWS_PORT", DEFAULT_AWS_PORT),
         region=os.environ.get("SAMLITE_REGION", DEFAULT_REGION),
         account_id=os.environ.get("SAMLITE_ACCOUNT_ID", DEFAULT_ACCOUNT_ID),
         async_retry_base=_float_env("SAMLITE_ASYNC_RETRY_BASE", 60.0),
