@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from samlite.core.aws_api import AwsError, Reply, request_id
+from samlite.core.faults import internal_error
 from samlite.core.http import BodyTooLarge, Receive, Request, Scope, Send, read_request, respond
 
 if TYPE_CHECKING:
@@ -78,9 +79,9 @@ class AwsApp:
                 reply = await self._module("samlite.services.sqs.query").handle(self.engine, request, action)
         except AwsError as err:
             reply = _error_reply(err, target, request)
-        except Exception:  # noqa: BLE001 - an API must answer, never drop the connection
-            log.exception("internal error serving %s %s", request.method, request.path)
-            reply = _error_reply(AwsError("ServiceException", "Internal error", 500, sender_fault=False), target, request)
+        except Exception as exc:  # noqa: BLE001 - an API must answer, never drop the connection
+            err = internal_error(exc, f"{request.method} {request.path}", self.engine.settings.home)
+            reply = _error_reply(err, target, request)
         # A service may answer with its own request id (Invoke: the invocation's); keep only that one.
         own_id = any(k.lower() == "x-amzn-requestid" for k, _ in reply.headers)
         headers = [*reply.headers] if own_id else [("x-amzn-requestid", rid), *reply.headers]

@@ -196,3 +196,43 @@ def test_stop_under_async_load_is_graceful_and_loses_nothing(samlite_engine: Eng
     samlite_engine.start()
     wait_for(lambda: set(accepted) <= {p.name for p in out.iterdir()}, timeout=60,
              message="every accepted event delivered after the restart")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 3 MB tmpfs: a real full disk (needs root and mount; skipped otherwise)."""
+    mnt = tmp_path / "small-disk"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_disk_full_is_reported_and_reads_keep_working(small_disk: Path) -> None:
+    import botocore.exceptions
+
+    handle = EngineHandle(small_disk / "home").start()
+    try:
+        sqs = handle.client("sqs")
+        url = sqs.create_queue(QueueName="fill")["QueueUrl"]
+        body = "x" * 200_000
+        error = None
+        for _ in range(100):
+            try:
+                sqs.send_message(QueueUrl=url, MessageBody=body)
+            except botocore.exceptions.ClientError as exc:
+                error = exc
+                break
+        assert error is not None, "the 3 MB disk never filled"
+        assert "disk" in str(error) and "full" in str(error), str(error)
+        assert "Internal error" not in str(error)
+        # reads still work
+        assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert url in sqs.list_queues()["QueueUrls"]
+        assert "disk" in handle.log_tail() and "full" in handle.log_tail()
+    finally:
+        handle.kill()
