@@ -1,0 +1,55 @@
+"""Local security: what a function leaves behind, and who else can read the state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from samlite.procs import process_running
+from samlite.testing import EngineHandle, wait_for, write_project
+
+ESCAPER = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Escaper:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: escaper
+      Runtime: python3.11
+      Handler: app.handler
+      CodeUri: src/
+      Timeout: 1
+"""
+ESCAPER_CODE = """\
+import subprocess
+import time
+
+
+def handler(event, context):
+    # A child in a session of its own: not in the worker's process group.
+    child = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    print("CHILD", child.pid, flush=True)
+    if event.get("hang"):
+        time.sleep(30)
+    return {"child": child.pid}
+"""
+
+
+def test_children_in_their_own_session_die_with_the_environment(samlite_engine: EngineHandle,
+                                                                 tmp_path: Path) -> None:
+    samlite_engine.deploy(write_project(tmp_path / "p", ESCAPER, {"src/app.py": ESCAPER_CODE}), "escaper")
+    lam = samlite_engine.client("lambda")
+    # 1. the invocation times out: its environment is destroyed, with everything it started
+    timed_out = lam.invoke(FunctionName="escaper", Payload=json.dumps({"hang": True}).encode(), LogType="Tail")
+    assert timed_out.get("FunctionError") == "Unhandled"
+    import base64
+
+    tail = base64.b64decode(timed_out["LogResult"]).decode()
+    first = int(tail.split("CHILD ", 1)[1].split()[0])
+    wait_for(lambda: not process_running(first), timeout=10, message=f"child {first} of the timed-out environment")
+    # 2. engine stop ends the warm environment and its children too
+    second = json.loads(lam.invoke(FunctionName="escaper", Payload=b"{}")["Payload"].read())["child"]
+    assert process_running(second)
+    samlite_engine.cli("engine", "stop", check=True)
+    wait_for(lambda: not process_running(second), timeout=10, message=f"child {second} after engine stop")
