@@ -43,6 +43,19 @@ def prepare_home(settings: Settings) -> None:
         raise home_error(settings, exc) from None
 
 
+def make_private(settings: Settings) -> None:
+    """From here on the engine creates files 0600 and folders 0700 (state.db holds message
+    bodies, code/ the functions); files an older version or the CLI left open lose group/other bits."""
+    os.umask(0o077)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(settings.home):
+            if entry.is_symlink():
+                continue
+            mode = entry.stat().st_mode & 0o7777
+            if mode & 0o077 and entry.stat().st_uid == os.geteuid():
+                os.chmod(entry.path, mode & ~0o077)
+
+
 def home_error(settings: Settings, exc: OSError) -> StateError:
     if exc.errno == errno.ENOSPC:
         return StateError(f"the disk holding SAMLITE_HOME {settings.home} is full",

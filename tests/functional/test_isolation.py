@@ -53,3 +53,27 @@ def test_children_in_their_own_session_die_with_the_environment(samlite_engine: 
     assert process_running(second)
     samlite_engine.cli("engine", "stop", check=True)
     wait_for(lambda: not process_running(second), timeout=10, message=f"child {second} after engine stop")
+
+
+def test_state_is_private_to_its_user(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    os.chmod(home, 0o755)  # a home made by an older version
+    handle = EngineHandle(home).start()
+    try:
+        handle.deploy(write_project(tmp_path / "p", ESCAPER, {"src/app.py": ESCAPER_CODE}), "escaper")
+        handle.client("lambda").invoke(FunctionName="escaper", Payload=b"{}")
+        handle.client("sqs").create_queue(QueueName="later")
+        open_to_others = []
+        for root, dirs, files in os.walk(home):
+            for name in [*dirs, *files]:
+                path = Path(root) / name
+                if stat.S_IMODE(path.lstat().st_mode) & 0o077 and not path.is_symlink():
+                    open_to_others.append(f"{oct(stat.S_IMODE(path.lstat().st_mode))} {path}")
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        assert not open_to_others, "\n".join(open_to_others[:20])
+    finally:
+        handle.close()
