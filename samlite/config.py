@@ -13,6 +13,9 @@ DEFAULT_AWS_PORT = 3001
 # Dummy credentials injected into every function and accepted by the AWS endpoint.
 ACCESS_KEY_ID = "samlite"
 SECRET_ACCESS_KEY = "samlite-secret"
+# Every key the engine knows when it checks signatures (SAMLITE_VERIFY_SIGV4=1, AWS_IAM function
+# URLs and routes): the functions' own, and the `test`/`test` the README tells users to export.
+CREDENTIALS = {ACCESS_KEY_ID: SECRET_ACCESS_KEY, "test": "test"}
 
 
 def _int_env(name: str, default: int) -> int:
