@@ -67,6 +67,8 @@ class Settings:
     # Local cap on live environments across all functions (a multiple of the cores).
     max_environments: int = field(default_factory=lambda: max(8, (os.cpu_count() or 2) * 16))
     verify_sigv4: bool = False
+    # The AWS endpoint refuses unsigned and browser-originated requests (SAMLITE_VERIFY_SIGV4=0: accepts them).
+    require_signed: bool = True
 
     @property
     def db_path(self) -> Path:
@@ -109,5 +111,6 @@ def load_settings() -> Settings:
         async_retry_base=_float_env("SAMLITE_ASYNC_RETRY_BASE", 60.0),
         idle_ttl=_float_env("SAMLITE_IDLE_TTL", 600.0),
         account_concurrency=_int_env("SAMLITE_ACCOUNT_CONCURRENCY", 1000),
-        verify_sigv4=os.environ.get("SAMLITE_VERIFY_SIGV4", "") in ("1", "true", "yes"),
+        verify_sigv4=os.environ.get("SAMLITE_VERIFY_SIGV4", "").lower() in ("1", "true", "yes"),
+        require_signed=os.environ.get("SAMLITE_VERIFY_SIGV4", "").lower() not in ("0", "false", "no", "off"),
     )

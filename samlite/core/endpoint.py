@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from samlite.core.aws_api import AwsError, Reply, request_id
 from samlite.core.faults import internal_error
+from samlite.core.guard import check_caller
 from samlite.core.http import BodyTooLarge, Receive, Request, Scope, Send, read_request, respond
 
 if TYPE_CHECKING:
@@ -59,10 +60,7 @@ class AwsApp:
         rid = request_id()
         target = request.header("x-amz-target")
         try:
-            if self.engine.settings.verify_sigv4:
-                from samlite.core.sigv4 import verify_request
-
-                verify_request(request, self.engine.settings)
+            check_caller(request, self.engine.settings)
             if target:
                 prefix, _, action = target.partition(".")
                 module = JSON_TARGETS.get(prefix)

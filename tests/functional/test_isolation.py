@@ -77,3 +77,44 @@ def test_state_is_private_to_its_user(tmp_path: Path) -> None:
         assert not open_to_others, "\n".join(open_to_others[:20])
     finally:
         handle.close()
+
+
+def test_aws_endpoint_refuses_browsers_and_unsigned_requests(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    import requests
+
+    from samlite.testing import signed_headers
+
+    sqs = samlite_engine.client("sqs")  # boto3 signs: unaffected
+    url = sqs.create_queue(QueueName="target")["QueueUrl"]
+    aws = samlite_engine.aws_url
+    form = {"Action": "SendMessage", "QueueUrl": url, "MessageBody": "from a web page"}
+    # what a web page can send without a preflight: a form post or text/plain, with no Authorization
+    attempts = [
+        requests.post(aws, data=form, headers={"Origin": "https://evil.example"}),
+        requests.post(aws, data=form, headers={"Sec-Fetch-Site": "cross-site"}),
+        requests.post(aws, data=form, headers={"Content-Type": "text/plain"}),
+        requests.post(aws, data=form),
+        # even signed, a request a browser marks as cross-origin is refused
+        requests.post(aws, data=form, headers=signed_headers("POST", aws, form, {
+            "Content-Type": "application/x-www-form-urlencoded", "Origin": "http://localhost:8080"})),
+    ]
+    for r in attempts:
+        assert r.status_code == 403, r.text
+        assert "SAMLITE_VERIFY_SIGV4=0" in r.text
+    assert "MissingAuthenticationToken" in attempts[3].text
+    assert int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+               ["Attributes"]["ApproximateNumberOfMessages"]) == 0
+    ok = requests.post(aws, data=form, headers=signed_headers("POST", aws, form, {
+        "Content-Type": "application/x-www-form-urlencoded"}))
+    assert ok.status_code == 200, ok.text
+
+
+def test_unsigned_requests_when_the_user_opts_out(tmp_path: Path) -> None:
+    import requests
+
+    handle = EngineHandle(tmp_path / "home", extra_env={"SAMLITE_VERIFY_SIGV4": "0"}).start()
+    try:
+        r = requests.post(handle.aws_url, data={"Action": "ListQueues"}, headers={"Origin": "http://localhost"})
+        assert r.status_code == 200, r.text
+    finally:
+        handle.close()
