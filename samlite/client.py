@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from samlite.config import Settings, load_settings
+from samlite.engine.lifecycle import engine_lock_held, home_error, is_this_homes_engine, prepare_home, start_lock
 from samlite.errors import EngineUnreachable, SamliteError, StateError
 from samlite.procs import process_running
 
@@ -59,7 +60,13 @@ class EngineClient:
                 f"permission denied on the engine's control socket {self.settings.control_socket}",
                 hint="The engine belongs to another user; set SAMLITE_HOME to your own folder.",
             ) from None
-        except (FileNotFoundError, ConnectionRefusedError):
+        except ConnectionRefusedError:
+            raise EngineUnreachable(
+                "the engine is not running (it stopped without cleaning up: nothing listens on "
+                f"{self.settings.control_socket})",
+                hint="Start it with `samlite engine start` (deploy starts it for you).",
+            ) from None
+        except FileNotFoundError:
             raise EngineUnreachable(
                 f"the engine is not running (no control socket at {self.settings.control_socket})",
                 hint="Start it with `samlite engine start` (deploy starts it for you).",
@@ -251,28 +258,48 @@ def start_engine(settings: Settings | None = None) -> tuple[EngineClient, bool]:
     settings = client.settings
     if client.is_running():
         return client, False
-    _check_home(settings)
+    prepare_home(settings)
     check_ports(settings)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    log = open(settings.log_path, "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "samlite.engine", "--daemon"],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-        close_fds=True,
-    )
-    log.close()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise StateError(f"the engine exited during start-up (code {proc.returncode})", hint=_log_tail(settings))
-        if settings.control_socket.exists() and settings.engine_json.exists() and client.is_running():
-            return client, True
-        time.sleep(0.02)
-    proc.terminate()
+    # Racing starters (two deploys at once) take turns: the second finds the first one's engine.
+    with start_lock(settings):
+        if client.is_running():
+            return client, False
+        proc = _spawn(settings)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        waited_for_other = False
+        while time.monotonic() < deadline:
+            if settings.control_socket.exists() and settings.engine_json.exists() and client.is_running():
+                return client, True
+            if proc.poll() is not None:
+                if engine_lock_held(settings):
+                    # Another engine owns the home (started outside the CLI, or still stopping):
+                    # wait for it to answer or to go away.
+                    waited_for_other = True
+                elif waited_for_other:
+                    proc, waited_for_other = _spawn(settings), False  # it went away: start ours
+                else:
+                    raise StateError(f"the engine exited during start-up (code {proc.returncode})",
+                                     hint=_log_tail(settings))
+            time.sleep(0.02)
+        if proc.poll() is None:
+            proc.terminate()
     raise StateError(f"the engine did not become ready within {START_TIMEOUT_S:.0f} s", hint=_log_tail(settings))
+
+
+def _spawn(settings: Settings) -> subprocess.Popen[bytes]:
+    try:
+        log = open(settings.log_path, "ab")
+    except OSError as exc:
+        raise home_error(settings, exc) from None
+    with log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "samlite.engine", "--daemon"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+        )
 
 
 def stop_engine(settings: Settings | None = None, timeout: float = 20.0) -> int | None:
@@ -282,8 +309,10 @@ def stop_engine(settings: Settings | None = None, timeout: float = 20.0) -> int 
     try:
         pid = client.shutdown()["pid"]
     except EngineUnreachable:
+        # No answer: signal the pid of engine.json only if it is really this home's engine (after a
+        # SIGKILL the pid may belong to an unrelated process by now).
         pid = engine_pid_alive(settings)
-        if pid is None:
+        if pid is None or not is_this_homes_engine(settings, pid):
             return None
         os.kill(pid, 15)
     deadline = time.monotonic() + timeout
@@ -291,7 +320,8 @@ def stop_engine(settings: Settings | None = None, timeout: float = 20.0) -> int 
         if not process_running(pid):
             return pid
         time.sleep(0.02)
-    os.kill(pid, 9)
+    if is_this_homes_engine(settings, pid):
+        os.kill(pid, 9)
     return pid
 
 
@@ -300,12 +330,6 @@ def connect(settings: Settings | None = None) -> EngineClient:
     client = EngineClient(settings)
     client.info()
     return client
-
-
-def _check_home(settings: Settings) -> None:
-    home = settings.home
-    if home.exists() and not home.is_dir():
-        raise StateError(f"SAMLITE_HOME {home} is not a folder")
 
 
 def _log_tail(settings: Settings, lines: int = 15) -> str:

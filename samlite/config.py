@@ -13,6 +13,9 @@ DEFAULT_AWS_PORT = 3001
 # Dummy credentials injected into every function and accepted by the AWS endpoint.
 ACCESS_KEY_ID = "samlite"
 SECRET_ACCESS_KEY = "samlite-secret"
+# Every key the engine knows when it checks signatures (SAMLITE_VERIFY_SIGV4=1, AWS_IAM function
+# URLs and routes): the functions' own, and the `test`/`test` the README tells users to export.
+CREDENTIALS = {ACCESS_KEY_ID: SECRET_ACCESS_KEY, "test": "test"}
 
 
 def _int_env(name: str, default: int) -> int:
@@ -25,6 +28,15 @@ def _int_env(name: str, default: int) -> int:
         from samlite.errors import UsageError
 
         raise UsageError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _port_env(name: str, default: int) -> int:
+    port = _int_env(name, default)
+    if not 0 <= port <= 65535:
+        from samlite.errors import UsageError
+
+        raise UsageError(f"{name} must be a port number 0-65535 (0 = any free port), got {port}")
+    return port
 
 
 def _float_env(name: str, default: float) -> float:
@@ -55,6 +67,8 @@ class Settings:
     # Local cap on live environments across all functions (a multiple of the cores).
     max_environments: int = field(default_factory=lambda: max(8, (os.cpu_count() or 2) * 16))
     verify_sigv4: bool = False
+    # The AWS endpoint refuses unsigned and browser-originated requests (SAMLITE_VERIFY_SIGV4=0: accepts them).
+    require_signed: bool = True
 
     @property
     def db_path(self) -> Path:
@@ -90,12 +104,13 @@ def load_settings() -> Settings:
     return Settings(
         home=home,
         host=os.environ.get("SAMLITE_HOST", "127.0.0.1"),
-        gateway_port=_int_env("SAMLITE_GATEWAY_PORT", DEFAULT_GATEWAY_PORT),
-        aws_port=_int_env("SAMLITE_AWS_PORT", DEFAULT_AWS_PORT),
+        gateway_port=_port_env("SAMLITE_GATEWAY_PORT", DEFAULT_GATEWAY_PORT),
+        aws_port=_port_env("SAMLITE_AWS_PORT", DEFAULT_AWS_PORT),
         region=os.environ.get("SAMLITE_REGION", DEFAULT_REGION),
         account_id=os.environ.get("SAMLITE_ACCOUNT_ID", DEFAULT_ACCOUNT_ID),
         async_retry_base=_float_env("SAMLITE_ASYNC_RETRY_BASE", 60.0),
         idle_ttl=_float_env("SAMLITE_IDLE_TTL", 600.0),
         account_concurrency=_int_env("SAMLITE_ACCOUNT_CONCURRENCY", 1000),
-        verify_sigv4=os.environ.get("SAMLITE_VERIFY_SIGV4", "") in ("1", "true", "yes"),
+        verify_sigv4=os.environ.get("SAMLITE_VERIFY_SIGV4", "").lower() in ("1", "true", "yes"),
+        require_signed=os.environ.get("SAMLITE_VERIFY_SIGV4", "").lower() not in ("0", "false", "no", "off"),
     )

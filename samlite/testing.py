@@ -211,6 +211,22 @@ class CliProcess:
             self.proc.wait()
 
 
+def signed_headers(method: str, url: str, body: bytes | str | dict[str, str] = b"",
+                   headers: dict[str, str] | None = None, service: str = "sqs") -> dict[str, str]:
+    """`headers` plus a SigV4 signature (test/test credentials), for raw HTTP calls to the AWS
+    endpoint, which refuses unsigned requests. A dict body is form-encoded, as `requests` does."""
+    from urllib.parse import urlencode
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    data = urlencode(body).encode() if isinstance(body, dict) else body
+    request = AWSRequest(method=method, url=url, data=data, headers=dict(headers or {}))
+    SigV4Auth(Credentials("test", "test"), service, "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
 def write_project(root: Path, template: str, files: dict[str, str]) -> Path:
     """Write a SAM project (template.yaml plus {relative path: text}) and return the template path."""
     for rel, text in files.items():

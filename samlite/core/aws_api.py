@@ -54,7 +54,7 @@ def json_body(request: Request, code: str = "SerializationException",
     """The JSON object a JSON-protocol request carries; AWS's error otherwise."""
     try:
         data = json.loads(request.body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         raise AwsError(code, message, 400) from None
     if not isinstance(data, dict):
         raise AwsError(code, message, 400)

@@ -24,6 +24,8 @@ from xml.sax.saxutils import escape
 
 from samlite.config import Settings
 from samlite.core.aws_api import AwsError, Reply, request_id
+from samlite.core.faults import internal_error
+from samlite.core.guard import check_caller
 from samlite.core.http import (
     BodyTooLarge,
     Receive,
@@ -107,10 +109,7 @@ class AwsApp:
         route = Route(None, "query", "")
         try:
             route = self.route(request)
-            if self.settings.verify_sigv4:
-                from samlite.core.sigv4 import verify_request
-
-                verify_request(request, self.settings)
+            check_caller(request, self.settings)
             service = route.service
             if service is not None:
                 handler = service.handle_query if route.protocol == "query" else service.handle
@@ -121,9 +120,8 @@ class AwsApp:
                 raise _unknown(route)
         except AwsError as err:
             reply = error_reply(err, route)
-        except Exception:  # noqa: BLE001 - an API must answer, never drop the connection
-            log.exception("internal error serving %s %s", request.method, request.path)
-            reply = error_reply(AwsError("ServiceException", "Internal error", 500, sender_fault=False), route)
+        except Exception as exc:  # noqa: BLE001 - an API must answer, never drop the connection
+            reply = error_reply(internal_error(exc, f"{request.method} {request.path}", self.settings.home), route)
         # A service may answer with its own request id (Invoke: the invocation's); keep only that one.
         own_id = any(k.lower() == "x-amzn-requestid" for k, _ in reply.headers)
         headers = [*reply.headers] if own_id else [("x-amzn-requestid", rid), *reply.headers]

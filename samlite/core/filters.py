@@ -84,7 +84,7 @@ def sqs_view(record: dict[str, Any]) -> dict[str, Any]:
     if isinstance(body, str) and body[:1] in ("{", "["):
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's stack
             return record
         return {**record, "body": parsed}
     return record

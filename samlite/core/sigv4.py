@@ -2,9 +2,9 @@
 
 A real check, not a header sniff: the canonical request is rebuilt from what arrived on the wire
 (method, raw path, query, signed headers, payload hash), hashed into the string to sign, and
-signed with the HMAC chain derived from the engine's dummy secret. Only the dummy access key id
-(`samlite.config.ACCESS_KEY_ID`) is known; any other key is "invalid", as AWS says for an
-unknown key. Both forms are accepted: the `Authorization` header and presigned query strings.
+signed with the HMAC chain derived from the key's secret. Only the dummy credentials of
+`samlite.config.CREDENTIALS` are known (samlite/samlite-secret, given to functions, and
+test/test, the README's); any other key is "invalid", as AWS says for an unknown key. Both forms are accepted: the `Authorization` header and presigned query strings.
 """
 
 from __future__ import annotations
@@ -105,8 +105,10 @@ def _parse_amz_date(value: str) -> float:
 
 
 def verify(method: str, raw_path: str, query: str, headers: list[tuple[str, str]], body: bytes,
-           *, now: float | None = None) -> Caller:
-    """Check a SigV4-signed request; return the caller or raise AwsError (403)."""
+           *, now: float | None = None, service: str | None = None, region: str | None = None) -> Caller:
+    """Check a SigV4-signed request; return the caller or raise AwsError (403).
+
+    With `service` / `region`, the credential scope must name them, as AWS requires."""
     lower = {k.lower(): v for k, v in headers}
     pairs = _pairs(query)
     params = dict(pairs)
@@ -147,9 +149,17 @@ def verify(method: str, raw_path: str, query: str, headers: list[tuple[str, str]
     scope = credential.split("/")
     if len(scope) != 5 or scope[4] != "aws4_request":
         raise _incomplete(f"Credential should be scoped to a valid region, not '{credential}'.")
-    access_key, date, region, service, _ = scope
-    if access_key != config.ACCESS_KEY_ID:
+    access_key, date, scope_region, scope_service, _ = scope
+    secret = config.CREDENTIALS.get(access_key)
+    if secret is None:
         raise AwsError("UnrecognizedClientException", BAD_TOKEN, 403)
+    if service is not None and scope_service != service:
+        raise AwsError("InvalidSignatureException", f"Credential should be scoped to correct service: '{service}'. ",
+                       403)
+    if region is not None and scope_region != region:
+        raise AwsError("InvalidSignatureException", f"Credential should be scoped to a valid region, not "
+                       f"'{scope_region}'. ", 403)
+    region, service = scope_region, scope_service
     signed = [h for h in signed_headers.lower().split(";") if h]
     if "host" not in signed:
         raise _incomplete("'Host' must be a 'SignedHeader' in the AWS Authorization.")
@@ -170,7 +180,7 @@ def verify(method: str, raw_path: str, query: str, headers: list[tuple[str, str]
 
     head = "\n".join((method.upper(), canonical_uri(raw_path), canonical_query(pairs),
                       _canonical_headers(headers, signed), ";".join(signed)))
-    key = signing_key(config.SECRET_ACCESS_KEY, date, region, service)
+    key = signing_key(secret, date, region, service)
     for payload_hash in payload_hashes:
         canonical = f"{head}\n{payload_hash}"
         string_to_sign = "\n".join((ALGORITHM, amz_date, f"{date}/{region}/{service}/aws4_request",

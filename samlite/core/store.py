@@ -72,10 +72,16 @@ class Store:
             yield self.db
         except BaseException:
             self._depth = 0
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite already rolled back after some errors (a full disk)
+                self.db.execute("ROLLBACK")
             raise
         self._depth = 0
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:  # a failed COMMIT (full disk) leaves it open: the next BEGIN would fail
+                self.db.execute("ROLLBACK")
+            raise
 
     # --- logs and metrics, in bulk ---------------------------------------------------------
     def append_log_events(self, group: str, stream: str, events: Sequence[tuple[int, str]]) -> None:

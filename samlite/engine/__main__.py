@@ -9,7 +9,7 @@ from samlite.errors import SamliteError
 try:
     run(load_settings(), foreground="--daemon" not in sys.argv)
 except SamliteError as exc:
-    print(f"Error: {exc.message}", file=sys.stderr)
+    print(f"Error: {exc.message}" + (f"\n{exc.hint}" if exc.hint else ""), file=sys.stderr)
     sys.exit(int(exc.exit_code))
 except KeyboardInterrupt:
     sys.exit(130)

@@ -25,7 +25,8 @@ from samlite import __version__
 from samlite.config import Settings
 from samlite.core.http import http_protocol
 from samlite.core.store import Store
-from samlite.errors import StateError
+from samlite.engine.lifecycle import make_private, prepare_home
+from samlite.errors import SamliteError, StateError
 
 log = logging.getLogger("samlite.engine")
 
@@ -261,7 +262,8 @@ def _configure_logging(settings: Settings, foreground: bool) -> None:
 
 
 async def serve(settings: Settings, foreground: bool = False) -> None:
-    settings.home.mkdir(parents=True, exist_ok=True)
+    prepare_home(settings)
+    make_private(settings)
     _configure_logging(settings, foreground)
     engine = Engine(settings)
     loop = asyncio.get_running_loop()
@@ -269,10 +271,15 @@ async def serve(settings: Settings, foreground: bool = False) -> None:
         loop.add_signal_handler(sig, engine.request_stop)
     try:
         await engine.start()
-    except BaseException:
-        log.exception("engine failed to start")
-        for path in (settings.engine_json, settings.control_socket):
-            path.unlink(missing_ok=True)
+    except BaseException as exc:
+        if isinstance(exc, SamliteError):
+            log.error("engine failed to start: %s", exc.message)
+        else:
+            log.exception("engine failed to start")
+        # Only the lock holder owns the handles: a losing start must not remove the running engine's.
+        if engine._lock_fd is not None:
+            for path in (settings.engine_json, settings.control_socket):
+                path.unlink(missing_ok=True)
         raise
     await engine.wait_stopped()
     await engine.stop()

@@ -44,9 +44,25 @@ def check_entries(zf: zipfile.ZipFile, label: str) -> None:
                              hint="Rebuild the zip with paths relative to its root.")
 
 
-def _mode(info: zipfile.ZipInfo) -> int:
+def _mode(info: zipfile.ZipInfo, umask: int) -> int:
     unix = info.external_attr >> 16
-    return 0o755 if unix & 0o111 else 0o644
+    if stat.S_ISLNK(unix):
+        return 0o644 & ~umask
+    return (0o755 if unix & 0o111 else 0o644) & ~umask
+
+
+def _umask() -> int:
+    """The process umask (the engine's is 077: unpacked code stays private to its user)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def unpack_artifact(zip_path: Path, dest: Path) -> None:
@@ -56,6 +72,7 @@ def unpack_artifact(zip_path: Path, dest: Path) -> None:
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    umask = _umask()
     try:
         try:
             zf = zipfile.ZipFile(zip_path)
@@ -73,8 +90,8 @@ def unpack_artifact(zip_path: Path, dest: Path) -> None:
                 # does: it can never point outside the tree.
                 with zf.open(info) as src, open(target, "wb") as out:
                     shutil.copyfileobj(src, out, _CHUNK)
-                os.chmod(target, _mode(info) if not stat.S_ISLNK(info.external_attr >> 16) else 0o644)
-        os.chmod(tmp, 0o755)
+                os.chmod(target, _mode(info, umask))
+        os.chmod(tmp, 0o755 & ~umask)
         try:
             os.rename(tmp, dest)
         except OSError:

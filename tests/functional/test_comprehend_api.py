@@ -14,7 +14,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from samlite.testing import EngineHandle
+from samlite.testing import EngineHandle, signed_headers
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +23,8 @@ def comprehend(engine: EngineHandle) -> Any:
 
 
 def _raw(engine: EngineHandle, action: str, body: bytes | str) -> requests.Response:
-    return requests.post(engine.aws_url, data=body, timeout=10, headers={
-        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"Comprehend_20171127.{action}"})
+    return requests.post(engine.aws_url, data=body, timeout=10, headers=signed_headers("POST", engine.aws_url, body, {
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"Comprehend_20171127.{action}"}, "comprehend"))
 
 
 def test_detect_sentiment(comprehend: Any) -> None:

@@ -342,9 +342,10 @@ def test_function_url_none(gw: SimpleNamespace) -> None:
     assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "https://ok.example"
 
 
-def _signed(url: str, secret: str = "samlite-secret", service: str = "lambda") -> requests.PreparedRequest:
+def _signed(url: str, secret: str = "samlite-secret", service: str = "lambda", key: str = "samlite",
+            region: str = "us-east-1") -> requests.PreparedRequest:
     aws = AWSRequest(method="POST", url=url, data=b'{"x": 1}', headers={"Content-Type": "application/json"})
-    SigV4Auth(Credentials("samlite", secret), service, "us-east-1").add_auth(aws)
+    SigV4Auth(Credentials(key, secret), service, region).add_auth(aws)
     p = aws.prepare()
     return requests.Request("POST", p.url, data=p.body, headers=dict(p.headers)).prepare()
 
@@ -362,6 +363,18 @@ def test_function_url_iam(gw: SimpleNamespace) -> None:
     assert e["rawPath"] == "/p" and e["body"] == '{"x": 1}' and "pathParameters" not in e
     # The anonymous URL says so.
     assert _json(gw.s.get(gw.eps["BehaveUrl"]["url"] + "?mode=dict")) == {"hello": "world"}
+
+
+def test_function_url_iam_credentials_and_scope(gw: SimpleNamespace) -> None:
+    # the README's test/test credentials work
+    r = gw.s.send(_signed(gw.iam + "p", key="test", secret="test"))
+    assert r.status_code == 200, r.text
+    assert _json(r)["requestContext"]["authorizer"]["iam"]["accessKey"] == "test"
+    # a signature scoped to another service or region is refused with AWS's message
+    r = gw.s.send(_signed(gw.iam + "p", service="s3"))
+    assert r.status_code == 403 and _json(r) == {"Message": "Credential should be scoped to correct service: 'lambda'. "}
+    r = gw.s.send(_signed(gw.iam + "p", region="eu-west-1"))
+    assert r.status_code == 403 and "scoped to a valid region" in _json(r)["Message"]
 
 
 def test_rest_aws_iam_route(gw: SimpleNamespace) -> None:

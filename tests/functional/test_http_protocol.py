@@ -16,7 +16,6 @@ from typing import Any, Iterator
 
 import pytest
 import uvicorn
-
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from samlite.core.http import (

@@ -16,7 +16,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError, ParamValidationError
 
-from samlite.testing import EngineHandle, write_project
+from samlite.testing import EngineHandle, signed_headers, write_project
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
@@ -179,7 +179,8 @@ def test_not_found(engine: EngineHandle, lam: Any) -> None:
     assert _err(exc) == ("ResourceNotFoundException",
                          "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope", 404)
     # Raw wire shape: capital "Message" and the x-amzn-ErrorType header.
-    raw = requests.post(f"{engine.aws_url}/2015-03-31/functions/nope/invocations", data=b"{}", timeout=10)
+    url = f"{engine.aws_url}/2015-03-31/functions/nope/invocations"
+    raw = requests.post(url, data=b"{}", timeout=10, headers=signed_headers("POST", url, b"{}", service="lambda"))
     assert raw.status_code == 404
     assert raw.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
     assert raw.json() == {"Type": "User",
@@ -191,8 +192,8 @@ def test_throttled_by_reserved_concurrency_zero(engine: EngineHandle, lam: Any, 
         lam.invoke(FunctionName=names["Throttled"], Payload=b"{}")
     assert exc.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
     assert _err(exc)[1:] == ("Rate Exceeded.", 429)
-    raw = requests.post(f"{engine.aws_url}/2015-03-31/functions/{names['Throttled']}/invocations", data=b"{}",
-                        timeout=10)
+    url = f"{engine.aws_url}/2015-03-31/functions/{names['Throttled']}/invocations"
+    raw = requests.post(url, data=b"{}", timeout=10, headers=signed_headers("POST", url, b"{}", service="lambda"))
     assert raw.status_code == 429 and raw.headers.get("Retry-After")
     assert raw.json()["Type"] == "User" and raw.json()["message"] == "Rate Exceeded."
 
@@ -301,7 +302,8 @@ def test_event_source_mappings(lam: Any, names: dict[str, str]) -> None:
 def test_unknown_paths_and_methods_are_4xx(engine: EngineHandle) -> None:
     for method, path in (("GET", "/2015-03-31/nothing-here"), ("POST", "/2015-03-31/functions"),
                          ("DELETE", "/2015-03-31/functions/x")):
-        r = requests.request(method, engine.aws_url + path, data=b"{}", timeout=10)
+        r = requests.request(method, engine.aws_url + path, data=b"{}", timeout=10,
+                             headers=signed_headers(method, engine.aws_url + path, b"{}", service="lambda"))
         assert 400 <= r.status_code < 500, (method, path, r.status_code, r.text)
         assert r.headers.get("x-amzn-ErrorType")
         assert "Traceback" not in r.text
@@ -311,7 +313,7 @@ def test_malformed_esm_update_body(engine: EngineHandle, lam: Any, names: dict[s
     uuid = lam.list_event_source_mappings(FunctionName=names["Worker"])["EventSourceMappings"][0]["UUID"]
     url = f"{engine.aws_url}/2015-03-31/event-source-mappings/{uuid}"
     for body in (b"{oops", b'{"BatchSize": "ten"}', b"[1]", b'{"Enabled": "yes"}'):
-        r = requests.put(url, data=body, timeout=10)
+        r = requests.put(url, data=body, timeout=10, headers=signed_headers("PUT", url, body, service="lambda"))
         assert r.status_code == 400, (body, r.text)
 
 

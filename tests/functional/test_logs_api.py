@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from samlite.services.logs.service import BadFilterPattern, compile_pattern
-from samlite.testing import EngineHandle, wait_for, write_project
+from samlite.testing import EngineHandle, signed_headers, wait_for, write_project
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
@@ -149,11 +149,11 @@ def test_filter_errors(engine: EngineHandle, logs: Any, group: str) -> None:
     with pytest.raises(logs.exceptions.InvalidParameterException):
         logs.filter_log_events(logGroupName=group, filterPattern='{ $.level = "x" ')
     for body in (b"{broken", b'{"logGroupName": 5}', b'{"logGroupName": "' + group.encode() + b'", "limit": "x"}'):
-        r = requests.post(engine.aws_url, data=body, timeout=10, headers={
-            "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Logs_20140328.FilterLogEvents"})
+        r = requests.post(engine.aws_url, data=body, timeout=10, headers=signed_headers("POST", engine.aws_url, body, {
+            "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Logs_20140328.FilterLogEvents"}, "logs"))
         assert r.status_code == 400 and r.json()["__type"], r.text
-    r = requests.post(engine.aws_url, data=b"{}", timeout=10, headers={
-        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Logs_20140328.PutLogEvents"})
+    r = requests.post(engine.aws_url, data=b"{}", timeout=10, headers=signed_headers("POST", engine.aws_url, b"{}", {
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Logs_20140328.PutLogEvents"}, "logs"))
     assert r.status_code == 400 and r.json()["__type"] == "UnknownOperationException"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from samlite.testing import EngineHandle
+from samlite.testing import EngineHandle, signed_headers
 
 NS = {"q": "http://queue.amazonaws.com/doc/2012-11-05/"}
 
@@ -22,8 +22,8 @@ def sqs(engine: EngineHandle) -> Any:
 
 def query(engine: EngineHandle, action: str, path: str = "/", **params: str) -> tuple[int, ET.Element, dict]:
     form = {"Action": action, "Version": "2012-11-05", **params}
-    r = requests.post(engine.aws_url + path, data=form, timeout=30,
-                      headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    r = requests.post(engine.aws_url + path, data=form, timeout=30, headers=signed_headers(
+        "POST", engine.aws_url + path, form, {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}))
     return r.status_code, ET.fromstring(r.content), dict(r.headers)
 
 
@@ -102,15 +102,17 @@ def test_query_protocol_errors(engine: EngineHandle) -> None:
 
 
 def test_json_error_shape_and_header(engine: EngineHandle) -> None:
-    r = requests.post(engine.aws_url + "/", data=b'{"QueueName": "nope"}', timeout=30, headers={
-        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.GetQueueUrl"})
+    r = requests.post(engine.aws_url + "/", data=b'{"QueueName": "nope"}', timeout=30, headers=signed_headers(
+        "POST", engine.aws_url + "/", b'{"QueueName": "nope"}',
+        {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.GetQueueUrl"}))
     assert r.status_code == 400
     assert r.json() == {"__type": "com.amazonaws.sqs#QueueDoesNotExist",
                         "message": "The specified queue does not exist."}
     assert r.headers["x-amzn-query-error"] == "AWS.SimpleQueueService.NonExistentQueue;Sender"
     assert r.headers["x-amzn-requestid"]
-    bad = requests.post(engine.aws_url + "/", data=b"{not json", timeout=30, headers={
-        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.ListQueues"})
+    bad = requests.post(engine.aws_url + "/", data=b"{not json", timeout=30, headers=signed_headers(
+        "POST", engine.aws_url + "/", b"{not json",
+        {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.ListQueues"}))
     assert bad.status_code == 400
 
 

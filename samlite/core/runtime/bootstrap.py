@@ -391,7 +391,7 @@ def serve(config, channel):
 def _invoke(handler, header, body, request_id, client_context, channel):
     try:
         event = json.loads(body) if body else {}
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         error = _error_dict("Unable to unmarshal input: %s" % exc, "Runtime.UnmarshalError", request_id, [])
         _log_error(channel, error)
         return {"t": "e", "et": error["errorType"]}, json.dumps(error).encode()

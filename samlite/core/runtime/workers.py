@@ -96,6 +96,15 @@ def _make_cgroup(env_id: str, memory_mb: int) -> Path | None:
         return None
 
 
+def _kill_cgroup(group: Path) -> None:
+    """SIGKILL every process left in the environment's cgroup: children that left the worker's
+    process group (setsid, a daemon) are still in it."""
+    with contextlib.suppress(OSError):
+        for pid in (group / "cgroup.procs").read_text().split():
+            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+
+
 def _cgroup_oom(group: Path) -> bool:
     with contextlib.suppress(OSError, ValueError):
         for line in (group / "memory.oom_control").read_text().splitlines():
@@ -233,6 +242,8 @@ class Environment:
                 os.killpg(self.pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(self.pid, signal.SIGKILL)
+        if self.cgroup is not None:
+            _kill_cgroup(self.cgroup)
         if self.transport is not None:
             self.transport.close()
         for fut in (self.ready, self.call):
@@ -250,6 +261,7 @@ class Environment:
         self.state = "dead"
         if self.cgroup is not None:
             self.oom = self.oom or _cgroup_oom(self.cgroup)
+            _kill_cgroup(self.cgroup)  # the environment ends with everything it started
             with contextlib.suppress(OSError):
                 self.cgroup.rmdir()
         if self.transport is not None:

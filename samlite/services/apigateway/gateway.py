@@ -84,6 +84,14 @@ REST_TOO_LARGE = error_reply(413, {"message": "Request Too Long"})
 HTTP_TOO_LARGE = error_reply(413, {"message": "Request Entity Too Large"})
 
 
+def url_auth_error(err: Any) -> Reply:
+    """A function URL's AWS_IAM refusal: a bad signature is a bare Forbidden, a credential scoped
+    to another service or region says so, as AWS does."""
+    if err.message.startswith("Credential should be scoped"):
+        return error_reply(403, {"Message": err.message}, [("x-amzn-ErrorType", err.code)])
+    return URL_FORBIDDEN
+
+
 @dataclass(frozen=True)
 class GatewayRoute:
     """A route compiled for serving: the model route plus what serving it needs."""
@@ -417,7 +425,7 @@ class GatewayApp:
         rest = api.kind == "rest"
         iam = None
         if gr.iam:
-            caller = _iam_caller(req, rest, self.settings.account_id)
+            caller = _iam_caller(req, rest, self.settings.account_id, self.settings.region)
             if rest:
                 iam = caller
             else:
@@ -496,9 +504,10 @@ class GatewayApp:
             from samlite.core.sigv4 import verify
 
             try:
-                caller = verify(method, request.raw_path.decode("latin-1"), query, headers, request.body)
-            except AwsError:
-                return URL_FORBIDDEN
+                caller = verify(method, request.raw_path.decode("latin-1"), query, headers, request.body,
+                                service="lambda", region=self.settings.region)
+            except AwsError as err:
+                return url_auth_error(err)
             account = self.settings.account_id
             iam = caller.iam_context()
             iam["accountId"] = account
@@ -585,13 +594,14 @@ class GatewayApp:
         return result.payload, result.function_error
 
 
-def _iam_caller(req: HttpRequest, rest: bool, account: str) -> dict[str, Any]:
+def _iam_caller(req: HttpRequest, rest: bool, account: str, region: str) -> dict[str, Any]:
     """Verify an AWS_IAM route's SigV4 signature; the caller for the event, or Denied (403)."""
     from samlite.core.aws_api import AwsError
     from samlite.core.sigv4 import verify
 
     try:
-        caller = verify(req.method, req.full_path, req.query, req.headers, req.body)
+        caller = verify(req.method, req.full_path, req.query, req.headers, req.body, service="execute-api",
+                        region=region)
     except AwsError as err:
         if not rest:
             raise auth.Denied(error_reply(403, {"message": "Forbidden"})) from None

@@ -58,17 +58,24 @@ class AsyncDispatcher:
         self._loop_task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self.delivered = 0
+        self._stopping = False
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         self.invoker.async_sink = self.accept
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="async-dispatcher")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 3.0) -> None:
+        # A flag, not only cancel(): on Python 3.11 asyncio.wait_for() swallows a cancel that
+        # arrives as the awaited wake-up completes, so under load a cancelled loop ran on forever.
+        self._stopping = True
+        self._wake.set()
         tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        _, pending = await asyncio.wait(tasks, timeout=grace_s) if tasks else (set(), set())
+        if pending:
+            log.warning("async dispatcher: %d deliveries still running at stop", len(pending))
         # Cancelled deliveries keep their rows: they run again after the next start.
 
     # --- intake ----------------------------------------------------------------------------
@@ -87,7 +94,7 @@ class AsyncDispatcher:
 
     # --- dispatch --------------------------------------------------------------------------
     async def _dispatch_loop(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             timeout = 1.0
             try:
@@ -105,6 +112,8 @@ class AsyncDispatcher:
         A function with reserved concurrency gets at most that many deliveries at once, so the
         dispatcher does not throttle itself (reserved 0 still runs: that throttle is the user's).
         """
+        if self._stopping:
+            return 1.0
         now = now_ms()
         rows = self.store.query(
             "SELECT request_id, function_name FROM async_events WHERE status = 'pending' AND next_attempt_ms <= ?"

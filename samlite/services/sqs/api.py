@@ -35,7 +35,7 @@ async def handle(queues: "QueueService", request: Request, action: str) -> Reply
                        query_code="InvalidAction")
     try:
         params = json.loads(request.body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         raise AwsError("SerializationException", "The request body is not valid JSON.", 400,
                        namespace="com.amazon.coral.service") from None
     if not isinstance(params, dict):

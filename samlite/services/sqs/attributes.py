@@ -347,7 +347,7 @@ def _int_param(value: Any, name: str) -> int:
         raise QueueError("InvalidParameterValue", f"Value {value} for parameter {name} is invalid.")
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e999 parses as infinity
         raise QueueError("InvalidParameterValue", f"Value {value} for parameter {name} is invalid.") from None
 
 

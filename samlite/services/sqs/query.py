@@ -68,7 +68,9 @@ def _form(request: Request) -> list[tuple[str, str]]:
     ctype = request.header("content-type", "") or ""
     if request.method == "POST" and "json" not in ctype:
         try:
-            pairs += parse_qsl(request.body.decode("utf-8"), keep_blank_values=True)
+            # Bytes that are not UTF-8 once percent-decoded stay visible (as lone surrogates) so that
+            # a MessageBody with them is InvalidMessageContents, as on SQS, not silently replaced.
+            pairs += parse_qsl(request.body.decode("utf-8"), keep_blank_values=True, errors="surrogateescape")
         except UnicodeDecodeError:
             raise AwsError("MalformedQueryString", "The request body is not valid UTF-8.", 400) from None
     return pairs

@@ -268,7 +268,10 @@ class QueueService:
         """A queue by URL (ours, AWS-style or legacy hosts: the last path segment) or name."""
         if not isinstance(url_or_name, str) or not url_or_name:
             raise QueueError("MissingParameter", "The request must contain the parameter QueueUrl.")
-        name = url_or_name.rstrip("/").rsplit("/", 1)[-1]
+        parts = url_or_name.rstrip("/").rsplit("/", 2)
+        name = parts[-1]
+        if len(parts) == 3 and parts[-2].isdigit() and parts[-2] != self.account:
+            raise no_queue()  # another account's queue: there is none locally
         q = self.queues.get(name)
         if q is None:
             raise no_queue()
