@@ -215,7 +215,7 @@ def test_list_mappings_shows_each_mapping(engine: EngineHandle) -> None:
     template = (Path(__file__).parent / "stacks" / "sqs_esm" / "template.yaml").read_text()
     # One mapping per SQS event (event types sit at 10 spaces; destination types elsewhere).
     assert len(rows) == template.count("\n          Type: SQS\n") == 4
-    columns = LISTINGS["mappings"][2]
+    columns = LISTINGS["mappings"][1]
     for row in rows:
         assert all(c in row for c in columns), row
         assert row["State"] in ("Enabled", "Disabled")
