@@ -91,6 +91,7 @@ def deploy_stack(client: Any, template_path: Path, stack_name: str, overrides: d
     context = Context(stack_name=stack_name, region=info["region"], account_id=info["account_id"],
                       aws_url=info["aws_url"], exports=client.call("deployer", "exports"))
     stack = load_stack(template_path, context, overrides, check_code=True)
+    _warn_python_versions((fn.logical_id, fn.runtime) for fn in stack.functions.values())
     artifacts = build_stack(stack)
     stack = _with_code_digests(stack, artifacts)
     model = to_dict(stack)
@@ -128,6 +129,18 @@ def deploy_stack(client: Any, template_path: Path, stack_name: str, overrides: d
             ui.warn(f"{s['logical_id']} ({s['type']}) is not emulated: skipped")
     ui.success(f"Successfully deployed stack {stack_name}")
     return result
+
+
+def _warn_python_versions(functions: Any) -> None:
+    """Once per function, from (logical id, runtime) pairs: a python3.X runtime that has no such
+    interpreter on this machine runs on another version."""
+    from samlite import ui
+    from samlite.pythons import mismatch_warning
+
+    for logical_id, runtime in functions:
+        message = mismatch_warning(runtime)
+        if message:
+            ui.warn(f"{logical_id}: {message}")
 
 
 def _what_would_be_lost(client: Any, plan: dict[str, Any], stack_name: str, template_path: Path) -> list[str]:

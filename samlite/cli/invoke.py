@@ -52,9 +52,27 @@ def invoke(function: str, stack_name: str | None, event: str | None, payload: st
         from samlite.client import connect
 
         client = connect()
+        _warn_python_version(client, function, stack_name)
         result = client.call("lambdas", "invoke", timeout=960, function=function, stack=stack_name,
                              payload_b64=base64.b64encode(data).decode(), invocation_type=invocation_type)
     render(result)
+
+
+def _warn_python_version(client: Any, function: str, stack_name: str | None) -> None:
+    """Say so when the deployed function's python3.X runtime runs on another Python version."""
+    from samlite.cli.deploy import _warn_python_versions
+    from samlite.errors import SamliteError
+
+    try:
+        rows = client.call("lambdas", "functions", stack=stack_name)
+    except SamliteError:
+        return  # an unknown stack: the invoke itself reports it
+    parts = function.split(":")
+    name = parts[6] if function.startswith("arn:") and len(parts) > 6 else function  # arn:...:function:NAME[:q]
+    for row in rows:
+        if name in (row.get("logical_id"), row.get("name")):
+            _warn_python_versions([(row["logical_id"], row.get("runtime"))])
+            return
 
 
 def read_event(event: str | None, payload: str | None) -> bytes:
@@ -142,6 +160,9 @@ def one_shot(function: str, template: Path, data: bytes, invocation_type: str, s
     if fn is None:
         raise NotFoundError(f"function {function!r} is not in {path}",
                             hint=f"Functions in the template: {', '.join(sorted(stack.functions)) or 'none'}.")
+    from samlite.cli.deploy import _warn_python_versions
+
+    _warn_python_versions([(fn.logical_id, fn.runtime)])
     artifacts = {a.logical_id: a for a in build_stack(stack)}
     if fn.logical_id not in artifacts:
         raise NotFoundError(f"{fn.logical_id}: no artifact was built for this function (S3 code or an image?)")

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from samlite.errors import BuildError
@@ -76,24 +75,13 @@ def deps_spec(code_dir: Path, runtime: str | None) -> DepsSpec | None:
                     key=hashlib.sha256(blob).hexdigest())
 
 
-@lru_cache(maxsize=None)
 def python_for_runtime(runtime: str) -> tuple[str, bool]:
-    """The interpreter for a Python runtime: `(path, exact)`; sys.executable when none works.
+    """The interpreter for a Python runtime: `(path, exact)`; sys.executable when none is found
+    (PATH, pyenv's versions, uv's Pythons, /usr/local/bin, /usr/bin: see samlite.pythons)."""
+    from samlite.pythons import find_python
 
-    pyenv shims exist for versions that are not selected and fail with "command not found", so a
-    candidate counts only once it has actually run.
-    """
-    if runtime == f"python{sys.version_info.major}.{sys.version_info.minor}":
-        return sys.executable, True  # already the right version, and known to have pip
-    candidate = shutil.which(runtime)
-    if candidate:
-        try:
-            proc = subprocess.run([candidate, "-c", "import sys"], capture_output=True, timeout=30)
-            if proc.returncode == 0:
-                return candidate, True
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-    return sys.executable, False
+    found = find_python(runtime)
+    return (found, True) if found else (sys.executable, False)
 
 
 def _tail(text: str) -> str:
