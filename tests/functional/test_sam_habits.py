@@ -448,3 +448,20 @@ def test_a_python_version_that_is_not_installed_is_said_once_per_function(samlit
     if pythons.find_python("python3.12"):
         ran = samlite_engine.cli("local", "invoke", "Hello", cwd=project)
         assert ran.returncode == 0 and json.loads(ran.stdout) == "3.12" and "no Python" not in ran.stderr, ran.stderr
+
+
+def test_tracebacks_point_at_the_project_source(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    project = hello_project(tmp_path / "hello")
+    source = project / "src" / "app.py"
+    source.write_text("def handler(event, context):\n    raise ValueError('boom')\n")
+    samlite_engine.deploy(project / "template.yaml", "tb")
+    home = str(samlite_engine.home)
+    for args in (["invoke", "Hello", "--stack-name", "tb"], ["local", "invoke", "Hello"]):
+        failed = samlite_engine.cli(*args, cwd=project)
+        assert failed.returncode == 4, failed.stderr
+        trace = json.loads(failed.stdout)["stackTrace"]
+        assert any(f'File "{source}", line 2' in line for line in trace), (args, trace)
+        assert f'File "{source}", line 2' in failed.stderr, failed.stderr  # the log tail
+        assert home + "/code/" not in failed.stdout + failed.stderr
+    logs = samlite_engine.cli("logs", "-n", "Hello", "--stack-name", "tb")
+    assert f'File "{source}", line 2' in logs.stdout and home + "/code/" not in logs.stdout, logs.stdout
