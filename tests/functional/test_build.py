@@ -612,3 +612,39 @@ def test_cli_parameter_overrides_reach_the_build(tmp_path: Path) -> None:
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert [a["logical_id"] for a in json.loads(ok.stdout)] == ["Fn"]
+
+
+def test_pip_shows_a_live_status_line_only_in_a_terminal(tmp_path: Path, wheelhouse: Path) -> None:
+    import pty
+
+    project = tmp_path / "p"
+    write(project / "src" / "app.py", "def handler(event, context):\n    return 1\n")
+    write(project / "src" / "requirements.txt", f"--no-index\n--find-links {wheelhouse}\ntinydep\n")
+    write(project / "template.yaml", "Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n"
+          "    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.11\n"
+          "      Handler: app.handler\n      CodeUri: src/\n")
+    env = {**os.environ, "SAMLITE_HOME": str(tmp_path / "home1"), "TERM": "dumb"}
+    piped = subprocess.run([sys.executable, "-m", "samlite", "build", "--build-dir", str(tmp_path / "b1")],
+                           cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and "pip" not in piped.stderr, piped.stderr
+
+    env["SAMLITE_HOME"] = str(tmp_path / "home2")  # a new dependency cache: pip runs again
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(project)
+        os.execvpe(sys.executable, [sys.executable, "-m", "samlite", "build", "--build-dir", str(tmp_path / "b2")], env)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, drawn
+    assert b"\rF: pip " in drawn and b" s)" in drawn, drawn  # what runs, and for how long
+    assert b"\x1b" not in drawn  # TERM=dumb: no escape codes, only carriage returns
+    assert b"tinydep" in drawn and b"F.zip" in drawn  # the step named, then the artifact table
