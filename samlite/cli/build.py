@@ -74,6 +74,9 @@ def _build_with_progress(stack: Any, build_dir: str | None, total: int, build_st
             else:
                 bar.advance(task)
 
+        from samlite.package import deps
+
+        deps.status_line = False  # the bar names the function being built; two live lines would fight
         return build_stack(stack, Path(build_dir) if build_dir else None, on_progress=on_progress)
 
 

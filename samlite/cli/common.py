@@ -28,6 +28,7 @@ def parameter_overrides_option(fn: F) -> F:
                         help="Key=Value pairs (SAM's ParameterKey=K,ParameterValue=V also works).")(fn)
 
 
+<<<<<<< HEAD
 class TerminalPrompts:
     """The deploy pipeline's `Prompts` on the terminal: rich on stderr, questions on stdin."""
 
@@ -80,3 +81,23 @@ def render_deploy_result(result: dict[str, Any], output: str) -> None:
                       [(o["key"], o["value"], o.get("description", "")) for o in result["outputs"]], title="Outputs")
     for ep in result.get("endpoints", []):
         ui.info(f"{ep['kind']} {ep['resource']}: {ep['url']}")
+=======
+def source_paths(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """code dir -> project folder, from `lambdas functions` rows: the unpacked copy a function runs
+    from is a content-addressed folder under $SAMLITE_HOME/code; editors want the CodeUri folder."""
+    from pathlib import Path
+
+    out = {}
+    for row in rows:
+        code_dir, source = row.get("code_dir"), row.get("source")
+        if code_dir and source and Path(source).is_dir():
+            out[code_dir.rstrip("/") + "/"] = source.rstrip("/") + "/"
+    return out
+
+
+def to_source(text: str, paths: dict[str, str]) -> str:
+    """`text` (a traceback, a log line, an error payload) with code dirs replaced by project folders."""
+    for code_dir, source in paths.items():
+        text = text.replace(code_dir, source)
+    return text
+>>>>>>> issue19

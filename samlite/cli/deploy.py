@@ -67,10 +67,151 @@ def deploy(template: str | None, guided: bool, stack_name: str | None, parameter
         ui.info(f"engine started: gateway {info['gateway_url']}, AWS endpoint {info['aws_url']}")
     if region and region != info["region"]:
         ui.warn(f"the engine runs region {info['region']}; deploying there instead of {region}")
+<<<<<<< HEAD
     result = deploy_stack(client, project.template_path, stack_name, overrides, confirm, TerminalPrompts(),
                           execute=execute, fail_on_empty=fail_on_empty, force=force)
     if result is not None:
         render_deploy_result(result, output)
+=======
+    result = deploy_stack(client, template_path, stack_name, overrides, confirm, info, execute=execute,
+                          fail_on_empty=fail_on_empty, force=force)
+    if result is None:
+        return
+    _render_result(result, output)
+
+
+def deploy_stack(client: Any, template_path: Path, stack_name: str, overrides: dict[str, str],
+                 confirm: bool | None, info: dict[str, Any], execute: bool = True,
+                 fail_on_empty: bool = False, force: bool = False) -> dict[str, Any] | None:
+    """Load, build, plan, confirm and apply; shared with `samlite dev`. None when nothing is applied."""
+    from samlite import ui
+    from samlite.errors import SamliteError
+    from samlite.package import build_stack
+    from samlite.template import load_stack
+    from samlite.template.model import Context, to_dict
+
+    context = Context(stack_name=stack_name, region=info["region"], account_id=info["account_id"],
+                      aws_url=info["aws_url"], exports=client.call("deployer", "exports"))
+    stack = load_stack(template_path, context, overrides, check_code=True)
+    _warn_python_versions((fn.logical_id, fn.runtime) for fn in stack.functions.values())
+    artifacts = build_stack(stack)
+    stack = _with_code_digests(stack, artifacts)
+    model = to_dict(stack)
+    plan = client.call("deployer", "plan", model=model)
+    _render_plan(plan)
+    if not plan["changes"] and fail_on_empty:
+        raise SamliteError(f"No changes to deploy. Stack {stack_name} is up to date",
+                           hint="--no-fail-on-empty-changeset (samlite's default) exits 0 instead.")
+    if not execute:
+        ui.info("Change set not executed (--no-execute-changeset); nothing changed.")
+        return None
+    risks = _what_would_be_lost(client, plan, stack_name, template_path)
+    if risks and not force:
+        for risk in risks:
+            ui.warn(risk)
+        if not sys.stdin.isatty():
+            raise SamliteError(f"deploying stack {stack_name} would lose data: " + "; ".join(risks),
+                               hint="Pass --force to deploy anyway, or use another --stack-name.")
+        if not click.confirm("Deploy anyway?", default=False, err=True):
+            ui.info("Deployment cancelled; nothing changed.")
+            return None
+        confirm = False  # just asked
+    if confirm is None:
+        confirm = sys.stdin.isatty()
+    if confirm and plan["changes"] and not click.confirm("Deploy this change set?", default=False, err=True):
+        ui.info("Deployment cancelled; nothing changed.")
+        return None
+    payload = [{"logical_id": a.logical_id, "path": str(a.path), "sha256": a.sha256} for a in artifacts]
+    result = client.call("deployer", "apply", model=model, artifacts=payload, timeout=600)
+    for w in result.get("warnings", []):
+        ui.warn(f"{w['logical_id']}: {w['message']}")
+    warned = {w["logical_id"] for w in result.get("warnings", [])}
+    for s in result.get("skipped", []):
+        if s["logical_id"] not in warned:
+            ui.warn(f"{s['logical_id']} ({s['type']}) is not emulated: skipped")
+    ui.success(f"Successfully deployed stack {stack_name}")
+    return result
+
+
+def _warn_python_versions(functions: Any) -> None:
+    """Once per function, from (logical id, runtime) pairs: a python3.X runtime that has no such
+    interpreter on this machine runs on another version."""
+    from samlite import ui
+    from samlite.pythons import mismatch_warning
+
+    for logical_id, runtime in functions:
+        message = mismatch_warning(runtime)
+        if message:
+            ui.warn(f"{logical_id}: {message}")
+
+
+def _what_would_be_lost(client: Any, plan: dict[str, Any], stack_name: str, template_path: Path) -> list[str]:
+    """What a deploy would silently destroy: another project's stack of the same name (SAM's
+    default `sam-app` is shared by every project), or queues that still hold messages."""
+    risks = []
+    deployed = next((s for s in client.call("deployer", "stacks") if s["stack"] == stack_name), None)
+    here = str(template_path.resolve())
+    if deployed and deployed.get("template") and deployed["template"] != here:
+        risks.append(f"stack {stack_name} was deployed from {deployed['template']}, not {here}: "
+                     "this deploy replaces it")
+    doomed = {c["logical_id"] for c in plan["changes"]
+              if c["type"] == "AWS::SQS::Queue" and (c["action"] == "Remove" or c["replacement"])}
+    if doomed:
+        for q in client.call("queues", "list_queues", stack=stack_name):
+            held = (q.get("visible") or 0) + (q.get("in_flight") or 0) + (q.get("delayed") or 0)
+            if q.get("logical_id") in doomed and held:
+                risks.append(f"queue {q['logical_id']} ({q['name']}) holds {held} message(s) and would be deleted")
+    return risks
+
+
+def _with_code_digests(stack: Any, artifacts: list[Any]) -> Any:
+    """Put each artifact's digest into its resource's properties so code-only changes show as Modify."""
+    digests = {a.logical_id: a.sha256 for a in artifacts}
+    resources = {}
+    for lid, res in stack.resources.items():
+        if lid in digests:
+            res = dataclasses.replace(res, properties={**res.properties, "CodeSha256": digests[lid]})
+        resources[lid] = res
+    return dataclasses.replace(stack, resources=resources)
+
+
+def _render_plan(plan: dict[str, Any]) -> None:
+    from samlite import ui
+
+    changes = plan["changes"]
+    if not changes:
+        ui.info(f"No changes to stack {plan['stack']}: it is up to date.")
+        return
+    colors = {"Add": "green", "Modify": "yellow", "Remove": "red"}
+    rows = [(f"[{colors[c['action']]}]{c['action']}[/]", c["logical_id"], c["type"],
+             "True" if c["replacement"] else "False" if c["action"] == "Modify" else "N/A",
+             "" if c["emulated"] else "not emulated") for c in changes]
+    ui.print_rows(["Operation", "LogicalResourceId", "ResourceType", "Replacement", "Note"], rows,
+                  title=f"Changeset for stack {plan['stack']}", to_stderr=True)
+
+
+def _render_result(result: dict[str, Any], output: str) -> None:
+    from samlite import ui
+
+    if output == "json":
+        ui.print_json(result)
+        return
+    if result["outputs"]:
+        ui.print_rows(["Key", "Value", "Description"],
+                      [(o["key"], o["value"], o.get("description", "")) for o in result["outputs"]], title="Outputs")
+    for ep in result.get("endpoints", []):
+        ui.info(f"{ep['kind']} {ep['resource']}: {ep['url']}")
+
+
+def _check_stack_name(name: str) -> None:
+    import re
+
+    from samlite.errors import UsageError
+
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", name):
+        raise UsageError(f"invalid stack name {name!r}: 1-128 characters, letters, digits and '-', starting with a letter")
+
+>>>>>>> issue19
 
 def _guided(template_path: Path, stack_name: str | None, region: str | None, overrides: dict[str, str],
             confirm: bool | None, config_path: Path, config_env: str) -> dict[str, Any]:

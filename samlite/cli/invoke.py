@@ -51,9 +51,40 @@ def invoke(function: str, stack_name: str | None, event: str | None, payload: st
     else:
         from samlite.client import connect
 
+        from samlite.cli.common import source_paths
+
         client = connect()
+<<<<<<< HEAD
         result = client.lambdas.invoke(function, stack_name, base64.b64encode(data).decode(), invocation_type)
+=======
+        rows = _functions(client, stack_name)
+        _warn_python_version(rows, function)
+        result = client.call("lambdas", "invoke", timeout=960, function=function, stack=stack_name,
+                             payload_b64=base64.b64encode(data).decode(), invocation_type=invocation_type)
+        result["source_paths"] = source_paths(rows)
+>>>>>>> issue19
     render(result)
+
+
+def _functions(client: Any, stack_name: str | None) -> list[dict[str, Any]]:
+    from samlite.errors import SamliteError
+
+    try:
+        return client.call("lambdas", "functions", stack=stack_name)
+    except SamliteError:
+        return []  # an unknown stack: the invoke itself reports it
+
+
+def _warn_python_version(rows: list[dict[str, Any]], function: str) -> None:
+    """Say so when the deployed function's python3.X runtime runs on another Python version."""
+    from samlite.cli.deploy import _warn_python_versions
+
+    parts = function.split(":")
+    name = parts[6] if function.startswith("arn:") and len(parts) > 6 else function  # arn:...:function:NAME[:q]
+    for row in rows:
+        if name in (row.get("logical_id"), row.get("name")):
+            _warn_python_versions([(row["logical_id"], row.get("runtime"))])
+            return
 
 
 def read_event(event: str | None, payload: str | None) -> bytes:
@@ -94,10 +125,13 @@ def read_event(event: str | None, payload: str | None) -> bytes:
 
 
 def render(result: dict[str, Any]) -> None:
-    """Payload to stdout, log tail to stderr; exit 4 on a function error."""
+    """Payload to stdout, log tail to stderr; exit 4 on a function error. Paths of the running copy
+    of the code (in tracebacks) are shown as the project's own source folder."""
+    from samlite.cli.common import to_source
     from samlite.errors import FunctionError
 
-    tail = result.get("log_tail") or ""
+    paths = result.get("source_paths") or {}
+    tail = to_source(result.get("log_tail") or "", paths)
     if tail:
         sys.stderr.write(tail if tail.endswith("\n") else tail + "\n")
         sys.stderr.flush()
@@ -109,6 +143,8 @@ def render(result: dict[str, Any]) -> None:
         click.echo("DryRun: the request is valid (204).", err=True)
         return
     body = base64.b64decode(result["payload_b64"])
+    if paths and result.get("function_error"):
+        body = to_source(body.decode("utf-8", "replace"), paths).encode()
     out = sys.stdout.buffer
     out.write(body)
     if not body.endswith(b"\n"):
@@ -141,6 +177,9 @@ def one_shot(function: str, template: Path, data: bytes, invocation_type: str, s
     if fn is None:
         raise NotFoundError(f"function {function!r} is not in {path}",
                             hint=f"Functions in the template: {', '.join(sorted(stack.functions)) or 'none'}.")
+    from samlite.cli.deploy import _warn_python_versions
+
+    _warn_python_versions([(fn.logical_id, fn.runtime)])
     artifacts = {a.logical_id: a for a in build_stack(stack)}
     if fn.logical_id not in artifacts:
         raise NotFoundError(f"{fn.logical_id}: no artifact was built for this function (S3 code or an image?)")
@@ -153,8 +192,11 @@ def one_shot(function: str, template: Path, data: bytes, invocation_type: str, s
             if lid in artifacts:
                 unpack_artifact(artifacts[lid].path, home / "layers" / lid)
                 layer_dirs.append(home / "layers" / lid)
-        return asyncio.run(_run_once(settings, home, fn, code_dir, tuple(layer_dirs), context.aws_url, data,
-                                     invocation_type, stack.name))
+        result = asyncio.run(_run_once(settings, home, fn, code_dir, tuple(layer_dirs), context.aws_url, data,
+                                       invocation_type, stack.name))
+        if fn.code_uri and Path(fn.code_uri).is_dir():
+            result["source_paths"] = {f"{code_dir}/": f"{fn.code_uri.rstrip('/')}/"}
+        return result
 
 
 async def _run_once(settings: Any, home: Path, fn: Any, code_dir: Path, layer_dirs: tuple[Path, ...],

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from samlite.cli.common import output_option, stack_option
+from samlite.cli.common import output_option, stack_option, to_source
 
 POLL_S = 0.1
 PAGE = 5000
@@ -79,7 +79,14 @@ def logs(function: str | None, stack_name: str | None, tail: bool, filter_: str 
     client = connect()
     args: dict[str, Any] = {"function": function, "stack": stack_name, "start_ms": start_ms, "end_ms": end_ms,
                             "filter": filter_}
-    printer = _Printer(output, streaming=tail)
+    from samlite.cli.common import source_paths
+    from samlite.errors import SamliteError
+
+    try:
+        paths = source_paths(client.call("lambdas", "functions", stack=stack_name))
+    except SamliteError:
+        paths = {}  # an unknown stack: the log query reports it
+    printer = _Printer(output, streaming=tail, paths=paths)
     if not tail:
         after = None
         while True:
@@ -105,8 +112,9 @@ def logs(function: str | None, stack_name: str | None, tail: bool, filter_: str 
 
 
 class _Printer:
-    def __init__(self, output: str, streaming: bool) -> None:
+    def __init__(self, output: str, streaming: bool, paths: dict[str, str] | None = None) -> None:
         self.output = output
+        self.paths = paths or {}  # code dir -> project folder, for tracebacks in text output
         self.streaming = streaming
         self.collected: list[dict[str, Any]] = []
 
@@ -122,7 +130,8 @@ class _Printer:
                     self.collected.append(row)
             else:
                 prefix = f"{event['function']} " if several else ""
-                sys.stdout.write(f"{prefix}{_iso(event['timestamp'])} {event['message']}\n")
+                message = to_source(event["message"], self.paths)
+                sys.stdout.write(f"{prefix}{_iso(event['timestamp'])} {message}\n")
         sys.stdout.flush()
 
     def finish(self) -> None:

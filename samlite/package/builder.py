@@ -358,7 +358,9 @@ class _Builder:
             folder, installed = deps_mod.ensure_deps(spec, cache, unit.owner)
             if installed and spec.tool == "pip" and not deps_mod.python_for_runtime(spec.runtime)[1]:
                 used = deps_mod.python_for_runtime(spec.runtime)[0]
-                self.warnings.append(BuildWarning(unit.owner, f"no working {spec.runtime} on PATH; "
+                from samlite.pythons import WHERE
+
+                self.warnings.append(BuildWarning(unit.owner, f"no working {spec.runtime} found ({WHERE}); "
                                                   f"dependencies were installed with {used}"))
             dep_files = walk_folder(str(folder), unit.owner, frozenset({"__pycache__"}), use_ignore_file=False)
             for f in dep_files:

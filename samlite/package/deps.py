@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from samlite.errors import BuildError
@@ -76,24 +76,13 @@ def deps_spec(code_dir: Path, runtime: str | None) -> DepsSpec | None:
                     key=hashlib.sha256(blob).hexdigest())
 
 
-@lru_cache(maxsize=None)
 def python_for_runtime(runtime: str) -> tuple[str, bool]:
-    """The interpreter for a Python runtime: `(path, exact)`; sys.executable when none works.
+    """The interpreter for a Python runtime: `(path, exact)`; sys.executable when none is found
+    (PATH, pyenv's versions, uv's Pythons, /usr/local/bin, /usr/bin: see samlite.pythons)."""
+    from samlite.pythons import find_python
 
-    pyenv shims exist for versions that are not selected and fail with "command not found", so a
-    candidate counts only once it has actually run.
-    """
-    if runtime == f"python{sys.version_info.major}.{sys.version_info.minor}":
-        return sys.executable, True  # already the right version, and known to have pip
-    candidate = shutil.which(runtime)
-    if candidate:
-        try:
-            proc = subprocess.run([candidate, "-c", "import sys"], capture_output=True, timeout=30)
-            if proc.returncode == 0:
-                return candidate, True
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-    return sys.executable, False
+    found = find_python(runtime)
+    return (found, True) if found else (sys.executable, False)
 
 
 def _tail(text: str) -> str:
@@ -101,11 +90,21 @@ def _tail(text: str) -> str:
     return "\n".join(lines[-_TAIL_LINES:])
 
 
+# While pip or npm runs, a live status line on stderr (what is being installed, elapsed time), in a
+# terminal only: scripts and CI logs stay quiet. `samlite build` turns it off while it draws its
+# own progress bar.
+status_line = True
+_STEP = re.compile(r"^\s*(Collecting|Downloading|Installing collected packages:|Building wheel for|added)\s*(.*)")
+
+
 def _run(cmd: list[str], cwd: Path, owner: str, tool: str) -> None:
     env = dict(os.environ, PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
     try:
-        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
-                              errors="replace", timeout=INSTALL_TIMEOUT)
+        if status_line and sys.stderr.isatty():
+            proc = _run_with_status(cmd, cwd, env, owner, tool)
+        else:
+            proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
+                                  errors="replace", timeout=INSTALL_TIMEOUT)
     except FileNotFoundError:
         raise BuildError(f"{owner}: cannot run {cmd[0]!r} to install dependencies",
                          hint=f"Install {tool} or vendor the dependencies into the code folder.") from None
@@ -115,6 +114,46 @@ def _run(cmd: list[str], cwd: Path, owner: str, tool: str) -> None:
         tail = _tail(proc.stdout + "\n" + proc.stderr)
         raise BuildError(f"{owner}: {tool} install failed (exit {proc.returncode}):\n{tail}",
                          hint="Fix the dependency manifest, then run `samlite build` again.")
+
+
+def _run_with_status(cmd: list[str], cwd: Path, env: dict[str, str], owner: str,
+                     tool: str) -> subprocess.CompletedProcess[str]:
+    """Run `cmd`, redrawing one stderr line with its latest step; no escape codes (TERM=dumb)."""
+    import threading
+    import time
+
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            errors="replace")
+    lines: list[str] = []
+    step = ["starting"]
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            match = _STEP.match(line)
+            if match:
+                step[0] = f"{match.group(1).rstrip(':').lower()} {match.group(2).strip()}"
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    started = time.monotonic()
+    width = max(20, shutil.get_terminal_size().columns - 1)
+    try:
+        while proc.poll() is None:
+            elapsed = time.monotonic() - started
+            if elapsed > INSTALL_TIMEOUT:
+                proc.kill()
+                raise subprocess.TimeoutExpired(cmd, INSTALL_TIMEOUT)
+            text = f"{owner}: {tool} {step[0]} ({elapsed:.1f} s)"
+            sys.stderr.write("\r" + text[:width].ljust(width))
+            sys.stderr.flush()
+            time.sleep(0.1)
+    finally:
+        sys.stderr.write("\r" + " " * width + "\r")  # leave the terminal as it was
+        sys.stderr.flush()
+        reader.join(timeout=5)
+    return subprocess.CompletedProcess(cmd, proc.returncode, "".join(lines), "")
 
 
 def ensure_deps(spec: DepsSpec, cache_dir: Path, owner: str) -> tuple[Path, bool]:

@@ -420,7 +420,7 @@ def test_pip_falls_back_to_current_python_with_warning(tmp_path: Path, cache: Pa
     result = build_stack(stack(tmp_path, fn("F", code, runtime="python3.99")), cache_dir=cache)
     assert "tinydep/__init__.py" in names(result[0].path)
     assert [w.logical_id for w in result.warnings] == ["F"]
-    assert "no working python3.99 on PATH" in result.warnings[0].message
+    assert "no working python3.99 found (PATH, pyenv's versions" in result.warnings[0].message
 
 
 def test_pip_failure_names_function_and_shows_pip_output(tmp_path: Path, cache: Path) -> None:
@@ -531,16 +531,42 @@ def test_runtime_interpreter_is_verified_not_just_found(tmp_path: Path, monkeypa
     bin_dir = tmp_path / "bin"
     # Like a pyenv shim for a version that is not selected: on PATH, but fails to run.
     write(bin_dir / "python3.98", "#!/bin/sh\necho 'pyenv: python3.98: command not found' >&2\nexit 127\n")
-    write(bin_dir / "python3.97", f"#!/bin/sh\nexec {sys.executable} \"$@\"\n")
+    # A real interpreter that reports version 3.97 (only the version probe is faked).
+    write(bin_dir / "python3.97", f"#!/bin/sh\ncase \"$*\" in *version_info*) echo 3.97;; *) exec {sys.executable} "
+                                  "\"$@\";; esac\n")
     for name in ("python3.98", "python3.97"):
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    deps.python_for_runtime.cache_clear()
+    from samlite import pythons
+
+    pythons.find_python.cache_clear()
     try:
         assert deps.python_for_runtime("python3.98") == (sys.executable, False)
         assert deps.python_for_runtime("python3.97") == (str(bin_dir / "python3.97"), True)
     finally:
-        deps.python_for_runtime.cache_clear()
+        pythons.find_python.cache_clear()
+
+
+def test_python_runtime_found_in_pyenv_versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from samlite import pythons
+
+    # Not on PATH, only in pyenv's versions folder (pyenv's shim would fail: version not selected).
+    fake = tmp_path / "pyenv" / "versions" / "3.96.2" / "bin" / "python3.96"
+    write(fake, f"#!/bin/sh\ncase \"$*\" in *version_info*) echo 3.96;; *) exec {sys.executable} \"$@\";; esac\n")
+    fake.chmod(0o755)
+    older = tmp_path / "pyenv" / "versions" / "3.96.10" / "bin" / "python3.96"
+    write(older, "#!/bin/sh\nexit 127\n")  # a broken install is skipped
+    older.chmod(0o755)
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    pythons.find_python.cache_clear()
+    try:
+        assert pythons.find_python("python3.96") == str(fake)
+        assert pythons.mismatch_warning("python3.96") is None
+        assert pythons.find_python("python3.95") is None
+        assert "no Python 3.95 found" in pythons.mismatch_warning("python3.95")
+        assert pythons.mismatch_warning("nodejs20.x") is None and pythons.mismatch_warning("python") is None
+    finally:
+        pythons.find_python.cache_clear()
 
 
 def test_stat_cache_trusted_for_old_files_but_ctime_catches_edits(tmp_path: Path, cache: Path) -> None:
@@ -586,3 +612,39 @@ def test_cli_parameter_overrides_reach_the_build(tmp_path: Path) -> None:
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert [a["logical_id"] for a in json.loads(ok.stdout)] == ["Fn"]
+
+
+def test_pip_shows_a_live_status_line_only_in_a_terminal(tmp_path: Path, wheelhouse: Path) -> None:
+    import pty
+
+    project = tmp_path / "p"
+    write(project / "src" / "app.py", "def handler(event, context):\n    return 1\n")
+    write(project / "src" / "requirements.txt", f"--no-index\n--find-links {wheelhouse}\ntinydep\n")
+    write(project / "template.yaml", "Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n"
+          "    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.11\n"
+          "      Handler: app.handler\n      CodeUri: src/\n")
+    env = {**os.environ, "SAMLITE_HOME": str(tmp_path / "home1"), "TERM": "dumb"}
+    piped = subprocess.run([sys.executable, "-m", "samlite", "build", "--build-dir", str(tmp_path / "b1")],
+                           cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and "pip" not in piped.stderr, piped.stderr
+
+    env["SAMLITE_HOME"] = str(tmp_path / "home2")  # a new dependency cache: pip runs again
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(project)
+        os.execvpe(sys.executable, [sys.executable, "-m", "samlite", "build", "--build-dir", str(tmp_path / "b2")], env)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, drawn
+    assert b"\rF: pip " in drawn and b" s)" in drawn, drawn  # what runs, and for how long
+    assert b"\x1b" not in drawn  # TERM=dumb: no escape codes, only carriage returns
+    assert b"tinydep" in drawn and b"F.zip" in drawn  # the step named, then the artifact table

@@ -24,8 +24,8 @@ import pytest
 from samlite.testing import EngineHandle, wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-# Enter at each guided prompt: stack name, region, confirm, save, file, environment.
-ENTER_FOR_DEFAULTS = "\n" * 6
+# Enter at each guided prompt: stack name, region, parameters, confirm, save, file, environment.
+ENTER_FOR_DEFAULTS = "\n" * 8
 
 
 def copy_example(name: str, tmp_path: Path, folder: str | None = None) -> Path:
@@ -97,6 +97,17 @@ def test_sqs_lambda_walkthrough(samlite_engine: EngineHandle, tmp_path: Path) ->
 
     listed = engine.cli("list", "queues", cwd=project, check=True)
     assert "MessagesQueue" in listed.stdout and "DeadLetterQueue" in listed.stdout
+
+    # The README's shortcut to the dead-letter step: a 5 s visibility timeout, the message kept.
+    engine.cli("deploy", "--parameter-overrides", "VisibilityTimeout=5", "--no-confirm-changeset", cwd=project,
+               check=True)
+    queue_url = engine.outputs("my-queue-app")["QueueUrl"]
+    attributes = engine.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    assert attributes["VisibilityTimeout"] == "5"
+    assert int(attributes["ApproximateNumberOfMessagesNotVisible"]) + int(attributes["ApproximateNumberOfMessages"]) == 1
+    too_short = engine.cli("deploy", "--parameter-overrides", "VisibilityTimeout=4", "--no-confirm-changeset",
+                           cwd=project)
+    assert too_short.returncode == 3 and "4 is less than MinValue 5" in too_short.stderr, too_short.stderr
 
     deleted = engine.cli("delete", "--no-prompts", cwd=project, check=True)
     assert "Deleted stack my-queue-app" in deleted.stderr

@@ -425,3 +425,43 @@ def test_no_color_and_dumb_terminals(samlite_engine: EngineHandle, tmp_path: Pat
     samlite_engine.cli("delete", "--stack-name", "colours", "--no-prompts", check=True)
     dumb = _in_a_terminal(deploy, {**env, "TERM": "dumb"}, project)
     assert b"Successfully deployed" in dumb and b"\x1b" not in dumb
+
+
+def test_a_python_version_that_is_not_installed_is_said_once_per_function(samlite_engine: EngineHandle,
+                                                                         tmp_path: Path) -> None:
+    from samlite import pythons
+
+    missing = next(f"python3.{minor}" for minor in range(14, 8, -1) if pythons.find_python(f"python3.{minor}") is None)
+    project = hello_project(tmp_path / "hello")
+    (project / "template.yaml").write_text(HELLO.replace("python3.12", missing))
+    deployed = samlite_engine.cli("deploy", "--stack-name", "old", "--no-confirm-changeset", cwd=project)
+    assert deployed.returncode == 0, deployed.stderr
+    assert deployed.stderr.count(f"Hello: runtime {missing}: no Python {missing[6:]} found") == 1, deployed.stderr
+    for args in (["invoke", "Hello", "--stack-name", "old"], ["local", "invoke", "Hello"]):
+        invoked = samlite_engine.cli(*args, cwd=project)
+        assert invoked.returncode == 0, invoked.stderr
+        assert invoked.stderr.count(f"runtime {missing}: no Python") == 1, (args, invoked.stderr)
+    # An installed version is silent, and really runs that version.
+    (project / "template.yaml").write_text(HELLO)
+    (project / "src" / "app.py").write_text("import sys\ndef handler(event, context):\n"
+                                            "    return '%d.%d' % sys.version_info[:2]\n")
+    if pythons.find_python("python3.12"):
+        ran = samlite_engine.cli("local", "invoke", "Hello", cwd=project)
+        assert ran.returncode == 0 and json.loads(ran.stdout) == "3.12" and "no Python" not in ran.stderr, ran.stderr
+
+
+def test_tracebacks_point_at_the_project_source(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    project = hello_project(tmp_path / "hello")
+    source = project / "src" / "app.py"
+    source.write_text("def handler(event, context):\n    raise ValueError('boom')\n")
+    samlite_engine.deploy(project / "template.yaml", "tb")
+    home = str(samlite_engine.home)
+    for args in (["invoke", "Hello", "--stack-name", "tb"], ["local", "invoke", "Hello"]):
+        failed = samlite_engine.cli(*args, cwd=project)
+        assert failed.returncode == 4, failed.stderr
+        trace = json.loads(failed.stdout)["stackTrace"]
+        assert any(f'File "{source}", line 2' in line for line in trace), (args, trace)
+        assert f'File "{source}", line 2' in failed.stderr, failed.stderr  # the log tail
+        assert home + "/code/" not in failed.stdout + failed.stderr
+    logs = samlite_engine.cli("logs", "-n", "Hello", "--stack-name", "tb")
+    assert f'File "{source}", line 2' in logs.stdout and home + "/code/" not in logs.stdout, logs.stdout

@@ -24,6 +24,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from samlite.pythons import find_python
+
 log = logging.getLogger("samlite.engine")
 
 _PYTHON_RUNTIME = re.compile(r"^python(\d+)\.(\d+)$")
@@ -119,7 +121,7 @@ def resolve(runtime: str, architectures: tuple[str, ...] = ("x86_64",)) -> Inter
     if wanted == own.version:
         chosen = own
     else:
-        exact = shutil.which(runtime)
+        exact = find_python(runtime)  # PATH, pyenv's versions, uv, /usr/local/bin, /usr/bin
         if exact and probe(exact) == wanted:
             chosen = Interpreter(exact, wanted, False)
         else:

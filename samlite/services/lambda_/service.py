@@ -95,13 +95,20 @@ class LambdaService:
         if stack is not None:
             self.catalog.require(stack)
         out = []
+        models: dict[str, Any] = {}
         for conf in self.configurations():
             row = self._row(conf["FunctionName"])
             if stack is not None and row["stack"] != stack:
                 continue
+            if row["stack"] not in models:
+                models[row["stack"]] = self.engine.deployer.load_model(row["stack"])
+            fn = models[row["stack"]].functions.get(row["logical_id"]) if models[row["stack"]] else None
             out.append({"stack": row["stack"], "logical_id": row["logical_id"], "name": conf["FunctionName"],
                         "arn": conf["FunctionArn"], "runtime": conf["Runtime"], "handler": conf["Handler"],
-                        "memory_size": conf["MemorySize"], "timeout": conf["Timeout"]})
+                        "memory_size": conf["MemorySize"], "timeout": conf["Timeout"],
+                        # where the code runs, and the project folder it came from (for tracebacks)
+                        "code_dir": json.loads(row["config_json"]).get("code_dir"),
+                        "source": fn.code_uri if fn is not None else None})
         return out
 
     async def cli_invoke(self, function: str, stack: str | None = None, payload_b64: str | None = None,

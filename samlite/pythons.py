@@ -1,0 +1,86 @@
+"""Find the Python interpreter a `pythonX.Y` Lambda runtime asks for, wherever it is installed.
+
+Looked for, in order: `pythonX.Y` on PATH, pyenv's versions folder ($PYENV_ROOT or ~/.pyenv),
+`uv python find X.Y` when uv is installed, then /usr/local/bin and /usr/bin. pyenv shims exist
+for versions that are not selected and fail with "command not found", so a candidate counts only
+once it has run and reported the right version. Used by the build (pip installs dependencies
+for the requested version) and by the engine (the interpreter that runs the function).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+from functools import lru_cache
+
+_PYTHON_RUNTIME = re.compile(r"python(\d+)\.(\d+)")
+WHERE = "PATH, pyenv's versions, uv's Pythons, /usr/local/bin and /usr/bin"
+
+
+def version_of(runtime: str) -> tuple[int, int] | None:
+    match = _PYTHON_RUNTIME.fullmatch(runtime or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+@lru_cache(maxsize=None)
+def probe(executable: str) -> tuple[int, int] | None:
+    """(major, minor) of an executable if it really starts, else None."""
+    try:
+        out = subprocess.run([executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=10)
+        if out.returncode == 0:
+            major, minor = out.stdout.strip().split(".")
+            return int(major), int(minor)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        pass
+    return None
+
+
+def _release(path: str) -> list[int]:
+    """3.12.10 -> [3, 12, 10], from .../versions/3.12.10/bin/python3.12."""
+    return [int(x) if x.isdigit() else -1 for x in path.split(os.sep)[-3].split(".")]
+
+
+def _candidates(runtime: str, wanted: tuple[int, int]) -> list[str]:
+    name = f"python{wanted[0]}.{wanted[1]}"
+    found = [shutil.which(runtime)]
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    # Newest patch release first: 3.12.10 before 3.12.9.
+    pyenv = glob.glob(os.path.join(root, "versions", f"{wanted[0]}.{wanted[1]}.*", "bin", name))
+    found += sorted(pyenv, key=_release, reverse=True)
+    uv = shutil.which("uv")
+    if uv:
+        try:
+            out = subprocess.run([uv, "python", "find", f"{wanted[0]}.{wanted[1]}"], capture_output=True, text=True,
+                                 timeout=10)
+            found.append(out.stdout.strip() if out.returncode == 0 else None)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    found += [os.path.join(folder, name) for folder in ("/usr/local/bin", "/usr/bin")]
+    return [path for path in found if path]
+
+
+@lru_cache(maxsize=None)
+def find_python(runtime: str) -> str | None:
+    """A working interpreter of exactly the runtime's version, or None."""
+    wanted = version_of(runtime)
+    if wanted is None:
+        return None
+    if wanted == sys.version_info[:2]:
+        return sys.executable
+    for path in _candidates(runtime, wanted):
+        if os.access(path, os.X_OK) and probe(path) == wanted:
+            return path
+    return None
+
+
+def mismatch_warning(runtime: str | None) -> str | None:
+    """What to tell the user when a Python runtime will run on another version, else None."""
+    if not runtime or version_of(runtime) is None or find_python(runtime) is not None:
+        return None
+    return (f"runtime {runtime}: no Python {runtime[6:]} found ({WHERE}); it runs on the closest Python "
+            "installed, so version-specific behaviour may differ")
