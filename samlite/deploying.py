@@ -17,6 +17,7 @@ from samlite import samconfig
 from samlite.client import EngineClient
 from samlite.errors import SamliteError, UsageError
 from samlite.package import build_stack
+from samlite.pythons import mismatch_warning
 from samlite.template import find_template, load_stack, parse_parameter_overrides
 from samlite.template.model import Context, Stack, to_dict
 
@@ -84,6 +85,10 @@ def deploy_stack(client: EngineClient, template_path: Path, stack_name: str, ove
     context = Context(stack_name=stack_name, region=info["region"], account_id=info["account_id"],
                       aws_url=info["aws_url"], exports=client.deployer.exports())
     stack = load_stack(template_path, context, overrides, check_code=True)
+    for fn in stack.functions.values():
+        mismatch = mismatch_warning(fn.runtime)  # a python3.X this machine lacks runs on another version
+        if mismatch:
+            prompts.warn(f"{fn.logical_id}: {mismatch}")
     artifacts = build_stack(stack)
     model = to_dict(with_code_digests(stack, artifacts))
     plan = client.deployer.plan(model)

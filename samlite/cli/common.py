@@ -28,7 +28,6 @@ def parameter_overrides_option(fn: F) -> F:
                         help="Key=Value pairs (SAM's ParameterKey=K,ParameterValue=V also works).")(fn)
 
 
-<<<<<<< HEAD
 class TerminalPrompts:
     """The deploy pipeline's `Prompts` on the terminal: rich on stderr, questions on stdin."""
 
@@ -81,7 +80,8 @@ def render_deploy_result(result: dict[str, Any], output: str) -> None:
                       [(o["key"], o["value"], o.get("description", "")) for o in result["outputs"]], title="Outputs")
     for ep in result.get("endpoints", []):
         ui.info(f"{ep['kind']} {ep['resource']}: {ep['url']}")
-=======
+
+
 def source_paths(rows: list[dict[str, Any]]) -> dict[str, str]:
     """code dir -> project folder, from `lambdas functions` rows: the unpacked copy a function runs
     from is a content-addressed folder under $SAMLITE_HOME/code; editors want the CodeUri folder."""
@@ -100,4 +100,13 @@ def to_source(text: str, paths: dict[str, str]) -> str:
     for code_dir, source in paths.items():
         text = text.replace(code_dir, source)
     return text
->>>>>>> issue19
+
+
+def warn_python_version(logical_id: str, runtime: str | None) -> None:
+    """Say so when a python3.X runtime has no such interpreter here and runs on another version."""
+    from samlite import ui
+    from samlite.pythons import mismatch_warning
+
+    message = mismatch_warning(runtime)
+    if message:
+        ui.warn(f"{logical_id}: {message}")

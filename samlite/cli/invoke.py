@@ -49,20 +49,14 @@ def invoke(function: str, stack_name: str | None, event: str | None, payload: st
     if template is not None:
         result = one_shot(function, Path(template), data, invocation_type, stack_name, parameter_overrides)
     else:
+        from samlite.cli.common import source_paths
         from samlite.client import connect
 
-        from samlite.cli.common import source_paths
-
         client = connect()
-<<<<<<< HEAD
-        result = client.lambdas.invoke(function, stack_name, base64.b64encode(data).decode(), invocation_type)
-=======
         rows = _functions(client, stack_name)
         _warn_python_version(rows, function)
-        result = client.call("lambdas", "invoke", timeout=960, function=function, stack=stack_name,
-                             payload_b64=base64.b64encode(data).decode(), invocation_type=invocation_type)
+        result = client.lambdas.invoke(function, stack_name, base64.b64encode(data).decode(), invocation_type)
         result["source_paths"] = source_paths(rows)
->>>>>>> issue19
     render(result)
 
 
@@ -70,20 +64,20 @@ def _functions(client: Any, stack_name: str | None) -> list[dict[str, Any]]:
     from samlite.errors import SamliteError
 
     try:
-        return client.call("lambdas", "functions", stack=stack_name)
+        return client.lambdas.functions(stack_name)
     except SamliteError:
         return []  # an unknown stack: the invoke itself reports it
 
 
 def _warn_python_version(rows: list[dict[str, Any]], function: str) -> None:
     """Say so when the deployed function's python3.X runtime runs on another Python version."""
-    from samlite.cli.deploy import _warn_python_versions
+    from samlite.cli.common import warn_python_version
 
     parts = function.split(":")
     name = parts[6] if function.startswith("arn:") and len(parts) > 6 else function  # arn:...:function:NAME[:q]
     for row in rows:
         if name in (row.get("logical_id"), row.get("name")):
-            _warn_python_versions([(row["logical_id"], row.get("runtime"))])
+            warn_python_version(row["logical_id"], row.get("runtime"))
             return
 
 
@@ -177,9 +171,9 @@ def one_shot(function: str, template: Path, data: bytes, invocation_type: str, s
     if fn is None:
         raise NotFoundError(f"function {function!r} is not in {path}",
                             hint=f"Functions in the template: {', '.join(sorted(stack.functions)) or 'none'}.")
-    from samlite.cli.deploy import _warn_python_versions
+    from samlite.cli.common import warn_python_version
 
-    _warn_python_versions([(fn.logical_id, fn.runtime)])
+    warn_python_version(fn.logical_id, fn.runtime)
     artifacts = {a.logical_id: a for a in build_stack(stack)}
     if fn.logical_id not in artifacts:
         raise NotFoundError(f"{fn.logical_id}: no artifact was built for this function (S3 code or an image?)")

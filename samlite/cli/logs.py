@@ -83,7 +83,7 @@ def logs(function: str | None, stack_name: str | None, tail: bool, filter_: str 
     from samlite.errors import SamliteError
 
     try:
-        paths = source_paths(client.call("lambdas", "functions", stack=stack_name))
+        paths = source_paths(client.lambdas.functions(stack_name))
     except SamliteError:
         paths = {}  # an unknown stack: the log query reports it
     printer = _Printer(output, streaming=tail, paths=paths)

@@ -114,3 +114,16 @@ def test_core_does_not_depend_on_services_or_the_engine() -> None:
     bad = sorted(f"{m} -> {t}" for m, targets in import_graph().items() if m.startswith("samlite.core")
                  for t in targets if t.startswith(("samlite.services", "samlite.engine", "samlite.cli")))
     assert bad == []
+
+
+def test_services_reach_nothing_through_an_engine_attribute() -> None:
+    """Catches the old service-locator style (`self.engine.queues`) coming back in a merge."""
+    offenders = []
+    for name, path in _modules().items():
+        if not name.startswith(("samlite.services", "samlite.core")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and node.attr == "engine" and isinstance(node.value, ast.Name)
+                    and node.value.id == "self"):
+                offenders.append(f"{name}:{node.lineno}")
+    assert offenders == []

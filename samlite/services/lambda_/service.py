@@ -101,7 +101,7 @@ class LambdaService:
             if stack is not None and row["stack"] != stack:
                 continue
             if row["stack"] not in models:
-                models[row["stack"]] = self.engine.deployer.load_model(row["stack"])
+                models[row["stack"]] = self.catalog.model(row["stack"])
             fn = models[row["stack"]].functions.get(row["logical_id"]) if models[row["stack"]] else None
             out.append({"stack": row["stack"], "logical_id": row["logical_id"], "name": conf["FunctionName"],
                         "arn": conf["FunctionArn"], "runtime": conf["Runtime"], "handler": conf["Handler"],
