@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "list": ("samlite.cli.listing", "list_group", "List stacks, resources, endpoints, outputs, queues, mappings."),
     "dev": ("samlite.cli.dev", "dev", "Deploy, then watch files and hot-swap changes."),
     "engine": ("samlite.cli.engine", "engine", "Start, stop or inspect the local engine."),
+    "console": ("samlite.cli.console", "console", "Print (and open) the local web console's URL."),
     "generate-event": ("samlite.cli.events", "generate_event", "Print sample events."),
     "metrics": ("samlite.cli.metrics", "metrics", "Invocation metrics and cost per function."),
     "tune": ("samlite.cli.metrics", "tune", "Power-tune a function's memory size."),
