@@ -26,7 +26,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -158,7 +157,7 @@ def gateway_before_after(quick: bool) -> tuple[float | None, float | None, str]:
         for i in range(2 if quick else 3):  # alternate, so drift in the machine's load hits both
             after.append(_gateway_rps(None, work / f"after{i}", template, duration))
             before.append(_gateway_rps(before_env, work / f"before{i}", template, duration))
-        return max(after), max(before), f"base {ref[:12]}"
+        return max(after), max(before), f"base {ref.replace(ref.rstrip('^'), ref[:12])}"
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -189,24 +188,24 @@ def cpu_overhead(quick: bool) -> tuple[float, float, str]:
             rps = load(url, 16, duration)[0]
             return (_cpu_s(pid) - c0) / (rps * duration) * 1000
 
-        closed = per_k()
-        stop = threading.Event()
+        def with_page() -> float:
+            # The page's stream is read by another process (curl), so the reader does not take
+            # CPU or the GIL from this process's load generator.
+            reader = subprocess.Popen(["curl", "-sN", "-H", f"X-Samlite-Token: {token}",
+                                       f"{engine.gateway_url}{PREFIX}/api/live?function={function}"],
+                                      stdout=subprocess.DEVNULL)
+            time.sleep(1.0)  # the stream is open and ticking
+            try:
+                return per_k()
+            finally:
+                reader.terminate()
+                reader.wait()
 
-        def follow() -> None:
-            with requests.get(f"{engine.gateway_url}{PREFIX}/api/live?function={function}",
-                              headers={"X-Samlite-Token": token}, stream=True, timeout=30) as stream:
-                for _ in stream.iter_lines():
-                    if stop.is_set():
-                        break
-
-        reader = threading.Thread(target=follow, daemon=True)
-        reader.start()
-        time.sleep(1.0)  # the stream is open and ticking
-        try:
-            opened = per_k()
-        finally:
-            stop.set()
-        return closed, opened, ""
+        closed, opened = [], []
+        for _ in range(2):  # alternate, so drift in the machine's load hits both
+            closed.append(per_k())
+            opened.append(with_page())
+        return min(closed), min(opened), "best of 2 alternating rounds"
     finally:
         engine.close()
         shutil.rmtree(work, ignore_errors=True)

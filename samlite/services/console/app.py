@@ -25,8 +25,12 @@ from samlite.services.console.views import ConsoleViews
 log = logging.getLogger("samlite.engine")
 
 PREFIX = "/_samlite/console"
-TICK_S = 0.5  # live updates reach the page at most this late (plus one query)
+TICK_S = 0.75  # live updates reach the page at most this late (plus one query): ≤ 1 s
 KEEPALIVE_S = 15.0
+# At most this many log lines and invocations per tick: a page cannot show more, and a busy
+# function must not make an open page cost the engine more than a few percent.
+LIVE_LOG_LINES = 100
+LIVE_INVOCATIONS = 50
 INVOKE_MAX_BODY = 6 * 1024 * 1024 + 1024  # Lambda's synchronous payload limit (invoke answers 400 above 6 MB)
 MAX_BODY = 1024 * 1024
 STATIC = {"index.html": "text/html; charset=utf-8", "console.js": "text/javascript; charset=utf-8",
@@ -200,13 +204,18 @@ class ConsoleApp:
                     await _event(send, "pulse", pulse)
                     quiet_s = 0.0
                 if function is not None:
-                    rows, metrics_after = views.new_invocations(function, metrics_after)
+                    rows, metrics_after = views.new_invocations(function, metrics_after, LIVE_INVOCATIONS)
                     if rows:
                         await _event(send, "invocations", rows)
-                    lines = views.log_events(function, log_after)
+                    lines = views.log_events(function, log_after, LIVE_LOG_LINES)
                     if lines:
                         log_after = lines[-1]["id"]
                         await _event(send, "logs", lines)
+                    if len(lines) == LIVE_LOG_LINES:  # too fast to read: jump to now, say so
+                        newest = views.logs.last_id()
+                        if newest > log_after:
+                            await _event(send, "skipped", {"from_id": log_after, "to_id": newest})
+                            log_after = newest
                 quiet_s += TICK_S
                 if quiet_s >= KEEPALIVE_S:
                     await _event(send, None, "keepalive")

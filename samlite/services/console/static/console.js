@@ -268,6 +268,8 @@ async function functionPage(name) {
     refreshCharts();
   });
   es.addEventListener("logs", (ev) => addLines(JSON.parse(ev.data)));
+  es.addEventListener("skipped", () => tail.append(el("div", { class: "muted" },
+    "… lines skipped: the function logs faster than a page can show (`samlite logs` has them all)")));
 
   const mappings = data.mappings.length ? table(["source", "state", "batch size"],
     data.mappings.map((m) => [m.EventSourceArn, m.State, m.BatchSize])) : el("p", { class: "muted" }, "none");
