@@ -47,6 +47,7 @@ MODULES: list[tuple[str, float, float]] = [
     ("gateway", 180, 120),  # includes a first-time `npm install` of the peer
     ("dev", 150, 90),  # includes `make demo` end to end
     ("node", 60, 40),
+    ("console", 150, 90),  # page load, gateway before/after the console, CPU with a page open
     ("peers", 30, 30),
 ]
 # Figures whose module may not exist yet: the table still says that the figure is missing.

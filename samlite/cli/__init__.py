@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sync": ("samlite.cli.dev", "sync", "SAM's sync: one deploy, or with --watch the dev loop."),
     "local": ("samlite.cli.local", "local_group", "SAM's local invoke, start-api, start-lambda, generate-event."),
     "engine": ("samlite.cli.engine", "engine", "Start, stop or inspect the local engine."),
+    "console": ("samlite.cli.console", "console", "Print (and open) the local web console's URL."),
     "generate-event": ("samlite.cli.events", "generate_event", "Print sample events."),
     "metrics": ("samlite.cli.metrics", "metrics", "Invocation metrics and cost per function."),
     "tune": ("samlite.cli.metrics", "tune", "Power-tune a function's memory size."),

@@ -64,7 +64,8 @@ def deploy(template: str | None, guided: bool, stack_name: str | None, parameter
     client, started = start_engine()
     info = client.info()
     if started:
-        ui.info(f"engine started: gateway {info['gateway_url']}, AWS endpoint {info['aws_url']}")
+        ui.info(f"engine started: gateway {info['gateway_url']}, AWS endpoint {info['aws_url']}, "
+                f"console {info.get('console_url', '')}")
     if region and region != info["region"]:
         ui.warn(f"the engine runs region {info['region']}; deploying there instead of {region}")
     result = deploy_stack(client, project.template_path, stack_name, overrides, confirm, TerminalPrompts(),

@@ -47,7 +47,8 @@ def watch(template: str | None, stack_name: str | None, parameter_overrides: tup
     client, started = start_engine()
     if started:
         info = client.info()
-        ui.info(f"engine started: gateway {info['gateway_url']}, AWS endpoint {info['aws_url']}")
+        ui.info(f"engine started: gateway {info['gateway_url']}, AWS endpoint {info['aws_url']}, "
+                f"console {info.get('console_url', '')}")
 
     shown: list[Any] = []
     ready: list[bool] = []

@@ -64,4 +64,5 @@ def _report(info: dict, output: str, state: str) -> None:
         return
     ui.info(f"engine {state}")
     ui.print_rows(["key", "value"], [(k, info[k]) for k in
-                                     ("pid", "gateway_url", "aws_url", "region", "account_id", "home")])
+                                     ("pid", "gateway_url", "aws_url", "console_url", "region", "account_id", "home")
+                                     if k in info])

@@ -97,6 +97,7 @@ class Deployer:
         self.gateway = gateway
         self.gateway_url = gateway_url
         self.deploying: set[str] = set()  # stacks with a deploy or delete under way
+        self.last_changes: dict[str, dict[str, Any]] = {}  # stack -> its last applied change set (this run)
 
     # --- reading ---------------------------------------------------------------------------
     def stack_names(self) -> list[str]:
@@ -162,6 +163,7 @@ class Deployer:
                 for name in queues:
                     _delete_queue(db, name)
                 db.execute("DELETE FROM stacks WHERE name = ?", (stack,))
+            self.last_changes.pop(stack, None)
             await self.refresh(retire=names)
         finally:
             self.deploying.discard(stack)
@@ -246,6 +248,7 @@ class Deployer:
             self._write_api_keys(db, new, now)
             _fault_pause()
         await self.refresh(retire=retire + [n for n in old_functions if n not in {f.name for f in new.functions.values()}])
+        self.last_changes[new.name] = {"at": now, "changes": [c.to_dict() for c in changes]}
         return {
             "stack": new.name,
             "changes": [c.to_dict() for c in changes],

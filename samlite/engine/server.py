@@ -44,6 +44,7 @@ class Engine:
         self._stop = asyncio.Event()
         self._lock_fd: int | None = None
         self.deploying: set[str] = set()
+        self.console_token = ""
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -68,6 +69,9 @@ class Engine:
         from samlite.services.cloudwatch import api as cloudwatch_api
         from samlite.services.cloudwatch.service import MetricsService
         from samlite.services.comprehend import api as comprehend_api
+        from samlite.services.console import auth as console_auth
+        from samlite.services.console.app import ConsoleApp
+        from samlite.services.console.views import ConsoleViews
         from samlite.services.lambda_ import api as lambda_api
         from samlite.services.lambda_.async_invoke import AsyncDispatcher
         from samlite.services.lambda_.esm import EsmManager
@@ -101,6 +105,11 @@ class Engine:
             "esm": self.esm, "async_dispatcher": self.async_dispatcher, "gateway": self.gateway,
             "logs": self.logs, "metrics": self.metrics, "lambdas": self.lambdas,
         })
+        self.console_token = console_auth.new_token()
+        self.gateway.console = ConsoleApp(
+            ConsoleViews(store, self.deployer, self.lambdas, self.invoker, self.queues, self.esm, self.metrics,
+                         self.logs, self.async_dispatcher),
+            self.console_token, gateway_sock.getsockname()[1], self._stop)
 
         await self.invoker.start()
         await self.queues.start()
@@ -115,7 +124,9 @@ class Engine:
             await server.startup(sockets=[sock])
             self._servers.append(server)
         self._write_engine_json()
-        log.info("engine ready: gateway %s, aws %s", self.gateway_url, self.aws_url)
+        # The log shows the console without its token: engine.json (0600) and the CLI carry that.
+        log.info("engine ready: gateway %s, aws %s, console %s/_samlite/console/", self.gateway_url, self.aws_url,
+                 self.gateway_url)
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -176,11 +187,20 @@ class Engine:
             "home": str(self.settings.home),
             "control_socket": str(self.settings.control_socket),
             "started_at": self.started_at,
+            "console_url": self.console_url(),
         }
 
+    def console_url(self) -> str:
+        """The web console's address with its token (whoever can read this may use the console)."""
+        return f"{self.gateway_url}/_samlite/console/?token={self.console_token}"
+
     def _write_engine_json(self) -> None:
+        # 0600 from the start: it holds the console token.
         tmp = self.settings.engine_json.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.info(), indent=2))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps({**self.info(), "console_token": self.console_token}, indent=2))
+        os.chmod(tmp, 0o600)  # an older tmp file may have had wider bits
         os.replace(tmp, self.settings.engine_json)
 
 

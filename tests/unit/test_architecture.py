@@ -116,6 +116,13 @@ def test_core_does_not_depend_on_services_or_the_engine() -> None:
     assert bad == []
 
 
+def test_the_engine_side_does_not_import_the_cli() -> None:
+    bad = sorted(f"{m} -> {t}" for m, targets in import_graph().items()
+                 if m.startswith(("samlite.core", "samlite.services", "samlite.engine"))
+                 for t in targets if t.startswith("samlite.cli"))
+    assert bad == []
+
+
 def test_services_reach_nothing_through_an_engine_attribute() -> None:
     """Catches the old service-locator style (`self.engine.queues`) coming back in a merge."""
     offenders = []

@@ -82,6 +82,9 @@ URL_TOO_LARGE = error_reply(413, {"Message": "Request must be smaller than 62914
                                              " operation"})
 REST_TOO_LARGE = error_reply(413, {"message": "Request Too Long"})
 HTTP_TOO_LARGE = error_reply(413, {"message": "Request Entity Too Large"})
+# Paths the engine itself serves on this port (the web console), handed over before API routing.
+ENGINE_PREFIX = "/_samlite/"
+_ENGINE_PREFIX_RAW = ENGINE_PREFIX.encode()
 
 
 def url_auth_error(err: Any) -> Reply:
@@ -174,6 +177,7 @@ class GatewayApp:
         self.urls: dict[str, GatewayUrl] = {}
         self.single: GatewayApi | None = None
         self._background: set[asyncio.Future[Any]] = set()
+        self.console: Any = None  # the ASGI app serving ENGINE_PREFIX (services/console), set by the engine
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -214,6 +218,9 @@ class GatewayApp:
     # --- ASGI ------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            return
+        if scope["path"].startswith(ENGINE_PREFIX) and self.console is not None:
+            await self.console(scope, receive, send)
             return
         try:
             await self._dispatch(scope, receive, send)
@@ -266,7 +273,9 @@ class GatewayApp:
     def direct(self, request: RawRequest, respond: DirectRespond) -> bool:
         """Serve a request from loop callbacks, without ASGI or a task: the hot path. Declined
         (False, nothing done): authorizers, integration timeouts shorter than the function's own,
-        and cold starts; those take the ASGI path above."""
+        and cold starts; those take the ASGI path above. The console's paths take it too."""
+        if request.raw_path.startswith(_ENGINE_PREFIX_RAW):
+            return False
         target = self._target(request.raw_path, request.headers)
         if isinstance(target, Reply):
             respond(*_wire(target))

@@ -23,6 +23,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ DEFAULT_MAX_AGE_S = 21_600
 DEFAULT_RETRIES = 2
 MAX_CONCURRENT = 64
 THROTTLE_CAP_S = 300.0
+FINISHED_KEPT = 200
 
 
 def now_ms() -> int:
@@ -59,6 +61,8 @@ class AsyncDispatcher:
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self.delivered = 0
         self._stopping = False
+        # The last finished events (rows leave the store when done), for the web console.
+        self.finished: deque[dict[str, Any]] = deque(maxlen=FINISHED_KEPT)
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -244,6 +248,11 @@ class AsyncDispatcher:
                 self._dead_letter(dlq, payload, row["request_id"], response, name)
             db.execute("DELETE FROM async_events WHERE request_id = ?", (row["request_id"],))
         self.delivered += 1
+        self.finished.append({"request_id": row["request_id"], "function": name, "condition": condition,
+                              "attempts": attempts, "at_ms": now_ms(),
+                              "destination": (destination or {}).get("arn"), "dead_letter": (dlq or {}).get("arn"),
+                              "outcome": "delivered" if destination or dlq else
+                              "succeeded" if condition == "Success" else "dropped"})
         if condition != "Success" and not destination and not dlq:
             log.info("async event %s for %s discarded (%s)", row["request_id"], name, condition)
 

@@ -296,6 +296,8 @@ class LogService:
             where.append("timestamp_ms <= ?")
             params.append(int(end_ms))
         found: list[LogEvent] = []
+        # Unfiltered, every row matches: read no more than asked (the console's tail asks for 100).
+        chunk = _SCAN_CHUNK if filter_pattern else min(_SCAN_CHUNK, limit)
         low = after_id if after_id is not None else 0
         high = before_id
         # Scan in chunks so a selective filter over a big group never loads it all at once.
@@ -308,7 +310,7 @@ class LogService:
             order = "DESC" if newest_first else "ASC"
             rows = self.store.query(
                 "SELECT id, log_group, log_stream, timestamp_ms, ingestion_ms, message FROM log_events WHERE "
-                + " AND ".join(where + cursor_sql) + f" ORDER BY id {order} LIMIT {_SCAN_CHUNK}",
+                + " AND ".join(where + cursor_sql) + f" ORDER BY id {order} LIMIT {chunk}",
                 params + cursor_params)
             for r in rows:
                 if match(r["message"]):
@@ -316,7 +318,7 @@ class LogService:
                                           r["ingestion_ms"], r["message"]))
                     if len(found) >= limit:
                         break
-            if len(rows) < _SCAN_CHUNK:
+            if len(rows) < chunk:
                 break
             if newest_first:
                 high = rows[-1]["id"]

@@ -1,0 +1,254 @@
+"""The web console's HTTP side against a real engine: the token, the same-origin rule, the JSON
+endpoints (stacks, functions, queues, async events), bad input, and the live stream."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+
+from samlite.testing import EngineHandle, wait_for
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+PREFIX = "/_samlite/console"
+
+
+@pytest.fixture(scope="module")
+def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:
+    project = tmp_path_factory.mktemp("console") / "sqs-lambda"
+    shutil.copytree(EXAMPLES / "sqs-lambda", project, ignore=shutil.ignore_patterns(".samlite", "__pycache__"))
+    samlite_module_engine.deploy(project / "template.yaml", "app")
+    return samlite_module_engine
+
+
+@pytest.fixture(scope="module")
+def token(engine: EngineHandle) -> str:
+    return json.loads((engine.home / "engine.json").read_text())["console_token"]
+
+
+@pytest.fixture
+def session(engine: EngineHandle, token: str) -> Iterator[requests.Session]:
+    """A browser-like session: it visited the console once with ?token= and keeps the cookie."""
+    with requests.Session() as s:
+        first = s.get(f"{engine.gateway_url}{PREFIX}/?token={token}", allow_redirects=False, timeout=10)
+        assert first.status_code == 303 and first.headers["location"] == f"{PREFIX}/"
+        yield s
+
+
+def url(engine: EngineHandle, path: str) -> str:
+    return f"{engine.gateway_url}{PREFIX}{path}"
+
+
+def same_origin(engine: EngineHandle) -> dict[str, str]:
+    return {"Origin": engine.gateway_url}
+
+
+def names(engine: EngineHandle, session: requests.Session) -> dict[str, Any]:
+    data = session.get(url(engine, "/api/overview"), timeout=10).json()
+    queues = {q["logical_id"]: q["name"] for q in data["queues"]}
+    return {"function": data["functions"][0]["name"], "queue": queues["MessagesQueue"],
+            "dlq": queues["DeadLetterQueue"]}
+
+
+# --- where it is and who may use it -------------------------------------------------------------
+def test_console_url_is_in_engine_json_status_and_the_console_command(engine: EngineHandle, token: str) -> None:
+    path = engine.home / "engine.json"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    expected = f"{engine.gateway_url}{PREFIX}/?token={token}"
+    status = json.loads(engine.cli("engine", "status", "--output", "json", check=True).stdout)
+    assert status["console_url"] == expected
+    printed = engine.cli("console", check=True)  # stdout is a pipe: print only, no browser
+    assert printed.stdout.strip() == expected
+    assert json.loads(engine.cli("console", "--output", "json", check=True).stdout) == {"url": expected}
+    assert token not in (engine.home / "engine.log").read_text()
+
+
+def test_requests_without_the_token_are_refused(engine: EngineHandle, token: str) -> None:
+    for path in ("/", "/api/overview", "/api/stacks", "/static/console.js", "/api/live"):
+        assert requests.get(url(engine, path), timeout=10).status_code == 403, path
+    assert requests.get(url(engine, "/?token=wrong"), timeout=10, allow_redirects=False).status_code == 403
+    port = engine.gateway_url.rsplit(":", 1)[1]
+    bad_cookie = {"Cookie": f"samlite_console_{port}=wrong"}
+    assert requests.get(url(engine, "/api/overview"), headers=bad_cookie, timeout=10).status_code == 403
+    # Another engine's cookie (another port) is not this one's.
+    other = {"Cookie": f"samlite_console_1={token}"}
+    assert requests.get(url(engine, "/api/overview"), headers=other, timeout=10).status_code == 403
+
+
+def test_the_token_visit_sets_a_strict_http_only_cookie(engine: EngineHandle, token: str) -> None:
+    resp = requests.get(url(engine, f"/?token={token}"), allow_redirects=False, timeout=10)
+    assert resp.status_code == 303
+    cookie = resp.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and f"Path={PREFIX}/" in cookie
+    with requests.Session() as s:
+        page = s.get(url(engine, f"/?token={token}"), timeout=10)  # follows the redirect with the cookie
+        assert page.status_code == 200 and "samlite console" in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert s.get(url(engine, "/static/console.js"), timeout=10).status_code == 200
+
+
+def test_state_changes_need_the_same_origin(engine: EngineHandle, session: requests.Session, token: str) -> None:
+    dlq = names(engine, session)["dlq"]
+    send = url(engine, f"/api/queues/{dlq}/send")
+    body = json.dumps({"body": "cross"})
+    assert session.post(send, data=body, headers={"Origin": "http://evil.example"}, timeout=10).status_code == 403
+    assert session.post(send, data=body, headers={"Origin": "null"}, timeout=10).status_code == 403
+    assert session.post(send, data=body, timeout=10).status_code == 403  # cookie only, no Origin
+    assert requests.post(send, data=body, headers=same_origin(engine), timeout=10).status_code == 403  # no token
+    assert session.get(url(engine, f"/api/queues/{dlq}"), timeout=10).json()["visible"] == 0
+    ok = session.post(send, data=body, headers=same_origin(engine), timeout=10)
+    assert ok.status_code == 200 and ok.json()["MessageId"]
+    # A script without a browser proves itself with the token header instead.
+    scripted = requests.post(send, data=body, headers={"X-Samlite-Token": token}, timeout=10)
+    assert scripted.status_code == 200
+    assert session.get(url(engine, f"/api/queues/{dlq}"), timeout=10).json()["visible"] == 2
+
+
+# --- what it shows -------------------------------------------------------------------------------
+def test_overview_and_stacks(engine: EngineHandle, session: requests.Session) -> None:
+    overview = session.get(url(engine, "/api/overview"), timeout=10).json()
+    assert [s["stack"] for s in overview["stacks"]] == ["app"]
+    stacks = session.get(url(engine, "/api/stacks"), timeout=10).json()
+    (app,) = stacks
+    types = {r["logical_id"]: (r["type"], r["emulated"]) for r in app["resources"]}
+    assert types["ProcessorFunction"] == ("AWS::Serverless::Function", True)
+    assert {o["key"] for o in app["outputs"]} == {"QueueUrl", "DeadLetterQueueUrl", "FunctionName"}
+    changes = {c["logical_id"]: c["action"] for c in app["last_change_set"]["changes"]}
+    assert changes["ProcessorFunction"] == "Add"
+
+
+def test_function_page_data_and_invoke(engine: EngineHandle, session: requests.Session) -> None:
+    fn = names(engine, session)["function"]
+    data = session.get(url(engine, f"/api/functions/{fn}"), timeout=10).json()
+    assert data["configuration"]["Handler"] == "app.lambda_handler"
+    assert data["mappings"][0]["State"] == "Enabled"
+    assert set(data["charts"]) >= {"invocations", "errors", "throttles", "p50", "p99", "concurrency", "cost_usd"}
+    invoke = url(engine, f"/api/functions/{fn}/invoke")
+    event = json.dumps({"Records": [{"messageId": "m1", "body": "from the console"}]})
+    result = session.post(invoke, data=event, headers=same_origin(engine), timeout=30).json()
+    assert result["status_code"] == 200 and json.loads(result["payload"]) == {"batchItemFailures": []}
+    assert "processed message m1: from the console" in result["log_tail"]
+    recent = wait_for(lambda: [i for i in session.get(url(engine, f"/api/functions/{fn}"), timeout=10)
+                               .json()["invocations"] if i["request_id"] == result["request_id"]])
+    assert recent[0]["source"] == "console" and recent[0]["status"] == "ok"
+    samples = session.get(url(engine, "/api/samples"), timeout=10).json()
+    assert "sqs receive-message" in samples and "Records" in samples["sqs receive-message"]
+
+
+def test_invoke_rejects_bad_payloads_and_names(engine: EngineHandle, session: requests.Session) -> None:
+    fn = names(engine, session)["function"]
+    invoke = url(engine, f"/api/functions/{fn}/invoke")
+    bad = session.post(invoke, data="{not json", headers=same_origin(engine), timeout=10)
+    assert bad.status_code == 400 and "InvalidRequestContent" in bad.json()["error"]
+    huge = session.post(invoke, data=b"x" * (7 * 1024 * 1024), headers=same_origin(engine), timeout=30)
+    assert huge.status_code == 413
+    missing = session.post(url(engine, "/api/functions/nope/invoke"), data="{}", headers=same_origin(engine),
+                           timeout=10)
+    assert missing.status_code == 404 and "not deployed" in missing.json()["error"]
+    assert session.get(url(engine, "/api/functions/bad%20name"), timeout=10).status_code == 400
+    assert session.get(url(engine, "/api/functions/nope/logs?after=x"), timeout=10).status_code in (400, 404)
+    assert session.get(url(engine, "/api/nothing"), timeout=10).status_code == 404
+    assert session.get(invoke, timeout=10).status_code == 405
+
+
+def test_queue_peek_send_purge_and_bad_input(engine: EngineHandle, session: requests.Session) -> None:
+    dlq = names(engine, session)["dlq"]
+    base = url(engine, f"/api/queues/{dlq}")
+    hdrs = same_origin(engine)
+    assert session.post(base + "/purge", headers=hdrs, timeout=10).status_code == 200  # what earlier tests left
+    for bad, code in (("{}", 400), ("[1]", 400), ("not json", 400), (json.dumps({"body": 5}), 400),
+                      (json.dumps({"body": ""}), 400)):
+        resp = session.post(base + "/send", data=bad, headers=hdrs, timeout=10)
+        assert resp.status_code == code, (bad[:20], resp.text)
+        assert resp.json()["error"]
+    assert session.get(url(engine, "/api/queues/no-such-queue"), timeout=10).status_code == 404
+    bad_name = session.get(url(engine, "/api/queues/bad$name"), timeout=10)
+    assert bad_name.status_code == 400 and "bad queue name" in bad_name.json()["error"]
+    assert session.post(base + "/send", data=b"x" * (2 * 1024 * 1024), headers=hdrs, timeout=10).status_code == 413
+
+    sent = session.post(base + "/send", data=json.dumps({"body": "<b>peek me</b>"}), headers=hdrs, timeout=10).json()
+    for _ in range(2):  # peeking twice changes nothing
+        (msg,) = session.get(base + "/messages", timeout=10).json()
+        assert msg["message_id"] == sent["MessageId"] and msg["state"] == "visible" and msg["receive_count"] == 0
+        assert msg["body"] == "<b>peek me</b>"
+    queue = session.get(base, timeout=10).json()
+    assert (queue["visible"], queue["in_flight"], queue["delayed"]) == (1, 0, 0)
+    assert queue["dead_letter_sources"] == [names(engine, session)["queue"]]
+    again = session.post(base + "/purge", headers=hdrs, timeout=10)  # SQS allows one purge a minute
+    assert again.status_code == 400 and "PurgeQueueInProgress" in again.json()["error"]
+    sqs = engine.client("sqs")
+    sqs.delete_message(QueueUrl=queue["url"], ReceiptHandle=sqs.receive_message(QueueUrl=queue["url"])[
+        "Messages"][0]["ReceiptHandle"])
+    assert session.get(base + "/messages", timeout=10).json() == []
+
+
+def test_redrive_moves_dead_letters_back_and_the_function_runs(engine: EngineHandle, session: requests.Session) -> None:
+    ids = names(engine, session)
+    hdrs = same_origin(engine)
+    # Straight into the DLQ with the AWS API (the console's own send has a purge cool-down test above).
+    sqs = engine.client("sqs")
+    dlq_url = sqs.get_queue_url(QueueName=ids["dlq"])["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq_url, MessageBody="redriven <script>x</script>")
+    source = url(engine, f"/api/queues/{ids['queue']}")
+    refused = session.post(source + "/redrive", data="{}", headers=hdrs, timeout=10)
+    assert refused.status_code == 400 and "not the dead-letter queue" in refused.json()["error"]
+    moved = session.post(url(engine, f"/api/queues/{ids['dlq']}/redrive"), data="{}", headers=hdrs, timeout=10)
+    assert moved.json() == {"moved": 1, "from": ids["dlq"], "to": ids["queue"]}
+
+    def logged() -> bool:
+        lines = session.get(url(engine, f"/api/functions/{ids['function']}/logs"), timeout=10).json()
+        return any("redriven <script>x</script>" in line["message"] for line in lines)
+
+    wait_for(logged, timeout=15, message="the redriven message in the function's log")
+    logs = session.get(url(engine, f"/api/functions/{ids['function']}/logs"), timeout=10)
+    # Function output leaves as JSON text that the page writes with textContent; never as HTML.
+    assert logs.headers["content-type"] == "application/json" and logs.headers["x-content-type-options"] == "nosniff"
+
+
+def test_live_stream_carries_new_logs_and_invocations(engine: EngineHandle, session: requests.Session) -> None:
+    ids = names(engine, session)
+    stream = session.get(url(engine, f"/api/live?function={ids['function']}"), stream=True, timeout=15)
+    assert stream.status_code == 200 and stream.headers["content-type"] == "text/event-stream"
+    lines = stream.iter_lines(decode_unicode=True)
+    assert next(lines) == ": open"
+    engine.client("sqs").send_message(QueueUrl=engine.client("sqs").get_queue_url(QueueName=ids["queue"])["QueueUrl"],
+                                      MessageBody="live one")
+    seen: set[str] = set()
+    event = None
+    for line in lines:  # the read timeout (15 s) is the deadline
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: ") and event:
+            data = json.loads(line[6:])
+            if event == "logs" and any("live one" in x["message"] for x in data):
+                seen.add("logs")
+            if event == "invocations" and any(x["source"] == "esm" for x in data):
+                seen.add("invocations")
+            if event == "pulse":
+                assert {q["name"] for q in data["queues"]} == {ids["queue"], ids["dlq"]}
+                seen.add("pulse")
+        if seen == {"logs", "invocations", "pulse"}:
+            break
+    stream.close()
+    assert seen == {"logs", "invocations", "pulse"}
+    assert session.get(url(engine, "/api/live?function=nope"), timeout=10).status_code == 404
+
+
+def test_async_events_are_listed_until_dropped(engine: EngineHandle, session: requests.Session) -> None:
+    fn = names(engine, session)["function"]
+    lam = engine.client("lambda")
+    # No "Records": the handler raises, is retried twice (0.2 s base here), then the event is dropped.
+    rid = lam.invoke(FunctionName=fn, InvocationType="Event", Payload=b"{}")["ResponseMetadata"]["RequestId"]
+
+    def finished() -> list[dict[str, Any]]:
+        return [f for f in session.get(url(engine, "/api/async"), timeout=10).json()["finished"]
+                if f["request_id"] == rid]
+
+    (done,) = wait_for(finished, timeout=20, message="the async event to finish")
+    assert done["outcome"] == "dropped" and done["condition"] == "RetriesExhausted" and done["attempts"] == 3

@@ -1,0 +1,123 @@
+"""The web console in a real browser: Debian's Chromium, driven by Playwright for Python.
+
+Skipped (with the reason) when /usr/bin/chromium or the playwright package is missing; `.ci/run`
+installs both. Screenshots of each page go to $SAMLITE_TEST_ARTIFACTS (default: the test's
+tmp_path); docs/console-*.png are copies of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+
+from samlite.testing import EngineHandle
+
+CHROMIUM = Path(os.environ.get("SAMLITE_CHROMIUM", "/usr/bin/chromium"))
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DEADLINE_MS = 15_000  # a deadline for a loaded machine, not a performance figure (bench/ measures those)
+SCRIPT = "<script>window.pwned = 1</script>"
+
+if not CHROMIUM.exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("SAMLITE_TEST_ARTIFACTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_console_in_a_browser(samlite_engine: EngineHandle, browser: Any, artifacts: Path, tmp_path: Path) -> None:
+    expect = sync_api.expect
+    engine = samlite_engine
+    project = tmp_path / "sqs-lambda"
+    shutil.copytree(EXAMPLES / "sqs-lambda", project, ignore=shutil.ignore_patterns(".samlite", "__pycache__"))
+    engine.deploy(project / "template.yaml", "app")
+    console_url = json.loads(engine.cli("console", "--output", "json", check=True).stdout)["url"]
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    # 1. open with the token: the function and the queues are listed
+    page.goto(console_url)
+    assert "token=" not in page.url  # traded for a cookie, gone from the address bar
+    expect(page.locator("#nav-functions")).to_contain_text("ProcessorFunction", timeout=DEADLINE_MS)
+    expect(page.locator("#nav-queues")).to_contain_text("MessagesQueue")
+    expect(page.locator("#stacks")).to_contain_text("AWS::SQS::Queue")
+    page.screenshot(path=str(artifacts / "console-stacks.png"), full_page=True)
+
+    # 2. the function page, live: a second tab sends a message from the queue page
+    page.locator("#nav-functions a", has_text="ProcessorFunction").click()
+    expect(page.locator("#invoke-button")).to_be_visible(timeout=DEADLINE_MS)
+    expect(page.locator("#live")).not_to_have_class("live off", timeout=DEADLINE_MS)
+    rows_before = page.locator("#invocations tbody tr").count()
+
+    sender = context.new_page()
+    sender.goto(console_url)
+    sender.locator("#nav-queues a", has_text="MessagesQueue").click()
+    expect(sender.locator("#send-button")).to_be_visible(timeout=DEADLINE_MS)
+    expect(sender.locator("#live")).not_to_have_class("live off", timeout=DEADLINE_MS)
+    # "fail" makes the example report the message as failed: it stays in flight (visibility 30 s)
+    body = f"fail {SCRIPT} from the browser"
+    sender.locator("#send-body").fill(body)
+    sender.locator("#send-button").click()
+    expect(sender.locator("#queue-status")).to_contain_text("sent", timeout=DEADLINE_MS)
+    expect(sender.locator("#queue-in-flight")).to_have_text("1", timeout=DEADLINE_MS)
+    sender.locator("#peek-button").click()
+    expect(sender.locator("#peek")).to_contain_text(SCRIPT, timeout=DEADLINE_MS)
+    sender.screenshot(path=str(artifacts / "console-queue.png"), full_page=True)
+
+    # 3. the new invocation and the log line arrive in the first tab without a reload
+    expect(page.locator("#log-tail")).to_contain_text("FAILED message", timeout=DEADLINE_MS)
+    expect(page.locator("#log-tail")).to_contain_text(body)
+    expect(page.locator("#invocations tbody tr")).not_to_have_count(rows_before, timeout=DEADLINE_MS)
+    expect(page.locator("#invocations tbody tr").first).to_contain_text("esm")
+
+    # 4. invoke from the page with the generate-event sample
+    page.locator("#invoke-sample").select_option(label="sqs receive-message")
+    expect(page.locator("#invoke-payload")).to_have_value(re.compile('"Records"'))
+    page.locator("#invoke-button").click()
+    expect(page.locator("#invoke-result")).to_contain_text("status 200", timeout=DEADLINE_MS)
+    expect(page.locator("#invoke-result")).to_contain_text("batchItemFailures")
+    expect(page.locator("#invocations tbody tr").first).to_contain_text("console", timeout=DEADLINE_MS)
+    page.screenshot(path=str(artifacts / "console-function.png"), full_page=True)
+
+    # 5. the <script> from the function's output (and the queue peek) is text, never run
+    assert page.evaluate("window.pwned") is None and sender.evaluate("window.pwned") is None
+    assert page.locator("#log-tail script").count() == 0 and sender.locator("#peek script").count() == 0
+
+    # the async events page, with an event that fails and is dropped after its retries
+    name = page.locator("#function h2").inner_text()
+    engine.client("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    page.locator("header nav a", has_text="Async events").click()
+    expect(page.locator("#async")).to_contain_text("dropped", timeout=DEADLINE_MS)
+    page.screenshot(path=str(artifacts / "console-async.png"), full_page=True)
+
+    # 6. without the token the console refuses, in the browser and from elsewhere
+    stranger = browser.new_context()
+    base = console_url.split("?", 1)[0]
+    response = stranger.new_page().goto(base)
+    assert response is not None and response.status == 403
+    stranger.close()
+    assert requests.get(base + "api/overview", timeout=10).status_code == 403
+    context.close()
