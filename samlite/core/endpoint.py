@@ -50,6 +50,9 @@ class AwsApp:
             return
         if scope["type"] != "http":
             return
+        if self.engine.cloud.claims(scope):  # not a samlite service: S3, DynamoDB, ... answered by moto
+            await self.engine.cloud.serve(scope, receive, send)
+            return
         try:
             request = await read_request(scope, receive)
         except BodyTooLarge:

@@ -69,6 +69,7 @@ class Engine:
         from samlite.services.logs.service import LogService
         from samlite.services.cloudwatch.service import MetricsService
         from samlite.services.sqs.service import QueueService
+        from samlite.services.moto_backend import MotoBackend
 
         self.invoker = InvokeService(settings, self.store, self.aws_url, self.functions)
         self.queues = QueueService(self)
@@ -79,6 +80,7 @@ class Engine:
         self.lambdas = LambdaService(self)
         self.logs = LogService(self)
         self.metrics = MetricsService(self)
+        self.cloud = MotoBackend(settings.home / "cloud", settings.region, settings.account_id)
         self.aws = AwsApp(self)
         self.control = ControlApp(self)
 
@@ -116,6 +118,7 @@ class Engine:
         await self.gateway.stop()
         await self.invoker.stop(deadline_s)
         await self.queues.stop()
+        await self.cloud.close()
         if self.store is not None:
             self.store.close()
         for path in (self.settings.engine_json, self.settings.control_socket):
