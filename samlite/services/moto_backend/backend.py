@@ -30,7 +30,8 @@ log = logging.getLogger("samlite.engine")
 
 S3_MAX_OBJECT = 5 * 1024**3  # S3's limit for one PutObject
 CALL_TIMEOUT_S = 120.0
-COMPACT_ENTRIES = 5000  # journal entries after which a snapshot replaces them
+# Journal entries after which a snapshot replaces them (an env knob so tests can force it).
+COMPACT_ENTRIES = int(os.environ.get("SAMLITE_CLOUD_COMPACT_ENTRIES", "5000"))
 READ_ACTIONS = ("Get", "Describe", "List", "Query", "Scan", "BatchGet", "Search", "Lookup")
 
 # Deploy-time fixes that must be replayed too (name -> function(args)); see deploy_handlers.
@@ -215,6 +216,9 @@ class MotoBackend:
         lowered = {k.lower(): v for k, v in request.headers}
         url, host = routing.aws_url(request.raw_path.decode("latin-1"), query, lowered, self.region)
         headers = [(k, v) for k, v in request.headers if k.lower() != "host"] + [("Host", host)]
+        if lowered.get("x-amz-target") and not _json_object(request.body):
+            return 400, {"Content-Type": "application/x-amz-json-1.1"}, (
+                b'{"__type": "SerializationException", "message": "The request body is not a valid JSON object."}')
         if not _mutates(request.method, lowered, request.body, host):
             return self._execute(None, None, request.method, url, headers, request.body)
         seq, clock = self.journal.next_seq(), time.time()
@@ -268,7 +272,10 @@ class MotoBackend:
                     status, out_headers, out_body = exc.code, dict(exc.get_headers() or {}), exc.get_body()
                 except NotImplementedError as exc:
                     return _unknown_operation(headers, body, str(exc))
-                return int(status), dict(out_headers or {}), _bytes(out_body)
+                out_body = _bytes(out_body)
+                if int(status) == 404 and not out_body:  # moto's answer to an action it does not know
+                    return _unknown_operation(headers, body, f"unknown operation for {service}")
+                return int(status), dict(out_headers or {}), out_body
         return _unknown_operation(headers, body, f"samlite does not emulate {parts.netloc.split('.')[0]}")
 
     def _backend_urls(self, service: str) -> list[tuple[re.Pattern[str], Any]]:
@@ -297,6 +304,15 @@ def _mutates(method: str, headers: dict[str, str], body: bytes, host: str) -> bo
         action = dict(parse_qsl(body.decode("utf-8", "replace"))).get("Action", "")
         return not action.startswith(READ_ACTIONS)
     return method not in ("GET", "HEAD", "OPTIONS")
+
+
+def _json_object(body: bytes) -> bool:
+    import json
+
+    try:
+        return isinstance(json.loads(body or b"{}"), dict)
+    except ValueError:
+        return False
 
 
 def _bytes(body: Any) -> bytes:
