@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 
+from samlite.template.cloud import INERT_TYPES, TYPES as CLOUD_TYPES
+
 EMULATED = frozenset({
     "AWS::Serverless::Function", "AWS::Lambda::Function", "AWS::SQS::Queue",
     "AWS::Lambda::EventSourceMapping", "AWS::Serverless::Api", "AWS::Serverless::HttpApi",
@@ -16,7 +18,7 @@ EMULATED = frozenset({
     "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::Lambda::Url",
     "AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion", "AWS::Lambda::Permission",
     "AWS::IAM::Role", "AWS::Lambda::EventInvokeConfig",
-})
+}) | CLOUD_TYPES | INERT_TYPES
 
 _SERVICES: dict[str, str] = {
     "Serverless": "Function Api HttpApi SimpleTable LayerVersion Application StateMachine "
