@@ -149,6 +149,8 @@ class MotoBackend:
         moto_utils.utcnow = self.clock.utcnow  # type: ignore[assignment]
         import moto.backends  # noqa: F401
 
+        import samlite.services.moto_backend.fixups  # noqa: F401 - registers the replayable fixes
+
         self.journal = Journal(self.home)
         seq, state = self.journal.load_snapshot()
         if state is not None:
@@ -221,7 +223,9 @@ class MotoBackend:
                 b'{"__type": "SerializationException", "message": "The request body is not a valid JSON object."}')
         if not _mutates(request.method, lowered, request.body, host):
             return self._execute(None, None, request.method, url, headers, request.body)
-        seq, clock = self.journal.next_seq(), time.time()
+        # Deploy handlers pin moto's clock for time-derived ids (a table's stream label).
+        pinned = lowered.get("x-samlite-clock")
+        seq, clock = self.journal.next_seq(), float(pinned) if pinned else time.time()
         status, out_headers, body = self._execute(seq, clock, request.method, url, headers, request.body)
         if status < 400:
             # Committed before the answer is sent: an acknowledged write survives a SIGKILL.
