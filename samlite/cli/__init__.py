@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "invoke": ("samlite.cli.invoke", "invoke", "Invoke a function (deployed, or one-shot from -t)."),
     "send-message": ("samlite.cli.queues", "send_message", "Send a message to a queue."),
     "logs": ("samlite.cli.logs", "logs", "Print or follow function logs."),
-    "list": ("samlite.cli.listing", "list_group", "List stacks, resources, endpoints, outputs, queues, mappings."),
+    "list": ("samlite.cli.listing", "list_group", "List stacks, resources, endpoints, outputs, queues, mappings, buckets, tables, ..."),
     "dev": ("samlite.cli.dev", "dev", "Deploy, then watch files and hot-swap changes."),
     "engine": ("samlite.cli.engine", "engine", "Start, stop or inspect the local engine."),
     "generate-event": ("samlite.cli.events", "generate_event", "Print sample events."),

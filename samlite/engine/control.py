@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("samlite.engine")
 
 # service name in the URL -> attribute of Engine
-SERVICES = ("engine", "deployer", "invoker", "queues", "esm", "async_dispatcher", "gateway", "logs", "metrics", "lambdas")
+SERVICES = ("engine", "deployer", "invoker", "queues", "esm", "async_dispatcher", "gateway", "logs", "metrics", "lambdas",
+            "cloud")
 
 
 class ControlApp:

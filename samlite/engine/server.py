@@ -80,7 +80,9 @@ class Engine:
         self.lambdas = LambdaService(self)
         self.logs = LogService(self)
         self.metrics = MetricsService(self)
-        self.cloud = MotoBackend(settings.home / "cloud", settings.region, settings.account_id)
+        self.cloud = MotoBackend(settings.home / "cloud", settings.region, settings.account_id, self.aws_url,
+                                 lambda: {r["physical_id"]: r["stack"] for r in self.store.query(
+                                     "SELECT physical_id, stack FROM resources")})
         self.aws = AwsApp(self)
         self.control = ControlApp(self)
 

@@ -158,6 +158,10 @@ def test_cloud_stack_lifecycle(samlite_engine: EngineHandle, tmp_path: Path) -> 
     rows = {r["logical_id"]: r for r in json.loads(engine.cli("list", "resources", "--output", "json",
                                                               check=True).stdout)}
     assert rows["Policy"]["status"] == "RECORDED" and rows["Table"]["status"] == "CREATE_COMPLETE"
+    typed = json.loads(engine.cli("list", "resources", "--type", "S3::Bucket", "--output", "json", check=True).stdout)
+    assert [r["logical_id"] for r in typed] == ["Bucket"]
+    listed = json.loads(engine.cli("list", "buckets", "--stack-name", "cloudapp", "--output", "json", check=True).stdout)
+    assert [(b["name"], b["stack"], b["objects"]) for b in listed] == [(bucket, "cloudapp", 1)]
 
     # Delete: a non-empty bucket stops it, as on AWS; emptied, the stack goes but the Retain table stays.
     failed = engine.cli("delete", "--stack-name", "cloudapp", "--no-prompts")

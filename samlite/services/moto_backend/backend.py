@@ -51,8 +51,11 @@ class Clock:
 
 
 class MotoBackend:
-    def __init__(self, home: Path, region: str, account_id: str) -> None:
+    def __init__(self, home: Path, region: str, account_id: str, aws_url: str = "",
+                 owners: Callable[[], dict[str, str]] | None = None) -> None:
         self.home = home
+        self.aws_url = aws_url
+        self._owners = owners or dict  # physical id -> the stack that created it
         self.region = region
         self.account_id = account_id
         self.journal: Journal | None = None
@@ -130,6 +133,28 @@ class MotoBackend:
             self.journal.append(self.journal.next_seq(), "fixup", "", name, [], json.dumps(args).encode(), time.time())
 
         await self.run(apply)
+
+    # --- control surface: `samlite list buckets|tables|...` -------------------------------------------
+    async def cli_list(self, kind: str, stack: str | None = None) -> list[dict[str, Any]]:
+        from samlite.services.moto_backend import listing
+
+        if kind == "emails":
+            found = await self.run(lambda: listing.sent_emails(self.account_id, self.region))
+        else:
+            await self._ensure_loaded()
+            found = await asyncio.to_thread(listing.rows, kind, self._client)
+        owners = self._owners()
+        for row in found:
+            row["stack"] = next((owners[v] for v in (row.get("name"), row.get("arn"), row.get("id")) if v in owners), None)
+        return [row for row in found if stack is None or row["stack"] == stack]
+
+    def _client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(service, endpoint_url=self.aws_url, region_name=self.region,
+                            aws_access_key_id="samlite", aws_secret_access_key="samlite",
+                            config=Config(retries={"max_attempts": 1}))
 
     # --- loading (moto thread) -----------------------------------------------------------------
     async def _ensure_loaded(self) -> None:
