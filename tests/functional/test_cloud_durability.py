@@ -9,6 +9,8 @@ import pytest
 
 from samlite.testing import EngineHandle
 
+BIG = bytes(range(256)) * 8192  # 2 MB
+
 
 def _write(engine: EngineHandle, n: int) -> tuple[str, str]:
     s3 = engine.client("s3")
@@ -21,6 +23,7 @@ def _write(engine: EngineHandle, n: int) -> tuple[str, str]:
     for i in range(n):
         s3.put_object(Bucket="durable-bucket", Key=f"obj-{i}", Body=f"body-{i}".encode())
         ddb.put_item(TableName="durable", Item={"pk": {"S": f"item-{i}"}, "n": {"N": str(i)}})
+    s3.put_object(Bucket="durable-bucket", Key="big", Body=BIG)  # journalled as a blob file
     s3.delete_object(Bucket="durable-bucket", Key="obj-0")
     ddb.delete_item(TableName="durable", Key={"pk": {"S": "item-0"}})
     secret_arn = engine.client("secretsmanager").create_secret(Name="durable/s", SecretString="x")["ARN"]
@@ -34,6 +37,7 @@ def _check(engine: EngineHandle, n: int, secret_arn: str, stream_arn: str) -> No
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="durable-bucket", Prefix="obj-")["Contents"])
     assert keys == sorted(f"obj-{i}" for i in range(1, n))
     assert s3.get_object(Bucket="durable-bucket", Key=f"obj-{n - 1}")["Body"].read() == f"body-{n - 1}".encode()
+    assert s3.get_object(Bucket="durable-bucket", Key="big")["Body"].read() == BIG
     assert ddb.scan(TableName="durable")["Count"] == n - 1
     assert ddb.get_item(TableName="durable", Key={"pk": {"S": "item-1"}})["Item"]["n"] == {"N": "1"}
     assert "Item" not in ddb.get_item(TableName="durable", Key={"pk": {"S": "item-0"}})

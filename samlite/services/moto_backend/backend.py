@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 import os
 import re
@@ -173,6 +174,11 @@ class MotoBackend:
         # Before any backend module is imported (they bind `utcnow` at import): moto's clock is ours.
         moto_utils.utcnow = self.clock.utcnow  # type: ignore[assignment]
         import moto.backends  # noqa: F401
+        import moto.core.responses as moto_responses
+
+        # moto lists a response class's methods (inspect.getmembers) on every call; they never change.
+        moto_responses.method_names_from_class = functools.lru_cache(maxsize=None)(
+            moto_responses.method_names_from_class)
 
         import samlite.services.moto_backend.fixups  # noqa: F401 - registers the replayable fixes
 

@@ -1,7 +1,7 @@
 """moto keeps its state in memory; this makes it durable under SAMLITE_HOME.
 
 Every mutating request moto accepted is appended to a SQLite journal (WAL) and committed before
-its answer goes out, together with the random seed and clock moto ran it under. Loading replays
+its answer goes out (a body over 1 MB is written to its own file first, which the row names), together with the random seed and clock moto ran it under. Loading replays
 the journal on top of the last snapshot with the same seed and clock, so generated ids, ARNs and
 stream labels come back identical. A snapshot (a pickle of the backends' state, written to a
 temp file, fsynced and renamed) compacts the journal; entries it covers are then deleted.
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 log = logging.getLogger("samlite.engine")
+
+BLOB_MIN = 1024 * 1024  # bodies at least this big go to blobs/<seq> (SQLite writes big blobs slowly)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -49,6 +51,8 @@ class Journal:
         home.mkdir(parents=True, exist_ok=True)
         self.home = home
         self.snapshot_path = home / "snapshot.pickle"
+        self.blobs = home / "blobs"
+        self.blobs.mkdir(exist_ok=True)
         # Used only from the backend's one thread, but created on the loop's thread.
         self.db = sqlite3.connect(home / "journal.db", isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -71,6 +75,10 @@ class Journal:
 
     def append(self, seq: int, kind: str, method: str, url: str, headers: list[tuple[str, str]],
                body: bytes, clock: float) -> None:
+        if len(body) >= BLOB_MIN:
+            # Written (not fsynced: the page cache survives a SIGKILL) before the row that names it.
+            (self.blobs / str(seq)).write_bytes(body)
+            kind, body = f"{kind}+blob", b""
         self.db.execute("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (seq, kind, method, url, json.dumps(headers), body, clock))
         self.last_seq = seq
@@ -86,6 +94,8 @@ class Journal:
     def entries(self, after: int) -> Iterator[Entry]:
         cursor = self.db.execute("SELECT * FROM journal WHERE seq > ? ORDER BY seq", (after,))
         for seq, kind, method, url, headers, body, clock in cursor:
+            if kind.endswith("+blob"):
+                kind, body = kind[:-5], (self.blobs / str(seq)).read_bytes()
             yield Entry(seq, kind, method, url, [tuple(h) for h in json.loads(headers)], bytes(body), clock)
 
     def size(self) -> int:
@@ -108,6 +118,9 @@ class Journal:
             os.close(dir_fd)
         # A crash before this DELETE is harmless: replay skips entries at or below the snapshot's seq.
         self.db.execute("DELETE FROM journal WHERE seq <= ?", (seq,))
+        for blob in self.blobs.iterdir():
+            if blob.name.isdigit() and int(blob.name) <= seq:
+                blob.unlink()
         self.since_snapshot = 0
 
     def close(self) -> None:
