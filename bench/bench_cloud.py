@@ -149,7 +149,7 @@ def run(quick: bool = False) -> list[Row]:
                         note=f"GetObject {g:.3g} ms"))
     rows += [
         Row("S3 PutObject 50 MB", ours_big, "MB/s", "≥ 200 MB/s", ours_big >= 200, peer_name, theirs_big,
-            ratio(ours_big, theirs_big), "one PutObject; body journalled to SQLite"),
+            ratio(ours_big, theirs_big), "one PutObject; body journalled as a blob file"),
         Row("first call to a moto service (lazy load)", first_call, "ms", "", None,
             note=f"engine RSS idle {idle_rss:.0f} MB, after the bench {loaded_rss:.0f} MB"),
     ]

@@ -232,3 +232,19 @@ def test_cli_listings(engine: EngineHandle) -> None:
     assert any(e["subject"] == "Listed" and e["to"] == "someone@example.com" for e in emails), emails
     text = engine.cli("list", "buckets", check=True).stdout
     assert "listed-bucket" in text
+
+
+def test_backend_failure_is_a_500_with_request_id(engine: EngineHandle) -> None:
+    """A call moto fails on (here: PutItem without Item) answers 500 with a request id and a log
+    line; the engine keeps serving."""
+    engine.client("dynamodb").create_table(
+        TableName="crash-table", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.PutItem",
+               "Authorization": "AWS4-HMAC-SHA256 Credential=samlite/20240101/us-east-1/dynamodb/aws4_request, "
+                                "SignedHeaders=host, Signature=00"}
+    r = requests.post(engine.aws_url + "/", data=b'{"TableName": "crash-table"}', headers=headers, timeout=30)
+    rid = r.headers["x-amzn-requestid"]
+    assert r.status_code == 500 and r.json()["__type"] == "InternalFailure" and rid in r.json()["message"]
+    assert f"request id {rid}" in engine.log_tail(400)
+    assert "crash-table" in engine.client("dynamodb").list_tables()["TableNames"]

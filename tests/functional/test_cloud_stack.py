@@ -185,3 +185,132 @@ POLICY = """\
 def param_name(engine: EngineHandle) -> str:
     rows = json.loads(engine.cli("list", "resources", "--output", "json", check=True).stdout)
     return next(r["physical_id"] for r in rows if r["logical_id"] == "Param")
+
+
+FAMILIES = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Simple:
+    Type: AWS::Serverless::SimpleTable
+    Properties:
+      PrimaryKey: {Name: orderId, Type: String}
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties: {DisplayName: Orders}
+  Sub:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: email
+      Endpoint: ops@example.com
+      FilterPolicy: {kind: [big]}
+  Bus:
+    Type: AWS::Events::EventBus
+    Properties: {Name: orders-bus}
+  Rule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern: {source: [orders]}
+      Targets: [{Id: fn, Arn: !GetAtt Fn.Arn}]
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri: machine.json
+      DefinitionSubstitutions: {FnArn: !GetAtt Fn.Arn}
+  RawMachine:
+    Type: AWS::StepFunctions::StateMachine
+    Properties:
+      RoleArn: arn:aws:iam::123456789012:role/sfn
+      Definition: {StartAt: P, States: {P: {Type: Pass, End: true}}}
+  Pool:
+    Type: AWS::Cognito::UserPool
+    Properties: {UserPoolName: orders-users, AutoVerifiedAttributes: [email]}
+  PoolClient:
+    Type: AWS::Cognito::UserPoolClient
+    Properties: {UserPoolId: !Ref Pool, ExplicitAuthFlows: [ALLOW_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH]}
+  Archive:
+    Type: AWS::S3::Bucket
+  Firehose:
+    Type: AWS::KinesisFirehose::DeliveryStream
+    Properties:
+      DeliveryStreamType: DirectPut
+      ExtendedS3DestinationConfiguration:
+        BucketARN: !GetAtt Archive.Arn
+        RoleARN: arn:aws:iam::123456789012:role/firehose
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: {CidrBlock: 10.0.0.0/16}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.handler
+      CodeUri: src/
+      Events:
+        Nightly:
+          Type: Schedule
+          Properties: {Schedule: rate(1 day)}
+Outputs:
+  Topic: {Value: !Ref Topic}
+  Sub: {Value: !Ref Sub}
+  Machine: {Value: !Ref Machine}
+  Pool: {Value: !Ref Pool}
+  PoolClient: {Value: !Ref PoolClient}
+  Firehose: {Value: !GetAtt Firehose.Arn}
+  Simple: {Value: !Ref Simple}
+"""
+
+
+def test_every_resource_family(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    engine = samlite_engine
+    machine = {"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": "${FnArn}", "End": True}}}
+    template = write_project(tmp_path, FAMILIES, {"src/app.py": "def handler(e, c):\n    return 1\n",
+                                                  "machine.json": json.dumps(machine)})
+    engine.cli("build", cwd=tmp_path, check=True)
+    engine.deploy(template, "families")
+    out = engine.outputs("families")
+
+    assert engine.client("dynamodb").describe_table(TableName=out["Simple"])["Table"]["KeySchema"] == [
+        {"AttributeName": "orderId", "KeyType": "HASH"}]
+    sns = engine.client("sns")
+    subs = sns.list_subscriptions_by_topic(TopicArn=out["Topic"])["Subscriptions"]
+    assert [(s["SubscriptionArn"], s["Endpoint"]) for s in subs] == [(out["Sub"], "ops@example.com")]
+    events = engine.client("events")
+    targets = events.list_targets_by_rule(Rule=resource(engine, "families", "Rule"), EventBusName="orders-bus")
+    assert targets["Targets"][0]["Arn"].startswith("arn:aws:lambda:us-east-1:123456789012:function:families-Fn-")
+    sfn = engine.client("stepfunctions")
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=out["Machine"])["definition"])
+    assert definition["States"]["Call"]["Resource"].startswith("arn:aws:lambda:")  # substituted
+    assert len(sfn.list_state_machines()["stateMachines"]) == 2
+    idp = engine.client("cognito-idp")
+    assert idp.describe_user_pool(UserPoolId=out["Pool"])["UserPool"]["Name"] == "orders-users"
+    client = idp.describe_user_pool_client(UserPoolId=out["Pool"], ClientId=out["PoolClient"])["UserPoolClient"]
+    assert "ALLOW_USER_PASSWORD_AUTH" in client["ExplicitAuthFlows"]
+    firehose = engine.client("firehose")
+    name = out["Firehose"].rsplit("/", 1)[1]
+    assert firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"][
+        "DeliveryStreamARN"] == out["Firehose"]
+    assert resource_row(engine, "families", "Vpc")["status"] == "RECORDED"
+
+    # The same state after a restart (journal replay, fixups included), then a clean delete.
+    engine.kill()
+    engine.start()
+    idp = engine.client("cognito-idp")  # the restarted engine listens on a new port
+    assert idp.describe_user_pool_client(UserPoolId=out["Pool"], ClientId=out["PoolClient"]) is not None
+    assert [s["SubscriptionArn"] for s in engine.client("sns").list_subscriptions_by_topic(
+        TopicArn=out["Topic"])["Subscriptions"]] == [out["Sub"]]
+    engine.cli("delete", "--stack-name", "families", "--no-prompts", check=True)
+    assert engine.client("stepfunctions").list_state_machines()["stateMachines"] == []
+    assert engine.client("cognito-idp").list_user_pools(MaxResults=10)["UserPools"] == []
+    assert engine.client("dynamodb").list_tables()["TableNames"] == []
+
+
+def resource_row(engine: EngineHandle, stack: str, lid: str) -> dict[str, Any]:
+    rows = json.loads(engine.cli("list", "resources", "--stack-name", stack, "--output", "json", check=True).stdout)
+    return next(r for r in rows if r["logical_id"] == lid)
+
+
+def resource(engine: EngineHandle, stack: str, lid: str) -> str:
+    return resource_row(engine, stack, lid)["physical_id"]

@@ -36,7 +36,10 @@ RANK = {t: i for i, t in enumerate(ORDER)}
 def _cloud(stack: Stack | None) -> dict[str, Resource]:
     if stack is None:
         return {}
-    return {lid: r for lid, r in stack.resources.items() if r.type in cloud.TYPES}
+    # Generated resources stand for SAM event wiring (a Schedule's rule, an S3 event's bucket) that
+    # samlite does not run; only a generated destination topic is a real resource.
+    return {lid: r for lid, r in stack.resources.items() if r.type in cloud.TYPES and r.emulated
+            and (not r.generated or r.type == "AWS::SNS::Topic")}
 
 
 async def apply(engine: "Engine", new: Stack, old: Stack | None) -> None:
@@ -368,12 +371,15 @@ class _Handlers:
                 attrs[key] = str(p[key]).lower() if isinstance(p[key], bool) else str(p[key])
         old = sns.subscribe(TopicArn=p["TopicArn"], Protocol=p["Protocol"], Endpoint=p.get("Endpoint", ""),
                             Attributes=attrs, ReturnSubscriptionArn=True)["SubscriptionArn"]
-        self.fixup("subscription_arn", old=old, new=r.physical_id)
+        self.fixup("subscription_arn", old=old, new=self._subscription_arn(r))
+
+    def _subscription_arn(self, r: Resource) -> str:
+        return f"{r.properties['TopicArn']}:{cloud.subscription_id(self.stack_name, r.logical_id)}"
 
     def delete_sns_subscription(self, r: Resource, _: Resource | None) -> None:
         sns = self.client("sns")
         try:
-            sns.unsubscribe(SubscriptionArn=r.physical_id)
+            sns.unsubscribe(SubscriptionArn=self._subscription_arn(r))
         except sns.exceptions.NotFoundException:
             pass
 
