@@ -82,7 +82,8 @@ class Engine:
         self.metrics = MetricsService(self)
         self.cloud = MotoBackend(settings.home / "cloud", settings.region, settings.account_id, self.aws_url,
                                  lambda: {r["physical_id"]: r["stack"] for r in self.store.query(
-                                     "SELECT physical_id, stack FROM resources")})
+                                     "SELECT physical_id, stack FROM resources")},
+                                 _sigv4_check(settings))
         self.aws = AwsApp(self)
         self.control = ControlApp(self)
 
@@ -167,6 +168,14 @@ class Engine:
         tmp = self.settings.engine_json.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.info(), indent=2))
         os.replace(tmp, self.settings.engine_json)
+
+
+def _sigv4_check(settings: Settings) -> Any:
+    if not settings.verify_sigv4:
+        return None
+    from samlite.core.sigv4 import verify_request
+
+    return lambda request: verify_request(request, settings)
 
 
 def _server_config(app: Any) -> uvicorn.Config:

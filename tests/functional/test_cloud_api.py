@@ -248,3 +248,26 @@ def test_backend_failure_is_a_500_with_request_id(engine: EngineHandle) -> None:
     assert r.status_code == 500 and r.json()["__type"] == "InternalFailure" and rid in r.json()["message"]
     assert f"request id {rid}" in engine.log_tail(400)
     assert "crash-table" in engine.client("dynamodb").list_tables()["TableNames"]
+
+
+def test_sigv4_verified_when_enabled(tmp_path: Any) -> None:
+    """With SAMLITE_VERIFY_SIGV4 the moto-backed services check signatures too."""
+    handle = EngineHandle(tmp_path / "home", extra_env={"SAMLITE_VERIFY_SIGV4": "1"}).start()
+    try:
+        s3 = handle.client("s3")
+        s3.create_bucket(Bucket="signed-bucket")
+        s3.put_object(Bucket="signed-bucket", Key="k", Body=b"v")
+        # Only SigV4 is verified: presign with s3v4 (boto3's S3 default presigner is SigV2).
+        v4 = boto3.client("s3", endpoint_url=handle.aws_url, region_name="us-east-1", aws_access_key_id="samlite",
+                          aws_secret_access_key="samlite-secret", config=Config(signature_version="s3v4"))
+        url = v4.generate_presigned_url("get_object", Params={"Bucket": "signed-bucket", "Key": "k"})
+        assert requests.get(url, timeout=30).content == b"v"
+        bad = boto3.client("dynamodb", endpoint_url=handle.aws_url, region_name="us-east-1",
+                           aws_access_key_id="samlite", aws_secret_access_key="wrong",
+                           config=Config(retries={"max_attempts": 1}))
+        with pytest.raises(ClientError) as err:
+            bad.list_tables()
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert requests.get(handle.aws_url + "/signed-bucket/k", timeout=30).status_code == 403
+    finally:
+        handle.close()

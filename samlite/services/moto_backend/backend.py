@@ -22,7 +22,8 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
-from samlite.core.aws_api import Reply, request_id
+from samlite.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+from samlite.core.aws_api import AwsError, Reply, request_id
 from samlite.core.http import MAX_BODY, BodyTooLarge, Receive, Request, Scope, Send, read_request
 from samlite.services.moto_backend import routing
 from samlite.services.moto_backend.journal import Journal
@@ -53,8 +54,10 @@ class Clock:
 
 class MotoBackend:
     def __init__(self, home: Path, region: str, account_id: str, aws_url: str = "",
-                 owners: Callable[[], dict[str, str]] | None = None) -> None:
+                 owners: Callable[[], dict[str, str]] | None = None,
+                 verify: Callable[[Request], Any] | None = None) -> None:
         self.home = home
+        self.verify = verify  # SigV4 check (settings.verify_sigv4), as for samlite's own services
         self.aws_url = aws_url
         self._owners = owners or dict  # physical id -> the stack that created it
         self.region = region
@@ -84,6 +87,12 @@ class MotoBackend:
                 reply = Reply.json({"__type": "RequestEntityTooLarge", "message": "Request entity too large"}, 413)
             await _send(send, reply, head=False)
             return
+        if self.verify is not None:
+            try:
+                self.verify(request)
+            except AwsError as err:
+                await _send(send, _error(request, err), head=False)
+                return
         reply = await self.handle(request)
         await _send(send, reply, head=request.method == "HEAD")
 
@@ -154,7 +163,7 @@ class MotoBackend:
         from botocore.config import Config
 
         return boto3.client(service, endpoint_url=self.aws_url, region_name=self.region,
-                            aws_access_key_id="samlite", aws_secret_access_key="samlite",
+                            aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY,
                             config=Config(retries={"max_attempts": 1}))
 
     # --- loading (moto thread) -----------------------------------------------------------------
@@ -388,6 +397,18 @@ def _s3_error(code: str, message: str, status: int, rid: str | None = None) -> R
     xml = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{escape(message)}</Message>'
            f"<RequestId>{rid or request_id()}</RequestId></Error>")
     return Reply(status, xml.encode(), "application/xml")
+
+
+def _error(request: Request, err: AwsError) -> Reply:
+    """An error of samlite's own (a bad signature) in the request's protocol."""
+    kind = _protocol(request.headers)
+    if kind == "json":
+        return Reply.json({"__type": err.code, "message": err.message}, err.status)
+    if kind == "query":
+        xml = (f'<?xml version="1.0"?><ErrorResponse><Error><Type>Sender</Type><Code>{escape(err.code)}</Code>'
+               f"<Message>{escape(err.message)}</Message></Error><RequestId>{request_id()}</RequestId></ErrorResponse>")
+        return Reply(err.status, xml.encode(), "text/xml")
+    return _s3_error(err.code, err.message, err.status)
 
 
 def _internal_error(request: Request, rid: str, exc: BaseException) -> Reply:

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from samlite.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from samlite.errors import DeployError
 from samlite.template import cloud
 from samlite.template.model import Resource, Stack
@@ -72,7 +73,7 @@ class _Handlers:
             from botocore.config import Config
 
             c = boto3.client(service, endpoint_url=self.engine.aws_url, region_name=self.region,
-                             aws_access_key_id="samlite", aws_secret_access_key="samlite",
+                             aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY,
                              config=Config(retries={"max_attempts": 1}, read_timeout=300))
             c.meta.events.register("before-send", self._pin_clock)
             self._clients[service] = c
