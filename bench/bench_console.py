@@ -169,7 +169,6 @@ def _cpu_s(pid: int) -> float:
 
 
 def cpu_overhead(quick: bool) -> tuple[float, float, str]:
-    import requests
 
     work = Path(tempfile.mkdtemp(prefix="samlite-bench-console-cpu-"))
     template = _project(work / "project")

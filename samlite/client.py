@@ -107,6 +107,10 @@ class EngineClient:
     def metrics(self) -> MetricsClient:
         return MetricsClient(self)
 
+    @property
+    def cloud(self) -> CloudClient:
+        return CloudClient(self)
+
     def info(self) -> dict[str, Any]:
         if self._info is None:
             self._info = self.call("engine", "status", timeout=10)
@@ -213,6 +217,14 @@ class LogsClient(_Service):
     def events(self, timeout: float = 120.0, **query: Any) -> dict[str, Any]:
         """`query`: function, stack, start_ms, end_ms, filter, after_id, limit, tail_start."""
         return self._call("events", timeout, **query)
+
+
+class CloudClient(_Service):
+    name = "cloud"
+
+    def list(self, kind: str, stack: str | None = None) -> Rows:
+        """What the moto backend holds: buckets, tables, secrets, parameters, streams, topics, ..."""
+        return self._call("list", kind=kind, stack=stack)
 
 
 class MetricsClient(_Service):

@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "invoke": ("samlite.cli.invoke", "invoke", "Invoke a function (deployed, or one-shot from -t)."),
     "send-message": ("samlite.cli.queues", "send_message", "Send a message to a queue."),
     "logs": ("samlite.cli.logs", "logs", "Print or follow function logs."),
-    "list": ("samlite.cli.listing", "list_group", "List stacks, resources, endpoints, outputs, queues, mappings."),
+    "list": ("samlite.cli.listing", "list_group", "List stacks, resources, endpoints, outputs, queues, mappings, buckets, tables, ..."),
     "dev": ("samlite.cli.dev", "dev", "Deploy, then watch files and hot-swap changes."),
     "sync": ("samlite.cli.dev", "sync", "SAM's sync: one deploy, or with --watch the dev loop."),
     "local": ("samlite.cli.local", "local_group", "SAM's local invoke, start-api, start-lambda, generate-event."),

@@ -1,4 +1,6 @@
-"""`samlite list stacks|resources|endpoints|outputs|queues|mappings|api-keys|functions`.
+"""`samlite list stacks|resources|endpoints|outputs|queues|mappings|api-keys|functions`, and what the
+moto backend holds: `samlite list buckets|tables|secrets|parameters|streams|topics|state-machines|
+user-pools|emails`. `list resources --type` keeps one resource type.
 
 Every listing prints a table to stdout, or with `--output json` a JSON list of objects (the
 documented shapes: endpoints carry stack, resource, kind and url; outputs stack, key, value).
@@ -35,11 +37,25 @@ def list_group() -> None:
     """List what is deployed, and the local URLs to call."""
 
 
+# moto-backed listings: name -> columns (the engine's `cloud.list(kind)`)
+CLOUD_LISTINGS: dict[str, tuple[str, ...]] = {
+    "buckets": ("stack", "name", "objects", "bytes", "created"),
+    "tables": ("stack", "name", "keys", "items", "stream_arn"),
+    "secrets": ("stack", "name", "arn"),
+    "parameters": ("stack", "name", "type", "version"),
+    "streams": ("stack", "name", "shards", "status", "arn"),
+    "topics": ("stack", "name", "subscriptions", "arn"),
+    "state-machines": ("stack", "name", "type", "arn"),
+    "user-pools": ("stack", "name", "id", "clients"),
+    "emails": ("id", "source", "to", "subject"),
+}
+
+
 def _listing(name: str, fetch: Callable[[EngineClient, str | None], Rows], columns: tuple[str, ...]) -> Callable[..., Any]:
     takes_stack = name != "stacks"
 
     @output_option
-    def command(output: str, stack_name: str | None = None) -> None:
+    def command(output: str, stack_name: str | None = None, type_name: str | None = None) -> None:
         from samlite import ui
         from samlite.client import connect
 
@@ -48,6 +64,9 @@ def _listing(name: str, fetch: Callable[[EngineClient, str | None], Rows], colum
         if name == "outputs":
             info = client.info()
             rows = [{**row, "value": current_urls(row.get("value"), info)} for row in rows]
+        if type_name:  # exact, or the end of the type name: `S3::Bucket`, `Bucket`
+            rows = [r for r in rows if r["type"].lower() == type_name.lower()
+                    or r["type"].lower().endswith("::" + type_name.lower())]
         if output == "json":
             ui.print_json(rows)
         else:
@@ -56,6 +75,9 @@ def _listing(name: str, fetch: Callable[[EngineClient, str | None], Rows], colum
     command.__doc__ = f"List {name.replace('-', ' ')}."
     if takes_stack:
         command = stack_option(command)
+    if name == "resources":
+        command = click.option("--type", "type_name", default=None,
+                               help="Only resources of this type (AWS::S3::Bucket, S3::Bucket or Bucket).")(command)
     return list_group.command(name=name)(command)
 
 
@@ -73,5 +95,7 @@ def current_urls(value: Any, info: dict[str, Any]) -> Any:
 
 for _name, (_fetch, _columns) in LISTINGS.items():
     _listing(_name, _fetch, _columns)
+for _name, _columns in CLOUD_LISTINGS.items():
+    _listing(_name, lambda c, s, kind=_name: c.cloud.list(kind, s), _columns)
 # SAM's name for the same listing.
 list_group.add_command(list_group.commands["outputs"], "stack-outputs")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Protocol
 from urllib.parse import parse_qsl, unquote
 from xml.sax.saxutils import escape
 
@@ -33,13 +33,23 @@ from samlite.core.http import (
     Scope,
     Send,
     read_request,
+    request_head,
     respond,
 )
 
 log = logging.getLogger("samlite.engine")
 
 Handler = Callable[[Request, str], Awaitable[Reply]]  # (request, action) -> reply
-Fallback = Callable[[Request], Awaitable[Reply]]
+
+
+class Fallback(Protocol):
+    """The backend for the services samlite does not run itself (moto): it reads the request's body
+    itself, because some of its services take far larger bodies than the endpoint does (S3)."""
+
+    def claims_unsigned(self, head: Request) -> bool:
+        """Whether an unsigned request that names no service (no target, path or scope) is its."""
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None: ...
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
 _QUERY_NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
@@ -97,8 +107,36 @@ class AwsApp:
         action = _form(request).get("Action")
         return Route(known if action is not None else None, "query", action or "")
 
+    def foreign(self, head: Request) -> bool:
+        """Whether the fallback answers this request; decided from its head, before the body is read."""
+        if self.fallback is None:
+            return False
+        target = head.header("x-amz-target")
+        if target:
+            return target.partition(".")[0] not in self._by_target
+        if any(head.path.startswith(prefix) for prefix, _ in self._by_path):
+            return False
+        scope = signing_scope(head)
+        if scope is not None:
+            return scope not in self._by_scope
+        return self.fallback.claims_unsigned(head)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            return
+        head = request_head(scope)
+        if self.fallback is not None and self.foreign(head):
+            try:
+                # Browsers and unsigned callers are refused here too; the backend verifies
+                # signatures itself once it has the body.
+                check_caller(head, self.settings, verify=False)
+            except AwsError as err:
+                route = Route(None, "json" if head.header("x-amz-target") else "rest", "", foreign=True)
+                reply = error_reply(err, route)
+                await respond(send, reply.status, reply.body, [("x-amzn-requestid", request_id()), *reply.headers],
+                              reply.content_type)
+                return
+            await self.fallback.serve(scope, receive, send)
             return
         try:
             request = await read_request(scope, receive)
@@ -114,8 +152,6 @@ class AwsApp:
             if service is not None:
                 handler = service.handle_query if route.protocol == "query" else service.handle
                 reply = await (handler or service.handle)(request, route.action)
-            elif route.foreign and self.fallback is not None:
-                reply = await self.fallback(request)
             else:
                 raise _unknown(route)
         except AwsError as err:

@@ -19,15 +19,16 @@ from samlite.core.aws_api import AwsError
 OPT_OUT = "set SAMLITE_VERIFY_SIGV4=0 on the engine to accept them"
 
 
-def check_caller(request: Any, settings: Any) -> None:
-    """Raise AwsError (403) for a request the endpoint must not serve."""
+def check_caller(request: Any, settings: Any, verify: bool = True) -> None:
+    """Raise AwsError (403) for a request the endpoint must not serve. `verify=False` leaves the
+    signature check (which needs the body) to whoever reads the body."""
     if not settings.require_signed:
         return
     site = request.header("sec-fetch-site")
     if request.header("origin") is not None or (site is not None and site != "none"):
         raise AwsError("AccessDeniedException",
                        f"Requests from a web browser are refused by the local AWS endpoint; {OPT_OUT}.", 403)
-    if settings.verify_sigv4:
+    if settings.verify_sigv4 and verify:
         from samlite.core.sigv4 import verify_request
 
         verify_request(request, settings)
@@ -36,7 +37,10 @@ def check_caller(request: Any, settings: Any) -> None:
             request.path.endswith("/code.zip"):
         return  # GetFunction's Code.Location: on AWS a presigned URL, fetched without signing
     auth = request.header("authorization") or ""
-    if not auth.startswith("AWS4-HMAC-SHA256 ") and b"X-Amz-Signature=" not in request.query_string:
+    query = request.query_string
+    # Presigned URLs: SigV4's X-Amz-Signature, or SigV2's AWSAccessKeyId + Signature (S3's default).
+    if not auth.startswith("AWS4-HMAC-SHA256 ") and b"X-Amz-Signature=" not in query and \
+            b"AWSAccessKeyId=" not in query:
         raise AwsError("MissingAuthenticationTokenException",
                        f"Missing Authentication Token: the local AWS endpoint takes SigV4-signed requests "
                        f"(boto3, the SDKs, the aws CLI); {OPT_OUT}.", 403,

@@ -85,14 +85,20 @@ async def read_body(headers: list[tuple[str, str]], receive: Receive, limit: int
 
 async def read_request(scope: Scope, receive: Receive, max_body: int = MAX_BODY) -> Request:
     """The request with its whole body (see `read_body`)."""
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
+    request = request_head(scope)
+    request.body = await read_body(request.headers, receive, max_body)
+    return request
+
+
+def request_head(scope: Scope) -> Request:
+    """The request without its body: enough to route it before the body is read."""
     return Request(
         method=scope["method"],
         path=scope["path"],
         raw_path=scope.get("raw_path") or scope["path"].encode(),
         query_string=scope.get("query_string", b""),
-        headers=headers,
-        body=await read_body(headers, receive, max_body),
+        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])],
+        body=b"",
         client=scope.get("client"),
         scheme=scope.get("scheme", "http"),
         http_version=scope.get("http_version", "1.1"),

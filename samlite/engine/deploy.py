@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from samlite.errors import DeployError, NotFoundError
 from samlite.services.lambda_.esm import EsmManager
+from samlite.services.moto_backend import deploy_handlers as cloud_resources
 from samlite.template import model
+from samlite.template.cloud import INERT_TYPES
 from samlite.template.model import Stack, from_dict, to_dict
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from samlite.core.stacks import StackCatalog
     from samlite.core.store import Store
     from samlite.services.apigateway.gateway import GatewayApp
+    from samlite.services.moto_backend import MotoBackend
     from samlite.services.sqs.service import QueueService
 
 log = logging.getLogger("samlite.engine")
@@ -86,7 +89,8 @@ class Deployer:
     """Plans and applies stacks; after each change it refreshes the services that serve them."""
 
     def __init__(self, settings: "Settings", store: "Store", catalog: "StackCatalog", invoker: "InvokeService",
-                 queues: "QueueService", esm: "EsmManager", gateway: "GatewayApp", gateway_url: str) -> None:
+                 queues: "QueueService", esm: "EsmManager", gateway: "GatewayApp", cloud: "MotoBackend",
+                 gateway_url: str) -> None:
         self.settings = settings
         self.store = store
         self.catalog = catalog
@@ -95,6 +99,7 @@ class Deployer:
         self.queues = queues
         self.esm = esm
         self.gateway = gateway
+        self.cloud = cloud
         self.gateway_url = gateway_url
         self.deploying: set[str] = set()  # stacks with a deploy or delete under way
         self.last_changes: dict[str, dict[str, Any]] = {}  # stack -> its last applied change set (this run)
@@ -153,6 +158,7 @@ class Deployer:
                 raise DeployError(f"stack {stack!r} cannot be deleted: stack {other.name!r} imports {', '.join(used)}")
         self.deploying.add(stack)
         try:
+            await cloud_resources.delete(self.cloud, self.load_model(stack))  # S3, DynamoDB, ... (moto)
             with self.store.transaction() as db:
                 removed = [r["logical_id"] for r in db.execute(
                     "SELECT logical_id FROM resources WHERE stack = ?", (stack,))]
@@ -222,6 +228,7 @@ class Deployer:
         await _fault_hold()
         self._check(new)
         changes = plan(new, *self._old_state(new.name))
+        await cloud_resources.apply(self.cloud, new, self.load_model(new.name))  # S3, DynamoDB, ... (moto)
         outputs = [self._output(o) for o in new.outputs]
         old_functions = {r["name"]: r["code_sha"] for r in self.store.query(
             "SELECT name, code_sha FROM functions WHERE stack = ?", (new.name,))}
@@ -240,7 +247,7 @@ class Deployer:
                 "INSERT INTO resources (stack, logical_id, type, physical_id, properties_hash, status, emulated)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(new.name, r.logical_id, r.type, r.physical_id, r.properties_hash,
-                  "CREATE_COMPLETE" if r.emulated else "SKIPPED", int(r.emulated)) for r in new.resources.values()],
+                  _status(r), int(r.emulated)) for r in new.resources.values()],
             )
             retire = self._write_functions(db, new, code, now)
             self._write_queues(db, new, now)
@@ -430,6 +437,12 @@ def local_url(value: str, gateway_url: str) -> str:
     """Rewrite execute-api and lambda-url hosts to the local gateway URLs that serve them."""
     value = _EXECUTE_API.sub(lambda m: f"{gateway_url}/_api/{m.group(1)}{m.group(2) or '/'}", value)
     return _LAMBDA_URL.sub(lambda m: f"{gateway_url}/_url/{m.group(1)}{m.group(2) or '/'}", value)
+
+
+def _status(r: model.Resource) -> str:
+    if not r.emulated:
+        return "SKIPPED"
+    return "RECORDED" if r.type in INERT_TYPES else "CREATE_COMPLETE"  # inert: no local effect
 
 
 def _queue_attributes(q: model.Queue) -> dict[str, str]:

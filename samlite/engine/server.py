@@ -78,6 +78,7 @@ class Engine:
         from samlite.services.lambda_.service import LambdaService
         from samlite.services.logs import api as logs_api
         from samlite.services.logs.service import LogService
+        from samlite.services.moto_backend import MotoBackend
         from samlite.services.sqs import endpoint as sqs_endpoint
         from samlite.services.sqs.service import QueueService
 
@@ -88,8 +89,13 @@ class Engine:
         self.async_dispatcher = AsyncDispatcher(settings, store, self.invoker, self.queues)
         self.esm = EsmManager(settings, store, self.invoker, self.queues)
         self.gateway = GatewayApp(settings, store, catalog, self.invoker)
+        # S3, DynamoDB, ... answered in-process by moto; loaded on first use.
+        self.cloud = MotoBackend(settings.home / "cloud", settings.region, settings.account_id, self.aws_url,
+                                 lambda: {r["physical_id"]: r["stack"] for r in store.query(
+                                     "SELECT physical_id, stack FROM resources")},
+                                 _sigv4_check(settings))
         self.deployer = Deployer(settings, store, catalog, self.invoker, self.queues, self.esm, self.gateway,
-                                 self.gateway_url)
+                                 self.cloud, self.gateway_url)
         self.lambdas = LambdaService(settings, store, catalog, self.invoker, self.esm, self.aws_url)
         self.logs = LogService(store, catalog, settings.region, settings.account_id)
         self.metrics = MetricsService(store, catalog, self.invoker)
@@ -99,11 +105,11 @@ class Engine:
             logs_api.api(self.logs),
             cloudwatch_api.api(self.metrics),
             comprehend_api.api(),
-        ])
+        ], fallback=self.cloud)
         self.control = ControlApp({
             "engine": self, "deployer": self.deployer, "invoker": self.invoker, "queues": self.queues,
             "esm": self.esm, "async_dispatcher": self.async_dispatcher, "gateway": self.gateway,
-            "logs": self.logs, "metrics": self.metrics, "lambdas": self.lambdas,
+            "logs": self.logs, "metrics": self.metrics, "lambdas": self.lambdas, "cloud": self.cloud,
         })
         self.console_token = console_auth.new_token()
         self.gateway.console = ConsoleApp(
@@ -147,6 +153,7 @@ class Engine:
         await self.gateway.stop()
         await self.invoker.stop(deadline_s)
         await self.queues.stop()
+        await self.cloud.close()
         if self.store is not None:
             self.store.close()
         for path in (self.settings.engine_json, self.settings.control_socket):
@@ -202,6 +209,14 @@ class Engine:
             f.write(json.dumps({**self.info(), "console_token": self.console_token}, indent=2))
         os.chmod(tmp, 0o600)  # an older tmp file may have had wider bits
         os.replace(tmp, self.settings.engine_json)
+
+
+def _sigv4_check(settings: Settings) -> Any:
+    if not settings.verify_sigv4:
+        return None
+    from samlite.core.sigv4 import verify_request
+
+    return lambda request: verify_request(request, settings)
 
 
 def _server_config(app: Any) -> uvicorn.Config:

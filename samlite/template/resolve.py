@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from samlite.template import model
+from samlite.template import cloud, model
 from samlite.template import validate as checks
 from samlite.template.intrinsics import (
     IntrinsicError,
@@ -67,6 +67,9 @@ NAME_PROPERTY = {
     "AWS::StepFunctions::StateMachine": "StateMachineName", "AWS::Serverless::StateMachine": "Name",
     "AWS::Serverless::LayerVersion": "LayerName", "AWS::Lambda::LayerVersion": "LayerName",
 }
+
+NAME_PROPERTY.update({k: v for k, v in cloud.NAME_PROPERTY.items() if v})
+ATTRIBUTES.update(cloud.ATTRIBUTES)
 
 GLOBAL_SECTIONS = {"Function": "AWS::Serverless::Function", "Api": "AWS::Serverless::Api",
                    "HttpApi": "AWS::Serverless::HttpApi"}
@@ -514,8 +517,8 @@ class Builder:
                     entry.raw.get("FifoQueue"), ("FifoQueue",)))
                 name = (model.physical_name(self.context.stack_name, lid, 75) + ".fifo" if fifo
                         else model.physical_name(self.context.stack_name, lid, 80))
-            elif entry.type == "AWS::S3::Bucket":
-                name = model.physical_name(self.context.stack_name, lid, 63).lower()
+            elif entry.type in cloud.TYPES:
+                name = cloud.default_name(self.context.stack_name, lid, entry.type)
             else:
                 name = model.physical_name(self.context.stack_name, lid, 64)
         self._names[lid] = name
@@ -531,6 +534,8 @@ class Builder:
         entry = self.entries[lid]
         ctx = self.context
         rtype = entry.type
+        if rtype in cloud.TYPES:
+            return cloud.ref(self, lid)
         if rtype in FUNCTION_TYPES or rtype in ("AWS::IAM::Role", "AWS::DynamoDB::Table",
                                                 "AWS::Serverless::SimpleTable", "AWS::S3::Bucket",
                                                 "AWS::Logs::LogGroup", "AWS::Events::Rule"):
@@ -574,6 +579,8 @@ class Builder:
             raise IntrinsicError(f"{rtype} '{lid}' has no attribute '{attr}' (it has "
                                  f"{', '.join(sorted(known))})")
         region, account = ctx.region, ctx.account_id
+        if rtype in cloud.TYPES:
+            return cloud.getatt(self, lid, attr)
         if rtype in FUNCTION_TYPES:
             if attr == "Arn":
                 return ctx.function_arn(self.physical_name(lid))

@@ -16,6 +16,9 @@ def _published_types() -> frozenset[str]:
     text = (Path(__file__).with_name("resource_types.txt")).read_text()
     return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
 
+from samlite.template.cloud import INERT_TYPES
+from samlite.template.cloud import TYPES as CLOUD_TYPES
+
 EMULATED = frozenset({
     "AWS::Serverless::Function", "AWS::Lambda::Function", "AWS::SQS::Queue",
     "AWS::Lambda::EventSourceMapping", "AWS::Serverless::Api", "AWS::Serverless::HttpApi",
@@ -23,7 +26,7 @@ EMULATED = frozenset({
     "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::Lambda::Url",
     "AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion", "AWS::Lambda::Permission",
     "AWS::IAM::Role", "AWS::Lambda::EventInvokeConfig",
-})
+}) | CLOUD_TYPES | INERT_TYPES
 
 _SERVICES: dict[str, str] = {
     "Serverless": "Function Api HttpApi SimpleTable LayerVersion Application StateMachine "
