@@ -314,3 +314,17 @@ def resource_row(engine: EngineHandle, stack: str, lid: str) -> dict[str, Any]:
 
 def resource(engine: EngineHandle, stack: str, lid: str) -> str:
     return resource_row(engine, stack, lid)["physical_id"]
+
+
+@pytest.mark.parametrize("properties, message", [
+    ("{}", "the required property KeySchema is missing"),
+    ("{KeySchema: [{AttributeName: pk, KeyType: HASH}], AttributeDefinitions: pk}", "AttributeDefinitions"),
+])
+def test_a_malformed_table_fails_the_deploy_clearly(samlite_engine: EngineHandle, tmp_path: Path,
+                                                    properties: str, message: str) -> None:
+    template = write_project(tmp_path, "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Table:\n"
+                                       f"    Type: AWS::DynamoDB::Table\n    Properties: {properties}\n", {})
+    result = samlite_engine.cli("deploy", "-t", str(template), "--stack-name", "badtable", "--no-confirm-changeset")
+    assert result.returncode == 1
+    assert "Table:" in result.stderr and message in result.stderr and "Traceback" not in result.stderr
+    assert "Table" not in samlite_engine.cli("list", "tables", "-o", "json", check=True).stdout

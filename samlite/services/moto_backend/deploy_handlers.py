@@ -94,7 +94,7 @@ class _Handlers:
 
     # --- the diff ----------------------------------------------------------------------------
     def apply(self, new: Stack | None, old: Stack | None) -> None:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError, ParamValidationError
 
         wanted, before = _cloud(new), _cloud(old)
         step = ""
@@ -117,6 +117,10 @@ class _Handlers:
         except ClientError as exc:
             err = exc.response.get("Error", {})
             raise DeployError(f"{step}: {err.get('Code')}: {err.get('Message')}") from None
+        except KeyError as exc:  # a property CloudFormation requires (a table's KeySchema, ...)
+            raise DeployError(f"{step}: the required property {exc.args[0]} is missing") from None
+        except ParamValidationError as exc:  # a property of the wrong shape
+            raise DeployError(f"{step}: {exc}") from None
 
     def _handler(self, verb: str, rtype: str) -> Callable[[Resource, Resource | None], None]:
         family = rtype.split("::", 2)[1].lower() + "_" + rtype.rsplit("::", 1)[1].lower()
