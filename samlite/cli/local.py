@@ -56,12 +56,12 @@ def local_invoke(function: str | None, template: str | None, event: str | None, 
 
     path = find_template(template)
     if function is None:
-        function = _only_function(path, parameter_overrides)
+        function = _only_function(path)
     data = b"{}" if no_event else read_event(event, payload)
     render(one_shot(function, Path(path), data, "RequestResponse", None, parameter_overrides))
 
 
-def _only_function(path: Any, parameter_overrides: tuple[str, ...]) -> str:
+def _only_function(path: Any) -> str:
     from samlite.errors import UsageError
     from samlite.template.loader import load_template
 

@@ -465,3 +465,18 @@ def test_tracebacks_point_at_the_project_source(samlite_engine: EngineHandle, tm
         assert home + "/code/" not in failed.stdout + failed.stderr
     logs = samlite_engine.cli("logs", "-n", "Hello", "--stack-name", "tb")
     assert f'File "{source}", line 2' in logs.stdout and home + "/code/" not in logs.stdout, logs.stdout
+
+
+def test_dev_streams_tracebacks_with_the_project_source(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    project = hello_project(tmp_path / "hello")
+    source = project / "src" / "app.py"
+    source.write_text("def handler(event, context):\n    raise ValueError('boom')\n")
+    loop = samlite_engine.spawn("dev", "--stack-name", "devtb", cwd=project, COLUMNS="400")
+    try:
+        loop.wait_output("Watching", timeout=30)
+        assert samlite_engine.cli("invoke", "Hello", "--stack-name", "devtb").returncode == 4
+        loop.wait_output(f'File "{source}", line 2', timeout=15)
+        assert str(samlite_engine.home / "code") not in loop.text
+        assert loop.interrupt() == 0
+    finally:
+        loop.close()
