@@ -480,3 +480,27 @@ def test_dev_streams_tracebacks_with_the_project_source(samlite_engine: EngineHa
         assert loop.interrupt() == 0
     finally:
         loop.close()
+
+
+def test_local_invoke_env_vars_file(tmp_path: Path) -> None:
+    project = hello_project(tmp_path / "hello")
+    (project / "template.yaml").write_text(HELLO.replace("      CodeUri: src/\n", "      CodeUri: src/\n"
+                                                         "      Environment:\n        Variables:\n"
+                                                         "          GREETING: hello\n          DEBUG: 'false'\n"))
+    (project / "src" / "app.py").write_text("import os\ndef handler(event, context):\n"
+                                            "    return [os.environ['GREETING'], os.environ['DEBUG'], os.environ.get('EXTRA')]\n")
+    env = project / "env.json"
+    env.write_text(json.dumps({"Parameters": {"GREETING": "hi", "DEBUG": True}, "Hello": {"GREETING": "howdy",
+                                                                                         "EXTRA": "x"}}))
+    result = samlite("local", "invoke", "Hello", "--env-vars", "env.json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["howdy", "true", None]  # EXTRA is not in the template: ignored
+    assert "EXTRA" in result.stderr and "ignored" in result.stderr
+    for content in ("{not json", '["a"]', '{"Hello": "x"}'):
+        env.write_text(content)
+        bad = samlite("local", "invoke", "Hello", "-n", "env.json", cwd=project)
+        assert bad.returncode == 2 and "--env-vars" in bad.stderr, bad.stderr
+    missing = samlite("local", "invoke", "Hello", "-n", "nope.json", cwd=project)
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    pointer = samlite("deploy", "--env-vars", "env.json", cwd=project)
+    assert pointer.returncode == 2 and "samlite local invoke" in pointer.stderr
