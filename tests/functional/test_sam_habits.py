@@ -504,3 +504,16 @@ def test_local_invoke_env_vars_file(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "cannot read" in missing.stderr
     pointer = samlite("deploy", "--env-vars", "env.json", cwd=project)
     assert pointer.returncode == 2 and "samlite local invoke" in pointer.stderr
+
+
+def test_sync_and_dev_guard_another_projects_stack_too(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for project in (first, second):
+        project.mkdir()
+        (project / "template.yaml").write_text(QUEUE_PROJECT)
+    samlite_engine.cli("sync", "--stack-name", "shared", cwd=first, check=True)
+    refused = samlite_engine.cli("sync", "--stack-name", "shared", cwd=second)
+    assert refused.returncode == 1 and "was deployed from" in refused.stderr, refused.stderr
+    assert samlite_engine.cli("sync", "--stack-name", "shared", "--force", cwd=second).returncode == 0
+    stacks = json.loads(samlite_engine.cli("list", "stacks", "-o", "json").stdout)
+    assert [s["template"] for s in stacks] == [str(second / "template.yaml")]
