@@ -517,3 +517,38 @@ def test_sync_and_dev_guard_another_projects_stack_too(samlite_engine: EngineHan
     assert samlite_engine.cli("sync", "--stack-name", "shared", "--force", cwd=second).returncode == 0
     stacks = json.loads(samlite_engine.cli("list", "stacks", "-o", "json").stdout)
     assert [s["template"] for s in stacks] == [str(second / "template.yaml")]
+
+
+def test_in_a_terminal_the_data_loss_is_asked_about(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    import os
+    import pty
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for project in (first, second):
+        project.mkdir()
+        (project / "template.yaml").write_text(QUEUE_PROJECT)
+    samlite_engine.deploy(first / "template.yaml", "asked")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(second)
+        os.execvpe(sys.executable, [sys.executable, "-m", "samlite", "deploy", "--stack-name", "asked"],
+                   samlite_engine.env)
+    drawn = b""
+    answered = False
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+        if not answered and b"Deploy anyway?" in drawn:
+            os.write(fd, b"n\n")
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert answered, drawn
+    assert os.waitstatus_to_exitcode(status) == 0 and b"Deployment cancelled" in drawn, drawn
+    stacks = json.loads(samlite_engine.cli("list", "stacks", "-o", "json").stdout)
+    assert [s["template"] for s in stacks] == [str(first / "template.yaml")]
