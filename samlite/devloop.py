@@ -91,6 +91,7 @@ class DevLoop:
     _code_dirs: set[Path] = field(default_factory=set)
     _broken: set[Path] = field(default_factory=set)
     _names: dict[str, str] = field(default_factory=dict)  # physical function name -> logical id
+    _sources: dict[str, str] = field(default_factory=dict)  # running code dir -> project folder (tracebacks)
     _colours: dict[str, str] = field(default_factory=dict)
     _observer: Any = None
 
@@ -270,6 +271,12 @@ class DevLoop:
             if layer.content_uri and Path(layer.content_uri).is_dir():
                 dirs.add(Path(layer.content_uri).resolve())
         self._code_dirs = dirs
+        from samlite.cli.common import source_paths
+
+        try:
+            self._sources = source_paths(self.client.call("lambdas", "functions", stack=self.stack_name))
+        except SamliteError:
+            pass  # not deployed (yet): log lines keep the paths they have
 
     # --- logs ------------------------------------------------------------------------------
     def _follow_logs(self) -> None:
@@ -300,4 +307,6 @@ class DevLoop:
         name = self._names.get(event["function"], event["function"])
         colour = self._colours.setdefault(name, _COLOURS[len(self._colours) % len(_COLOURS)])
         message = str(event["message"]).rstrip("\n")
+        for code_dir, source in self._sources.items():
+            message = message.replace(code_dir, source)
         self.console.print(f"[{colour}]{escape(name)}[/{colour}] {escape(message)}", soft_wrap=True)

@@ -23,19 +23,21 @@ from samlite.cli.common import TerminalPrompts, parameter_overrides_option, rend
 @parameter_overrides_option
 @click.option("--config-file", default=None, help="SAM configuration file (default: samconfig.toml next to the template).")
 @click.option("--config-env", default="default", show_default=True, help="Environment within the configuration file.")
+@click.option("--force", is_flag=True, help="Deploy even when it replaces a stack deployed from another template, "
+              "or deletes a queue that holds messages (asked in a terminal; required in scripts).")
 def dev(template: str | None, stack_name: str | None, parameter_overrides: tuple[str, ...],
-        config_file: str | None, config_env: str) -> None:
+        config_file: str | None, config_env: str, force: bool) -> None:
     """Deploy, then watch sources and the template: each save rebuilds and hot-swaps what changed.
 
     Logs of every function stream here. Syntax and template errors are shown and the loop keeps
     running. Ctrl-C stops watching and leaves the stack deployed (`samlite delete` removes it).
     """
-    watch(template, stack_name, parameter_overrides, config_file, config_env)
+    watch(template, stack_name, parameter_overrides, config_file, config_env, force=force)
 
 
 def watch(template: str | None, stack_name: str | None, parameter_overrides: tuple[str, ...],
           config_file: str | None, config_env: str, remove_on_exit: bool = False,
-          on_first_deploy: Any = None) -> None:
+          on_first_deploy: Any = None, force: bool = False) -> None:
     """The dev loop, shared by `dev`, `sync --watch` and `local start-api` (which removes its stack
     and stops the engine it started when it ends, as `sam local start-api` leaves nothing behind)."""
     from samlite import ui
@@ -54,7 +56,7 @@ def watch(template: str | None, stack_name: str | None, parameter_overrides: tup
     ready: list[bool] = []
 
     def deploy(current: Any) -> dict[str, Any] | None:
-        result = deploy_stack(current, template_path, stack_name, overrides, False, TerminalPrompts())
+        result = deploy_stack(current, template_path, stack_name, overrides, False, TerminalPrompts(), force=force)
         endpoints = (result or {}).get("endpoints") or []
         if endpoints != shown:  # the URLs to call, again only when they change
             for ep in endpoints:
@@ -107,21 +109,23 @@ def watch(template: str | None, stack_name: str | None, parameter_overrides: tup
 @click.option("--use-container", is_flag=True, help="Accepted for SAM compatibility: samlite builds without containers.")
 @click.option("--config-file", default=None, help="SAM configuration file (default: samconfig.toml next to the template).")
 @click.option("--config-env", default="default", show_default=True, help="Environment within the configuration file.")
+@click.option("--force", is_flag=True, help="Deploy even when it replaces a stack deployed from another template, "
+              "or deletes a queue that holds messages (asked in a terminal; required in scripts).")
 def sync(template: str | None, stack_name: str | None, parameter_overrides: tuple[str, ...], watching: bool,
-         config_file: str | None, config_env: str, **_sam_only: Any) -> None:
+         config_file: str | None, config_env: str, force: bool, **_sam_only: Any) -> None:
     """SAM's `sam sync`: `--watch` is `samlite dev`; without it, one deploy without a change set prompt."""
     from samlite import ui
 
     if watching:
         ui.info("sync --watch is samlite dev: deploy, then hot-swap on every save")
-        watch(template, stack_name, parameter_overrides, config_file, config_env)
+        watch(template, stack_name, parameter_overrides, config_file, config_env, force=force)
         return
     from samlite.client import start_engine
     from samlite.deploying import deploy_stack
 
     template_path, stack_name, overrides = resolve(template, stack_name, parameter_overrides, config_file, config_env)
     client, _ = start_engine()
-    result = deploy_stack(client, template_path, stack_name, overrides, False, TerminalPrompts())
+    result = deploy_stack(client, template_path, stack_name, overrides, False, TerminalPrompts(), force=force)
     if result is not None:
         render_deploy_result(result, "text")
 

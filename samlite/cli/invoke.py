@@ -149,8 +149,10 @@ def render(result: dict[str, Any]) -> None:
 
 
 def one_shot(function: str, template: Path, data: bytes, invocation_type: str, stack_name: str | None,
-             parameter_overrides: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Load + build the template, then run `function` once in a temporary, engine-less runtime."""
+             parameter_overrides: tuple[str, ...] = (), env_vars: str | None = None) -> dict[str, Any]:
+    """Load + build the template, then run `function` once in a temporary, engine-less runtime.
+
+    `env_vars` is SAM's --env-vars file: {"Parameters": {VAR: value}, "<LogicalId>": {VAR: value}}."""
     import asyncio
     import tempfile
 
@@ -174,6 +176,10 @@ def one_shot(function: str, template: Path, data: bytes, invocation_type: str, s
     from samlite.cli.common import warn_python_version
 
     warn_python_version(fn.logical_id, fn.runtime)
+    if env_vars is not None:
+        import dataclasses
+
+        fn = dataclasses.replace(fn, environment=env_overrides(env_vars, fn.logical_id, dict(fn.environment)))
     artifacts = {a.logical_id: a for a in build_stack(stack)}
     if fn.logical_id not in artifacts:
         raise NotFoundError(f"{fn.logical_id}: no artifact was built for this function (S3 code or an image?)")
@@ -191,6 +197,33 @@ def one_shot(function: str, template: Path, data: bytes, invocation_type: str, s
         if fn.code_uri and Path(fn.code_uri).is_dir():
             result["source_paths"] = {f"{code_dir}/": f"{fn.code_uri.rstrip('/')}/"}
         return result
+
+
+def env_overrides(path: str, logical_id: str, environment: dict[str, str]) -> dict[str, str]:
+    """The function's environment with SAM's --env-vars file applied: `Parameters` for every
+    function, then the function's own entry. As in SAM, only variables the template declares are
+    set; others are named in a warning."""
+    from samlite import ui
+    from samlite.errors import UsageError
+
+    try:
+        doc = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise UsageError(f"cannot read --env-vars file {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise UsageError(f"--env-vars file {path} is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
+        raise UsageError(f"--env-vars file {path} must map Parameters or a function's logical id to "
+                         '{"VARIABLE": "value"} objects')
+    given = {**doc.get("Parameters", {}), **doc.get(logical_id, {})}
+    ignored = sorted(k for k in given if k not in environment)
+    if ignored:
+        ui.warn(f"{logical_id}: --env-vars sets {', '.join(ignored)}, which the template does not declare: ignored")
+    out = dict(environment)
+    for key, value in given.items():
+        if key in environment:
+            out[key] = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return out
 
 
 async def _run_once(settings: Any, home: Path, fn: Any, code_dir: Path, layer_dirs: tuple[Path, ...],

@@ -41,10 +41,12 @@ def local_group() -> None:
 @click.option("-e", "--event", "event", default=None, metavar="FILE|-", help="Event JSON file, or - for stdin.")
 @click.option("--payload", default=None, metavar="JSON", help="Event JSON given inline.")
 @click.option("--no-event", is_flag=True, help="Invoke with an empty event ({}), as SAM's flag.")
+@click.option("-n", "--env-vars", "env_vars", default=None, metavar="FILE",
+              help='SAM\'s environment file: {"Parameters": {"VAR": "v"}, "LogicalId": {"VAR": "v"}}.')
 @parameter_overrides_option
 @_container_options
 def local_invoke(function: str | None, template: str | None, event: str | None, payload: str | None,
-                 no_event: bool, parameter_overrides: tuple[str, ...]) -> None:
+                 no_event: bool, env_vars: str | None, parameter_overrides: tuple[str, ...]) -> None:
     """Run FUNCTION from the template's local code once (as `samlite invoke FUNCTION -t FILE`).
 
     FUNCTION may be left out when the template has exactly one function.
@@ -56,12 +58,12 @@ def local_invoke(function: str | None, template: str | None, event: str | None, 
 
     path = find_template(template)
     if function is None:
-        function = _only_function(path, parameter_overrides)
+        function = _only_function(path)
     data = b"{}" if no_event else read_event(event, payload)
-    render(one_shot(function, Path(path), data, "RequestResponse", None, parameter_overrides))
+    render(one_shot(function, Path(path), data, "RequestResponse", None, parameter_overrides, env_vars))
 
 
-def _only_function(path: Any, parameter_overrides: tuple[str, ...]) -> str:
+def _only_function(path: Any) -> str:
     from samlite.errors import UsageError
     from samlite.template.loader import load_template
 

@@ -360,8 +360,9 @@ class _Builder:
                 used = deps_mod.python_for_runtime(spec.runtime)[0]
                 from samlite.pythons import WHERE
 
-                self.warnings.append(BuildWarning(unit.owner, f"no working {spec.runtime} found ({WHERE}); "
-                                                  f"dependencies were installed with {used}"))
+                how = (f"dependencies were installed as {spec.runtime} wheels" if deps_mod.installed_for_runtime(folder)
+                       else f"dependencies were installed with {used}")
+                self.warnings.append(BuildWarning(unit.owner, f"no working {spec.runtime} found ({WHERE}); {how}"))
             dep_files = walk_folder(str(folder), unit.owner, frozenset({"__pycache__"}), use_ignore_file=False)
             for f in dep_files:
                 merged[f.arcname] = ZipSource(f.arcname, path=f.path, executable=f.executable)

@@ -76,6 +76,16 @@ def deps_spec(code_dir: Path, runtime: str | None) -> DepsSpec | None:
                     key=hashlib.sha256(blob).hexdigest())
 
 
+def _targeted_mark(folder: Path) -> Path:
+    """Beside a cache entry (not in it, so it is not zipped): installed as wheels for the version."""
+    return folder.with_name(folder.name + ".python-version")
+
+
+def installed_for_runtime(folder: Path) -> bool:
+    """Whether a pip cache entry was installed for the Runtime's version without its interpreter."""
+    return _targeted_mark(folder).is_file()
+
+
 def python_for_runtime(runtime: str) -> tuple[str, bool]:
     """The interpreter for a Python runtime: `(path, exact)`; sys.executable when none is found
     (PATH, pyenv's versions, uv's Pythons, /usr/local/bin, /usr/bin: see samlite.pythons)."""
@@ -157,7 +167,11 @@ def _run_with_status(cmd: list[str], cwd: Path, env: dict[str, str], owner: str,
 
 
 def ensure_deps(spec: DepsSpec, cache_dir: Path, owner: str) -> tuple[Path, bool]:
-    """Return `(folder, installed_now)`; runs pip or npm only when the cache has no entry."""
+    """Return `(folder, installed_now)`; runs pip or npm only when the cache has no entry.
+
+    pip installs for the Runtime's Python version: with that interpreter when one is found, else
+    with this one asking for wheels of that version (`--python-version`); only when no such wheels
+    exist does it install for this interpreter's version (the builder then warns)."""
     final = cache_dir / spec.key
     if final.is_dir():
         return final, False
@@ -165,10 +179,22 @@ def ensure_deps(spec: DepsSpec, cache_dir: Path, owner: str) -> tuple[Path, bool
     tmp = Path(tempfile.mkdtemp(prefix=f".{spec.key[:16]}.", suffix=".tmp", dir=cache_dir))
     try:
         if spec.tool == "pip":
-            python, _ = python_for_runtime(spec.runtime)
-            _run([python, "-m", "pip", "install", "-r", str(spec.source_dir / PIP_MANIFEST),
-                  "--target", str(tmp), "--no-compile", "--disable-pip-version-check", "--no-input"],
-                 cwd=spec.source_dir, owner=owner, tool="pip")
+            python, exact = python_for_runtime(spec.runtime)
+            install = [python, "-m", "pip", "install", "-r", str(spec.source_dir / PIP_MANIFEST),
+                       "--target", str(tmp), "--no-compile", "--disable-pip-version-check", "--no-input"]
+            wanted = spec.runtime.removeprefix("python")
+            _targeted_mark(final).unlink(missing_ok=True)
+            if exact or not re.fullmatch(r"\d+\.\d+", wanted):
+                _run(install, cwd=spec.source_dir, owner=owner, tool="pip")
+            else:
+                try:
+                    _run(install + ["--python-version", wanted, "--only-binary=:all:", "--implementation", "cp"],
+                         cwd=spec.source_dir, owner=owner, tool="pip")
+                    _targeted_mark(final).write_text(wanted)
+                except BuildError:  # a dependency without wheels for that version: build it here
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    tmp.mkdir()
+                    _run(install, cwd=spec.source_dir, owner=owner, tool="pip")
         else:
             shutil.copy2(spec.source_dir / NPM_MANIFEST, tmp / NPM_MANIFEST)
             for side in _NPM_SIDE_FILES:

@@ -421,6 +421,8 @@ def test_pip_falls_back_to_current_python_with_warning(tmp_path: Path, cache: Pa
     assert "tinydep/__init__.py" in names(result[0].path)
     assert [w.logical_id for w in result.warnings] == ["F"]
     assert "no working python3.99 found (PATH, pyenv's versions" in result.warnings[0].message
+    # A pure-Python wheel fits any version: installed for 3.99 itself, not for this interpreter.
+    assert "dependencies were installed as python3.99 wheels" in result.warnings[0].message
 
 
 def test_pip_failure_names_function_and_shows_pip_output(tmp_path: Path, cache: Path) -> None:
@@ -648,3 +650,31 @@ def test_pip_shows_a_live_status_line_only_in_a_terminal(tmp_path: Path, wheelho
     assert b"\rF: pip " in drawn and b" s)" in drawn, drawn  # what runs, and for how long
     assert b"\x1b" not in drawn  # TERM=dumb: no escape codes, only carriage returns
     assert b"tinydep" in drawn and b"F.zip" in drawn  # the step named, then the artifact table
+
+
+def test_pip_falls_back_to_this_interpreter_when_no_wheel_fits_the_runtime(tmp_path: Path, cache: Path) -> None:
+    import base64
+    import hashlib
+    import sysconfig
+
+    # A wheel only for this interpreter's version and platform: nothing fits python3.99.
+    tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    platform_tag = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    files = {"cponly/__init__.py": "VALUE = 1\n",
+             "cponly-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: cponly\nVersion: 1.0\n",
+             "cponly-1.0.dist-info/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\n"
+                                           f"Tag: {tag}-{tag}-{platform_tag}\n"}
+    record = [f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},"
+              f"{len(text.encode())}" for name, text in files.items()]
+    files["cponly-1.0.dist-info/RECORD"] = "\n".join(record + ["cponly-1.0.dist-info/RECORD,,"]) + "\n"
+    with zipfile.ZipFile(wheels / f"cponly-1.0-{tag}-{tag}-{platform_tag}.whl", "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    code = tmp_path / "c"
+    write(code / "app.py")
+    write(code / "requirements.txt", f"--no-index\n--find-links {wheels}\ncponly\n")
+    result = build_stack(stack(tmp_path, fn("F", code, runtime="python3.99")), cache_dir=cache)
+    assert "cponly/__init__.py" in names(result[0].path)
+    assert f"dependencies were installed with {sys.executable}" in result.warnings[0].message

@@ -465,3 +465,90 @@ def test_tracebacks_point_at_the_project_source(samlite_engine: EngineHandle, tm
         assert home + "/code/" not in failed.stdout + failed.stderr
     logs = samlite_engine.cli("logs", "-n", "Hello", "--stack-name", "tb")
     assert f'File "{source}", line 2' in logs.stdout and home + "/code/" not in logs.stdout, logs.stdout
+
+
+def test_dev_streams_tracebacks_with_the_project_source(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    project = hello_project(tmp_path / "hello")
+    source = project / "src" / "app.py"
+    source.write_text("def handler(event, context):\n    raise ValueError('boom')\n")
+    loop = samlite_engine.spawn("dev", "--stack-name", "devtb", cwd=project, COLUMNS="400")
+    try:
+        loop.wait_output("Watching", timeout=30)
+        assert samlite_engine.cli("invoke", "Hello", "--stack-name", "devtb").returncode == 4
+        loop.wait_output(f'File "{source}", line 2', timeout=15)
+        assert str(samlite_engine.home / "code") not in loop.text
+        assert loop.interrupt() == 0
+    finally:
+        loop.close()
+
+
+def test_local_invoke_env_vars_file(tmp_path: Path) -> None:
+    project = hello_project(tmp_path / "hello")
+    (project / "template.yaml").write_text(HELLO.replace("      CodeUri: src/\n", "      CodeUri: src/\n"
+                                                         "      Environment:\n        Variables:\n"
+                                                         "          GREETING: hello\n          DEBUG: 'false'\n"))
+    (project / "src" / "app.py").write_text("import os\ndef handler(event, context):\n"
+                                            "    return [os.environ['GREETING'], os.environ['DEBUG'], os.environ.get('EXTRA')]\n")
+    env = project / "env.json"
+    env.write_text(json.dumps({"Parameters": {"GREETING": "hi", "DEBUG": True}, "Hello": {"GREETING": "howdy",
+                                                                                         "EXTRA": "x"}}))
+    result = samlite("local", "invoke", "Hello", "--env-vars", "env.json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["howdy", "true", None]  # EXTRA is not in the template: ignored
+    assert "EXTRA" in result.stderr and "ignored" in result.stderr
+    for content in ("{not json", '["a"]', '{"Hello": "x"}'):
+        env.write_text(content)
+        bad = samlite("local", "invoke", "Hello", "-n", "env.json", cwd=project)
+        assert bad.returncode == 2 and "--env-vars" in bad.stderr, bad.stderr
+    missing = samlite("local", "invoke", "Hello", "-n", "nope.json", cwd=project)
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    pointer = samlite("deploy", "--env-vars", "env.json", cwd=project)
+    assert pointer.returncode == 2 and "samlite local invoke" in pointer.stderr
+
+
+def test_sync_and_dev_guard_another_projects_stack_too(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for project in (first, second):
+        project.mkdir()
+        (project / "template.yaml").write_text(QUEUE_PROJECT)
+    samlite_engine.cli("sync", "--stack-name", "shared", cwd=first, check=True)
+    refused = samlite_engine.cli("sync", "--stack-name", "shared", cwd=second)
+    assert refused.returncode == 1 and "was deployed from" in refused.stderr, refused.stderr
+    assert samlite_engine.cli("sync", "--stack-name", "shared", "--force", cwd=second).returncode == 0
+    stacks = json.loads(samlite_engine.cli("list", "stacks", "-o", "json").stdout)
+    assert [s["template"] for s in stacks] == [str(second / "template.yaml")]
+
+
+def test_in_a_terminal_the_data_loss_is_asked_about(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    import os
+    import pty
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for project in (first, second):
+        project.mkdir()
+        (project / "template.yaml").write_text(QUEUE_PROJECT)
+    samlite_engine.deploy(first / "template.yaml", "asked")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(second)
+        os.execvpe(sys.executable, [sys.executable, "-m", "samlite", "deploy", "--stack-name", "asked"],
+                   samlite_engine.env)
+    drawn = b""
+    answered = False
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+        if not answered and b"Deploy anyway?" in drawn:
+            os.write(fd, b"n\n")
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert answered, drawn
+    assert os.waitstatus_to_exitcode(status) == 0 and b"Deployment cancelled" in drawn, drawn
+    stacks = json.loads(samlite_engine.cli("list", "stacks", "-o", "json").stdout)
+    assert [s["template"] for s in stacks] == [str(first / "template.yaml")]

@@ -47,7 +47,7 @@ def test_runtimes_samlite_cannot_run_deploy_with_a_warning(samlite_engine: Engin
     invoked = samlite_engine.cli("invoke", "JavaFunction", "--stack-name", "java")
     assert invoked.returncode == 4, invoked.stderr
     error = json.loads(invoked.stdout)
-    assert error["errorType"] == "Runtime.InvalidRuntime" and "java25" in error["errorMessage"]
+    assert error["errorType"] == "Runtime.InvalidRuntime" and WARNING in error["errorMessage"]
     go = samlite_engine.cli("invoke", "GoFunction", "--stack-name", "java")
     assert go.returncode == 4, go.stderr
     assert "bootstrap" in go.stdout, go.stdout

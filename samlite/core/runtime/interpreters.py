@@ -143,7 +143,8 @@ def _resolve_runtime_api(runtime: str) -> Interpreter:
     match = _NODE_RUNTIME.match(runtime)
     if not match:
         raise UnsupportedRuntime(
-            f"runtime {runtime!r} is not supported by samlite (python3.x, nodejs*.x and provided.* run)")
+            f"runtime {runtime} is not emulated by samlite: the function is deployed but cannot be invoked "
+            "locally (python3.x, nodejs*.x and provided.* with a bootstrap run)")
     wanted = int(match.group(1))
     node = shutil.which(f"node{wanted}") or shutil.which("node")
     major = _node_major(node) if node else None
