@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/python -m samlite.demo
 
-test: $(VENV)/.installed
+# The quality gate first (ruff, mypy), then the whole suite.
+test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check samlite tests bench
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[test,bench]'

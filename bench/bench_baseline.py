@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_runtime import pipe_row  # noqa: E402
-from bench.common import Row, median, pct, print_table  # noqa: E402
+from bench.bench_runtime import pipe_row
+from bench.common import Row, median, pct, print_table
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
 

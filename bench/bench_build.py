@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Row, print_table  # noqa: E402
+from bench.common import Row, print_table
 
 FUNCTIONS = 5
 TARGET_MS = 300.0

@@ -16,8 +16,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_sqs import _client, start_engine, start_moto  # noqa: E402
-from bench.common import Row, pct, print_table, vm_rss_mb  # noqa: E402
+from bench.bench_sqs import _client, start_engine, start_moto
+from bench.common import Row, pct, print_table, vm_rss_mb
 
 
 def _table(ddb: Any, name: str) -> None:
@@ -56,8 +56,8 @@ def dynamodb(url: str, sizes: list[int], n: int) -> dict[int, tuple[float, float
     for size in sizes:
         _fill(ddb, name, filled, size)
         filled = size
-        put = _p50(lambda i: ddb.put_item(TableName=name, Item={"pk": {"S": f"k{size}-{i}"}, "v": {"S": "x" * 100}}), n)
-        get = _p50(lambda i: ddb.get_item(TableName=name, Key={"pk": {"S": f"fill-{abs(i) % size}"}}), n)
+        put = _p50(lambda i, size=size: ddb.put_item(TableName=name, Item={"pk": {"S": f"k{size}-{i}"}, "v": {"S": "x" * 100}}), n)
+        get = _p50(lambda i, size=size: ddb.get_item(TableName=name, Key={"pk": {"S": f"fill-{abs(i) % size}"}}), n)
         out[size] = (*put, *get)
     return out
 
@@ -74,8 +74,8 @@ def s3(url: str, counts: list[int], n: int, big_mb: int, big_reps: int) -> tuple
         for i in range(have, count):
             client.put_object(Bucket=bucket, Key=f"fill/{i}", Body=body)
         have = count
-        put = _p50(lambda i: client.put_object(Bucket=bucket, Key=f"k/{count}/{i}", Body=body), n)[0]
-        get = _p50(lambda i: client.get_object(Bucket=bucket, Key=f"fill/{abs(i) % count}")["Body"].read(), n)[0]
+        put = _p50(lambda i, count=count: client.put_object(Bucket=bucket, Key=f"k/{count}/{i}", Body=body), n)[0]
+        get = _p50(lambda i, count=count: client.get_object(Bucket=bucket, Key=f"fill/{abs(i) % count}")["Body"].read(), n)[0]
         out[count] = (put, get)
     big = os.urandom(big_mb * 1024 * 1024)
     rates = []

@@ -33,8 +33,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_gateway import HANDLER, TEMPLATE, _warm, load  # noqa: E402
-from bench.common import ROOT, Row, median, print_table  # noqa: E402
+from bench.bench_gateway import HANDLER, TEMPLATE, _warm, load
+from bench.common import ROOT, Row, median, print_table
 
 STACKS = 10
 INVOCATIONS = 100_000

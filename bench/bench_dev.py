@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Row, median, pct, print_table, samlite_cmd  # noqa: E402
+from bench.common import Row, median, pct, print_table, samlite_cmd
 
 SAVE_TARGET_MS = 1000.0
 DEMO_TARGET_S = 60.0

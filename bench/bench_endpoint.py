@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Row, machine, pct, print_table  # noqa: E402
-from samlite.testing import EngineHandle  # noqa: E402
+from bench.common import Row, machine, pct, print_table
+from samlite.testing import EngineHandle
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'

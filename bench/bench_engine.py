@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, Row, median, print_table, samlite_cmd, temp_engine_env  # noqa: E402
+from bench.common import ROOT, Row, median, print_table, samlite_cmd, temp_engine_env
 
 STACK = """\
 Transform: AWS::Serverless-2016-10-31

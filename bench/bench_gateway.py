@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Row, machine, pct, print_table  # noqa: E402
+from bench.common import Row, machine, pct, print_table
 
 HANDLER = '''\
 def handler(event, context):

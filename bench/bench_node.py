@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Row, print_table, warm_and_cold  # noqa: E402
-from samlite.config import Settings  # noqa: E402
-from samlite.core.invoke import InvokeService  # noqa: E402
-from samlite.core.runtime import FunctionSpec  # noqa: E402
-from samlite.core.store import Store  # noqa: E402
+from bench.common import Row, print_table, warm_and_cold
+from samlite.config import Settings
+from samlite.core.invoke import InvokeService
+from samlite.core.runtime import FunctionSpec
+from samlite.core.store import Store
 
 NODE_APP = "exports.handler = async (event) => ({ ok: true, pid: process.pid });\n"
 

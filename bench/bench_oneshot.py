@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Row, median, print_table, samlite_cmd  # noqa: E402
+from bench.common import Row, median, print_table, samlite_cmd
 
 HANDLER = "def handler(event, context):\n    return {'ok': True, 'name': event.get('name')}\n"
 TEMPLATE = """\

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Row, print_table  # noqa: E402
+from bench.common import Row, print_table
 
 
 def docker_status() -> str:

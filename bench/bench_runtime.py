@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Row, pct, print_table, warm_and_cold  # noqa: E402
-from samlite.config import Settings  # noqa: E402
-from samlite.core.invoke import InvokeService  # noqa: E402
-from samlite.core.runtime import FunctionSpec  # noqa: E402
-from samlite.core.store import Store  # noqa: E402
+from bench.common import Row, pct, print_table, warm_and_cold
+from samlite.config import Settings
+from samlite.core.invoke import InvokeService
+from samlite.core.runtime import FunctionSpec
+from samlite.core.store import Store
 
 TRIVIAL = "import os\ndef handler(event, context):\n    return {'pid': os.getpid()}\n"
 ECHO_CHILD = ("import socket,sys\ns=socket.socket(fileno=int(sys.argv[1]))\n"

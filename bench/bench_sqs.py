@@ -136,7 +136,7 @@ def wake_latency_ms(url: str, rounds: int) -> float:
     for _ in range(rounds):
         result: dict[str, float] = {}
 
-        def receive() -> None:
+        def receive(result: dict[str, float] = result) -> None:
             got = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=20).get("Messages", [])
             result["t"] = time.perf_counter()
             if got:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Row, print_table  # noqa: E402
+from bench.common import Row, print_table
 
 # `sam validate` and `sam build` on this machine (the performance budget in docs/performance.md); SAM CLI is not installed here.
 SAM_CLI = "SAM CLI (quoted)"

@@ -300,7 +300,7 @@ def start_engine(settings: Settings | None = None) -> tuple[EngineClient, bool]:
 
 def _spawn(settings: Settings) -> subprocess.Popen[bytes]:
     try:
-        log = open(settings.log_path, "ab")
+        log = settings.log_path.open("ab")
     except OSError as exc:
         raise home_error(settings, exc) from None
     with log:

@@ -79,7 +79,7 @@ class Demo:
                              f"{result.stderr.strip()}\n{result.stdout.strip()}")
         return result
 
-    def step(self, title: str, fn: Callable[[], None]) -> None:
+    def step(self, title: str, fn: Callable[[], object]) -> None:
         console.rule(f"[bold]{title}", align="left")
         started = time.monotonic()
         try:
@@ -87,7 +87,7 @@ class Demo:
         except StepFailed:
             self.timings.append((title, time.monotonic() - started, False))
             raise
-        except Exception as exc:  # noqa: BLE001 - any surprise fails this step, with its message
+        except Exception as exc:  # any surprise fails this step, with its message
             self.timings.append((title, time.monotonic() - started, False))
             raise StepFailed(f"{type(exc).__name__}: {exc}") from exc
         elapsed = time.monotonic() - started
@@ -160,6 +160,10 @@ class Demo:
         self.samlite("delete", "--stack-name", stack, "--no-prompts")
         self.deployed.remove(stack)
 
+    def delete_all(self) -> None:
+        for stack in (SQS_STACK, API_STACK):
+            self.delete(stack)
+
     def cleanup(self) -> None:
         """Best effort: remove what is still deployed, stop the engine."""
         for stack in list(self.deployed):
@@ -186,7 +190,7 @@ class Demo:
         self.step("sqs-lambda: list queues", lambda: self.list_queues(sqs))
         self.step("apigw-comprehend: deploy", lambda: outputs.update(self.deploy(api, API_STACK)))
         self.step("apigw-comprehend: POST two sentences", lambda: self.detect_sentiment(outputs["SentimentApiUrl"]))
-        self.step("Delete both stacks", lambda: (self.delete(SQS_STACK), self.delete(API_STACK)))
+        self.step("Delete both stacks", self.delete_all)
         self.step("Stop the engine", lambda: self.samlite("engine", "stop"))
 
     def summary(self, ok: bool, total: float) -> None:

@@ -47,7 +47,7 @@ def _release(path: str) -> list[int]:
 
 def _candidates(runtime: str, wanted: tuple[int, int]) -> list[str]:
     name = f"python{wanted[0]}.{wanted[1]}"
-    found = [shutil.which(runtime)]
+    found = [path for path in (shutil.which(runtime),) if path]
     root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
     # Newest patch release first: 3.12.10 before 3.12.9.
     pyenv = glob.glob(os.path.join(root, "versions", f"{wanted[0]}.{wanted[1]}.*", "bin", name))
@@ -57,7 +57,8 @@ def _candidates(runtime: str, wanted: tuple[int, int]) -> list[str]:
         try:
             out = subprocess.run([uv, "python", "find", f"{wanted[0]}.{wanted[1]}"], capture_output=True, text=True,
                                  timeout=10)
-            found.append(out.stdout.strip() if out.returncode == 0 else None)
+            if out.returncode == 0:
+                found.append(out.stdout.strip())
         except (OSError, subprocess.SubprocessError):
             pass
     found += [os.path.join(folder, name) for folder in ("/usr/local/bin", "/usr/bin")]

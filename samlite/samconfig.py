@@ -31,16 +31,14 @@ def read(path: Path, env: str, command: str) -> dict[str, Any]:
     """The merged parameters for `command` in `env` (global first, command on top)."""
     if not path.exists():
         return {}
+    import yaml  # here: most commands never read a YAML samconfig
+
     try:
         if path.suffix in (".yaml", ".yml"):
-            import yaml
-
             data = yaml.safe_load(path.read_text()) or {}
         else:
             data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{path}: not a valid SAM configuration file: {exc}") from None
-    except Exception as exc:  # yaml errors
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
         raise UsageError(f"{path}: not a valid SAM configuration file: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: not a valid SAM configuration file")

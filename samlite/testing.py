@@ -57,16 +57,15 @@ class EngineHandle:
     def start(self, timeout: float = 20.0) -> "EngineHandle":
         self.home.mkdir(parents=True, exist_ok=True)
         engine_json = self.home / "engine.json"
-        log = open(self.home / "engine.log", "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "samlite.engine", "--daemon"],
-            env=self.env,
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+        with (self.home / "engine.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "samlite.engine", "--daemon"],
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -95,7 +95,11 @@ def current_urls(value: Any, info: dict[str, Any]) -> Any:
 
 for _name, (_fetch, _columns) in LISTINGS.items():
     _listing(_name, _fetch, _columns)
+def _cloud_rows(kind: str) -> Callable[[EngineClient, str | None], Rows]:
+    return lambda client, stack: client.cloud.list(kind, stack)
+
+
 for _name, _columns in CLOUD_LISTINGS.items():
-    _listing(_name, lambda c, s, kind=_name: c.cloud.list(kind, s), _columns)
+    _listing(_name, _cloud_rows(_name), _columns)
 # SAM's name for the same listing.
 list_group.add_command(list_group.commands["outputs"], "stack-outputs")

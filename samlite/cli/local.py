@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -77,7 +77,7 @@ def _only_function(path: Any) -> str:
 
 
 def _server_options(fn: Any) -> Any:
-    for decorator in reversed([
+    decorators: list[Callable[[Any], Any]] = [
         template_option,
         click.option("--stack-name", "stack_name", default=None,
                      help="The stack to run the template as (default: <project folder>-local)."),
@@ -88,7 +88,8 @@ def _server_options(fn: Any) -> Any:
         click.option("--config-file", default=None, help="SAM configuration file."),
         click.option("--config-env", default="default", show_default=True, help="Environment in the configuration file."),
         _container_options,
-    ]):
+    ]
+    for decorator in reversed(decorators):
         fn = decorator(fn)
     return fn
 

@@ -59,6 +59,7 @@ def send_message(queue: str, stdin_marker: str | None, stack_name: str | None, b
             raise UsageError(f"{body_file} is not UTF-8 text; SQS bodies are text") from None
     elif stdin_marker == "-":
         body = sys.stdin.read()
+    assert body is not None  # exactly one source was given
     attrs: dict[str, Any] = dict(parse_attribute(a) for a in attributes)
     client = connect()
     result = client.queues.send_message(queue, body, stack_name, attributes=attrs or None,

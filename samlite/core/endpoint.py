@@ -95,17 +95,17 @@ class AwsApp:
             prefix, _, action = target.partition(".")
             service = self._by_target.get(prefix)
             return Route(service, "json", action, target, foreign=service is None)
-        for prefix, service in self._by_path:
-            if request.path.startswith(prefix):
-                return Route(service, "rest", "")
+        for path_prefix, path_service in self._by_path:
+            if request.path.startswith(path_prefix):
+                return Route(path_service, "rest", "")
         scope = signing_scope(request)
         if scope is not None and scope not in self._by_scope:
             return Route(None, "rest", "", foreign=True)
         known = self._by_scope.get(scope) if scope else self._query_default
         if known is not None and known.handle_query is None:
             return Route(known, "rest", "")
-        action = _form(request).get("Action")
-        return Route(known if action is not None else None, "query", action or "")
+        query_action = _form(request).get("Action")
+        return Route(known if query_action is not None else None, "query", query_action or "")
 
     def foreign(self, head: Request) -> bool:
         """Whether the fallback answers this request; decided from its head, before the body is read."""

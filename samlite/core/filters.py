@@ -142,10 +142,7 @@ def _match_one(alt: Any, value: Any) -> bool:
         number = _number(value)
         if number is None:
             return False
-        for i in range(0, len(arg), 2):
-            if not _compare(number, arg[i], float(arg[i + 1])):
-                return False
-        return True
+        return all(_compare(number, arg[i], float(arg[i + 1])) for i in range(0, len(arg), 2))
     if op == "wildcard":
         import fnmatch
 

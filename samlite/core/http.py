@@ -333,10 +333,11 @@ class DirectHttpProtocol(LazyKeepAliveProtocol):
         request = RawRequest(self.parser.get_method().decode("ascii"), parsed.path, parsed.query or b"",
                              self.headers, bytes(lane), self.client, self.server, version)
         previous = self.cycle
-        cycle = self.cycle = _DirectCycle(version != "1.0" and self.parser.should_keep_alive())
+        cycle = _DirectCycle(version != "1.0" and self.parser.should_keep_alive())
+        self.cycle = cycle  # type: ignore[assignment]  # duck-types the parts of uvicorn's cycle it reads
         try:
             taken = self.app.direct(request, lambda status, headers, body: self._respond(cycle, status, headers, body))
-        except Exception:  # noqa: BLE001 - the ASGI path answers instead, unless an answer went out
+        except Exception:  # the ASGI path answers instead, unless an answer went out
             logger.exception("direct lane failed; serving through ASGI")
             taken = cycle.response_complete
         if taken:

@@ -20,7 +20,7 @@ import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable
 
 from samlite.config import Settings
 from samlite.core.aws_api import new_request_id
@@ -167,7 +167,7 @@ class _Deadlines:
 
 class InvokeService:
     def __init__(self, settings: Settings, store: Store, aws_endpoint_url: str,
-                 functions: Mapping[str, FunctionSpec]) -> None:
+                 functions: dict[str, FunctionSpec]) -> None:
         self.settings = settings
         self.store = store
         self.functions = functions
@@ -319,7 +319,7 @@ class InvokeService:
             self._leave(spec)
             try:
                 result = task.result()
-            except Exception as exc:  # noqa: BLE001 - the caller is owed an answer
+            except Exception as exc:  # the caller is owed an answer
                 log.exception("invocation %s: reporting the worker's death failed", request_id)
                 result = self._platform_failure(spec, request_id, source, str(exc), "Runtime.Unknown", concurrency)
             done(result)

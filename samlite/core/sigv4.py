@@ -180,12 +180,12 @@ def verify(method: str, raw_path: str, query: str, headers: list[tuple[str, str]
 
     head = "\n".join((method.upper(), canonical_uri(raw_path), canonical_query(pairs),
                       _canonical_headers(headers, signed), ";".join(signed)))
-    key = signing_key(secret, date, region, service)
+    signing = signing_key(secret, date, region, service)
     for payload_hash in payload_hashes:
         canonical = f"{head}\n{payload_hash}"
         string_to_sign = "\n".join((ALGORITHM, amz_date, f"{date}/{region}/{service}/aws4_request",
                                     hashlib.sha256(canonical.encode()).hexdigest()))
-        expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        expected = hmac.new(signing, string_to_sign.encode(), hashlib.sha256).hexdigest()
         if hmac.compare_digest(expected, signature):
             break
     else:

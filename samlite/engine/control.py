@@ -66,7 +66,7 @@ class ControlApp:
         except SamliteError as exc:
             await respond_json(send, 200, _error(type(exc).__name__, exc.message, int(exc.exit_code), exc.hint))
             return
-        except Exception as exc:  # noqa: BLE001 - report, keep the engine up
+        except Exception as exc:  # report, keep the engine up
             log.exception("control call %s.%s failed", service, method)
             await respond_json(send, 500, _error("InternalError", f"{type(exc).__name__}: {exc}", 1))
             return

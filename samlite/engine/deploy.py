@@ -278,16 +278,16 @@ class Deployer:
                 raise DeployError(f"{q.logical_id}: queue {q.name!r} already exists (created by {owner})")
         queues_by_arn = {q.arn: q for q in new.queues.values()}
         for m in new.mappings.values():
-            fn = new.functions.get(m.function)
-            if fn is None:
+            target = new.functions.get(m.function)
+            if target is None:
                 raise DeployError(f"{m.logical_id}: target function {m.function!r} is not in the stack")
-            q = queues_by_arn.get(m.event_source_arn)
-            attributes = _queue_attributes(q) if q else self._stored_queue_attributes(m.event_source_arn)
+            source = queues_by_arn.get(m.event_source_arn)
+            attributes = _queue_attributes(source) if source else self._stored_queue_attributes(m.event_source_arn)
             if attributes is None:
                 raise DeployError(f"{m.logical_id}: event source {m.event_source_arn} does not exist",
                                   hint="Create the queue in this stack or another deployed stack first.")
             # Checked again here because the queue may live in another stack the template cannot see.
-            message = EsmManager.check_mapping(fn.timeout, attributes, _mapping_config(m))
+            message = EsmManager.check_mapping(target.timeout, attributes, _mapping_config(m))
             if message:
                 raise DeployError(f"{m.logical_id}: InvalidParameterValueException: {message}")
 

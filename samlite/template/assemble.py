@@ -83,7 +83,7 @@ class Assembler:
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
                 self._cannot(lid, exc)
         # Generated queues (EventInvokeConfig destinations) exist before functions refer to them.
-        for lid, entry in entries.items():
+        for entry in entries.values():
             if entry.generated and entry.type == "AWS::SQS::Queue":
                 self._queue(entry)
         for lid, entry in entries.items():
@@ -264,7 +264,7 @@ class Assembler:
         runtime = props.get("Runtime")
         if isinstance(runtime, str) and checks.NOT_EMULATED_RUNTIME.fullmatch(runtime):
             self.b._warn_not_emulated(lid, checks.not_emulated_runtime(runtime), (lid, ("Properties", "Runtime")))
-        elif inline is None and checks.without_bootstrap(runtime, code_uri):
+        elif isinstance(runtime, str) and inline is None and checks.without_bootstrap(runtime, code_uri):
             self.b._warn_not_emulated(lid, checks.not_emulated_runtime(
                 runtime, f" (no executable bootstrap in {code_uri})"), (lid, ("Properties", "Runtime")))
         if code_uri and inline is None and props.get("PackageType", "Zip") == "Zip":
@@ -315,7 +315,7 @@ class Assembler:
             if isinstance(item, dict) and isinstance(item.get("Ref"), str) and item["Ref"] in self.layers:
                 out.append(item["Ref"])
                 continue
-            local = next((l.logical_id for l in self.layers.values() if l.arn == value), None)
+            local = next((layer.logical_id for layer in self.layers.values() if layer.arn == value), None)
             out.append(local or str(value))
         return tuple(out)
 
@@ -492,6 +492,7 @@ class Assembler:
         key = "RestApiId" if etype == "Api" else "ApiId"
         target = eprops.get(key)
         implicit = "ServerlessRestApi" if etype == "Api" else "ServerlessHttpApi"
+        api_lid: str | None
         if target is None:
             api_lid = implicit
         else:

@@ -286,7 +286,7 @@ class Resolver:
                 try:
                     value = self.lookup(name)
                 except IntrinsicError:
-                    raise IntrinsicError(self._unknown(name, f"Fn::Sub variable '${{{name}}}' refers"))
+                    raise IntrinsicError(self._unknown(name, f"Fn::Sub variable '${{{name}}}' refers")) from None
             if isinstance(value, list):
                 raise IntrinsicError(f"Fn::Sub variable '${{{name}}}' is a list, not a string")
             if isinstance(value, bool):
@@ -371,11 +371,11 @@ class Resolver:
 
     def _and(self, arg: Any, path: Path) -> bool:
         items = self._args(arg, "Fn::And", tuple(range(2, 11)))
-        return all([self.evaluate_condition(c, path + (i,)) for i, c in enumerate(items)])
+        return all(self.evaluate_condition(c, path + (i,)) for i, c in enumerate(items))
 
     def _or(self, arg: Any, path: Path) -> bool:
         items = self._args(arg, "Fn::Or", tuple(range(2, 11)))
-        return any([self.evaluate_condition(c, path + (i,)) for i, c in enumerate(items)])
+        return any(self.evaluate_condition(c, path + (i,)) for i, c in enumerate(items))
 
     # --- the rest
 

@@ -48,7 +48,7 @@ class LList(list):
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class TemplateLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class TemplateLoader(_BaseLoader):
     """SafeLoader (C parser when available) with CFN tags, line tracking and no timestamps."""
 
 
@@ -75,7 +75,7 @@ def _construct_map(loader: yaml.constructor.SafeConstructor, node: yaml.MappingN
             hash(key)
         except TypeError:
             raise yaml.constructor.ConstructorError(
-                None, None, "found an unhashable (complex) mapping key", key_node.start_mark)
+                None, None, "found an unhashable (complex) mapping key", key_node.start_mark) from None
         if key in result and index >= first_own:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key '{key}' (first defined on line {result.key_lines[key]})",
@@ -121,6 +121,7 @@ def _make_tag_constructor(key: str) -> Any:
         elif isinstance(node, yaml.SequenceNode):
             value = _construct_seq(loader, node)
         else:
+            assert isinstance(node, yaml.MappingNode)  # the YAML node kinds are scalar, sequence, mapping
             value = _construct_map(loader, node)
         out = LDict({key: value})
         out.line = _line(node)

@@ -305,7 +305,7 @@ def _from_value(hint: Any, value: Any) -> Any:
         for arg in args:
             if arg is not type(None):
                 return _from_value(arg, value)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return from_dict(hint, value)
     if origin is tuple:
         return tuple(_from_value(args[0], v) for v in value) if args else tuple(value)

@@ -268,11 +268,11 @@ class Builder:
                     problems.append(f"{item!r} is not a number")
                     number = None
                 if number is not None:
-                    low, high = spec.get("MinValue"), spec.get("MaxValue")
-                    if low is not None and _num(low) is not None and number < _num(low):
-                        problems.append(f"{item} is less than MinValue {low}")
-                    if high is not None and _num(high) is not None and number > _num(high):
-                        problems.append(f"{item} is greater than MaxValue {high}")
+                    low, high = _num(spec.get("MinValue")), _num(spec.get("MaxValue"))
+                    if low is not None and number < low:
+                        problems.append(f"{item} is less than MinValue {spec['MinValue']}")
+                    if high is not None and number > high:
+                        problems.append(f"{item} is greater than MaxValue {spec['MaxValue']}")
             if isinstance(allowed, list) and item not in [_scalar_text(a) for a in allowed]:
                 problems.append(f"{item!r} is not one of the AllowedValues "
                                 f"{[_scalar_text(a) for a in allowed]}")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+from samlite.template.cloud import INERT_TYPES
+from samlite.template.cloud import TYPES as CLOUD_TYPES
+
 
 def _published_types() -> frozenset[str]:
     text = (Path(__file__).with_name("resource_types.txt")).read_text()
     return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
-
-from samlite.template.cloud import INERT_TYPES
-from samlite.template.cloud import TYPES as CLOUD_TYPES
 
 EMULATED = frozenset({
     "AWS::Serverless::Function", "AWS::Lambda::Function", "AWS::SQS::Queue",

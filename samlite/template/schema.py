@@ -180,7 +180,7 @@ def _resource_schema() -> dict[str, Any]:
 
 
 def _globals_function() -> dict[str, Any]:
-    return {"type": "object", "properties": {k: v for k, v in FUNCTION_COMMON.items()},
+    return {"type": "object", "properties": dict(FUNCTION_COMMON.items()),
             "additionalProperties": False}
 
 
@@ -492,7 +492,7 @@ def _expected(error: Any) -> str:
     names = value if isinstance(value, list) else [value]
     words = {"object": "a mapping", "array": "a list", "string": "a string",
              "integer": "an integer", "number": "a number", "boolean": "a boolean"}
-    return " or ".join(words.get(n, n) for n in names)
+    return " or ".join(words.get(str(n), str(n)) for n in names)
 
 
 def _json_type(value: Any) -> str:

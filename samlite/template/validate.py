@@ -131,10 +131,9 @@ def check_function(report: Report, props: Mapping[str, Any]) -> None:
     if isinstance(env, Mapping) and isinstance(env.get("Variables"), Mapping):
         check_environment(report, env["Variables"])
     archs = props.get("Architectures")
-    if isinstance(archs, list):
-        if len(archs) != 1 or archs[0] not in ("x86_64", "arm64"):
-            report(("Architectures",), f"Architectures must be [x86_64] or [arm64], not {archs}",
-                   "error")
+    if isinstance(archs, list) and (len(archs) != 1 or archs[0] not in ("x86_64", "arm64")):
+        report(("Architectures",), f"Architectures must be [x86_64] or [arm64], not {archs}",
+               "error")
     eic = props.get("EventInvokeConfig")
     if isinstance(eic, Mapping):
         check_event_invoke_config(report, eic, ("EventInvokeConfig",))

@@ -31,7 +31,7 @@ def fn(lid: str, code_uri: str | Path | None, runtime: str = PY, handler: str = 
 
 def stack(project: Path, *functions: Function, layers: tuple[Layer, ...] = ()) -> Stack:
     return Stack("stack", "us-east-1", "123456789012", str(project / "template.yaml"), str(project),
-                 functions={f.logical_id: f for f in functions}, layers={l.logical_id: l for l in layers})
+                 functions={f.logical_id: f for f in functions}, layers={layer.logical_id: layer for layer in layers})
 
 
 def write(path: Path, text: str = HANDLER) -> Path:
@@ -435,7 +435,7 @@ def test_pip_failure_names_function_and_shows_pip_output(tmp_path: Path, cache: 
     assert msg.startswith("Broken: pip install failed")
     assert "no-such-package-xyz" in msg and len(msg.splitlines()) <= 16
     assert info.value.exit_code == 1
-    assert [p for p in cache.iterdir()] == []  # no half-installed cache entry
+    assert list(cache.iterdir()) == []  # no half-installed cache entry
 
 
 @pytest.mark.skipif(shutil.which("npm") is None, reason="npm not installed")

@@ -49,7 +49,7 @@ def test_two_engine_starts_at_once(env: dict[str, str]) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     try:
         outs = [p.communicate(timeout=60) for p in procs]
-        for p, (out, err) in zip(procs, outs):
+        for p, (_, err) in zip(procs, outs):
             assert p.returncode == 0, err
             assert "Traceback" not in err
         pids = {json.loads(out)["pid"] for out, _ in outs}

@@ -70,7 +70,7 @@ def test_sqs_lambda_walkthrough(samlite_engine: EngineHandle, tmp_path: Path) ->
             message_id = sent.stdout.strip()
             assert re.fullmatch(r"[0-9a-f-]{36}", message_id), sent.stdout
             try:
-                wait_for(lambda: f"processed message {message_id}: hello from the walkthrough" in tail.text,
+                wait_for(lambda m=message_id: f"processed message {m}: hello from the walkthrough" in tail.text,
                          timeout=1.5, message="the message in `samlite logs --tail`")
                 break
             except AssertionError:

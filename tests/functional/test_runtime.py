@@ -251,7 +251,7 @@ def test_parallel_invocations_scale_and_keep_logs_apart(tmp_path: Path) -> None:
             payloads = [json.loads(r.payload) for r in results]
             assert len({p["pid"] for p in payloads}) == 4
             assert all(r.cold for r in results)
-            for result, payload in zip(results, payloads):
+            for result in results:
                 rid = result.request_id
                 lines = result.log_tail.strip().splitlines()
                 start = lines.index(f"START RequestId: {rid} Version: $LATEST")

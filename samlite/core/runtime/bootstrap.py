@@ -97,13 +97,8 @@ class LogStream(io.TextIOBase):
         self._partial = ""
         self.buffer = _BinaryOut(self)
 
-    @property
-    def encoding(self):
-        return "utf-8"
-
-    @property
-    def errors(self):
-        return "replace"
+    encoding = "utf-8"
+    errors = "replace"
 
     def writable(self):
         return True
@@ -157,7 +152,7 @@ class LambdaLogHandler(logging.Handler):
             if not hasattr(record, "aws_request_id"):
                 record.aws_request_id = _Current.request_id
             self._channel.send({"t": "l"}, self.format(record).encode("utf-8", "replace"))
-        except Exception:
+        except Exception:  # noqa: BLE001 - logging.Handler.handleError reports it, as the stdlib does
             self.handleError(record)
 
 
@@ -275,20 +270,20 @@ def load_handler(handler):
     try:
         modname, fname = handler.rsplit(".", 1)
     except ValueError as exc:
-        raise InitFault("Runtime.MalformedHandlerName", "Bad handler '%s': %s" % (handler, exc))
+        raise InitFault("Runtime.MalformedHandlerName", "Bad handler '%s': %s" % (handler, exc)) from None
     try:
         if modname.split(".")[0] in sys.builtin_module_names:
             raise InitFault("Runtime.BuiltInModuleConflict",
                             "Cannot use built-in module %s as a handler module" % modname)
         module = importlib.import_module(modname.replace("/", "."))
     except ImportError as exc:
-        raise InitFault("Runtime.ImportModuleError", "Unable to import module '%s': %s" % (modname, exc))
+        raise InitFault("Runtime.ImportModuleError", "Unable to import module '%s': %s" % (modname, exc)) from None
     except SyntaxError as exc:
-        raise InitFault("Runtime.UserCodeSyntaxError", "Syntax error in module '%s': %s" % (modname, exc))
+        raise InitFault("Runtime.UserCodeSyntaxError", "Syntax error in module '%s': %s" % (modname, exc)) from None
     try:
         return getattr(module, fname)
     except AttributeError:
-        raise InitFault("Runtime.HandlerNotFound", "Handler '%s' missing on module '%s'" % (fname, modname))
+        raise InitFault("Runtime.HandlerNotFound", "Handler '%s' missing on module '%s'" % (fname, modname)) from None
 
 
 # --- the worker ----------------------------------------------------------------------------
@@ -319,8 +314,8 @@ def _setup(config, channel):
 
     tempfile.tempdir = None
     sys.argv = [_THIS_FILE]
-    sys.stdout = LogStream(channel, 1)
-    sys.stderr = LogStream(channel, 2)
+    sys.stdout = _STREAMS[0] = LogStream(channel, 1)
+    sys.stderr = _STREAMS[1] = LogStream(channel, 2)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -329,20 +324,30 @@ def _setup(config, channel):
     root.setLevel(getattr(logging, level, logging.WARNING) if level else logging.WARNING)
 
 
+# The handler's stdout and stderr once installed (sys.stdout/stderr as our own type).
+_STREAMS: list = [None, None]
+
+
+def _drain_output():
+    """Flush the handler's print()s to the engine (sys.stdout/stderr are our _Output writers)."""
+    for stream in (sys.stdout, sys.stderr):
+        drain = getattr(stream, "drain", None)
+        if drain is not None:
+            drain()
+
+
 def _init(config, channel):
     try:
         return load_handler(config["handler"])
     except InitFault as fault:
         error = _error_dict(fault.message, fault.error_type, "", [])
-    except Exception as exc:  # module-level code raised
+    except Exception as exc:  # noqa: BLE001 - module-level code raised: Runtime.*Error, as Lambda reports
         error = _error_dict(str(exc), type(exc).__name__, "", _user_stack(exc.__traceback__))
     except SystemExit as exc:
-        sys.stdout.drain()
-        sys.stderr.drain()
+        _drain_output()
         os._exit(exc.code if isinstance(exc.code, int) else 1)
     _log_error(channel, error)
-    sys.stdout.drain()
-    sys.stderr.drain()
+    _drain_output()
     channel.send({"t": "ie", "et": error["errorType"]}, json.dumps(error).encode())
     return None
 
@@ -360,7 +365,7 @@ def serve(config, channel):
             pass
         return
     channel.send({"t": "ready", "m": _maxrss_kb()})
-    out, err = sys.stdout, sys.stderr
+    out, err = _STREAMS
     environ = os.environ
     while True:
         frame = channel.recv()
@@ -398,14 +403,13 @@ def _invoke(handler, header, body, request_id, client_context, channel):
     context = LambdaContext(request_id, header["dl"], header.get("arn"), client_context, channel)
     try:
         result = handler(event, context)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any handler error is the invocation's error payload
         error = _error_dict(str(exc), type(exc).__name__, request_id, _user_stack(exc.__traceback__))
         _log_error(channel, error)
         return {"t": "e", "et": error["errorType"]}, json.dumps(error).encode()
     except SystemExit as exc:
         # sys.exit() in a handler ends the runtime, as on Lambda (Runtime.ExitError).
-        sys.stdout.drain()
-        sys.stderr.drain()
+        _drain_output()
         os._exit(exc.code if isinstance(exc.code, int) else 1)
     if isinstance(result, (bytes, bytearray, memoryview)):
         return {"t": "r"}, bytes(result)
@@ -425,9 +429,8 @@ def worker_main(config, sock):
         pass
     finally:
         try:
-            sys.stdout.drain()
-            sys.stderr.drain()
-        except Exception:
+            _drain_output()
+        except Exception:  # noqa: BLE001 - the process exits next; nothing is left to report to
             pass
     os._exit(0)
 
@@ -459,14 +462,14 @@ def zygote_main(ctl_fd):
     # The engine may die without closing us cleanly; stop on SIGTERM too.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     while True:
-        ready, _, _ = select.select([ctl, wake_r], [], [])
+        ready, _, _ = select.select([ctl.fileno(), wake_r], [], [])
         if wake_r in ready:
             try:
                 os.read(wake_r, 4096)
             except BlockingIOError:
                 pass
             _reap(ctl)
-        if ctl in ready:
+        if ctl.fileno() in ready:
             msg, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 20, 4)
             if not msg:
                 return

@@ -97,7 +97,7 @@ def exit_reason(returncode: int) -> str:
         return f"exit status {returncode}"
     sig = -returncode
     try:
-        word = _SIGNAL_WORDS.get(sig) or signal.Signals(sig).name.lower()
+        word = _SIGNAL_WORDS.get(signal.Signals(sig)) or signal.Signals(sig).name.lower()
     except ValueError:
         word = str(sig)
     return f"signal: {word}"

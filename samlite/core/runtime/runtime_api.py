@@ -256,9 +256,8 @@ class RuntimeApiEnvironment(Environment):
 
 def _join_cgroup(group: Path) -> None:
     """In the child before exec: join the memory cgroup so the limit covers the whole runtime."""
-    with contextlib.suppress(OSError):
-        with open(group / "cgroup.procs", "w") as fh:
-            fh.write(str(os.getpid()))
+    with contextlib.suppress(OSError), open(group / "cgroup.procs", "w") as fh:
+        fh.write(str(os.getpid()))
 
 
 def _node_environment(code_dir: Path, layers: tuple[Path, ...], major: int) -> dict[str, str]:
@@ -296,7 +295,7 @@ def workers_api(workers: Workers) -> RuntimeApiServer:
     api = getattr(workers, "runtime_api", None)
     if api is None:
         api = RuntimeApiServer()
-        workers.runtime_api = api  # type: ignore[attr-defined]
+        workers.runtime_api = api
     return api
 
 
@@ -324,7 +323,7 @@ class RuntimeApiServer:
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            made(transport)  # type: ignore[arg-type]
+            made(transport)
 
         protocol.connection_made = connection_made  # type: ignore[method-assign]
         return protocol

@@ -117,11 +117,10 @@ def _cgroup_oom(group: Path) -> bool:
 
 
 def _rss_kb(pid: int) -> int:
-    with contextlib.suppress(OSError, ValueError):
-        with open(f"/proc/{pid}/status", "rb") as fh:
-            for line in fh:
-                if line.startswith(b"VmRSS:"):
-                    return int(line.split()[1])
+    with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/status", "rb") as fh:
+        for line in fh:
+            if line.startswith(b"VmRSS:"):
+                return int(line.split()[1])
     return 0
 
 
@@ -208,9 +207,8 @@ class Environment:
         elif kind in ("r", "e"):
             if self.call is not None and not self.call.done():
                 self.call.set_result((kind, header, body))
-        elif kind in ("ready", "ie"):
-            if self.ready is not None and not self.ready.done():
-                self.ready.set_result((kind, header, body))
+        elif kind in ("ready", "ie") and self.ready is not None and not self.ready.done():
+            self.ready.set_result((kind, header, body))
 
     def output(self, line: str) -> None:
         if self.tail is not None:
@@ -524,7 +522,7 @@ class Workers:
         for hook in self.spawn_hooks:
             try:
                 hook(env)
-            except Exception:  # noqa: BLE001 - a hook must not fail the invocation
+            except Exception:  # a hook must not fail the invocation
                 log.exception("spawn hook failed for environment %s", env.id)
         assert env.ready is not None
         timer = asyncio.get_running_loop().call_later(init_limit_s, env.kill, "timeout")
@@ -579,7 +577,7 @@ class Workers:
             os.close(out_w)
         ours.setblocking(False)
         transport, _ = await loop.create_unix_connection(lambda: _EnvProtocol(env), sock=ours)
-        env.transport = transport  # type: ignore[assignment]
+        env.transport = transport
         await loop.connect_read_pipe(lambda: _PipeProtocol(env), os.fdopen(out_r, "rb", 0))
 
     async def _watch(self, proc: asyncio.subprocess.Process) -> None:

@@ -139,10 +139,7 @@ def is_binary_type(content_type: str | None, patterns: tuple[tuple[str, str], ..
     if not content_type or not patterns:
         return False
     main, _, sub = content_type.split(";", 1)[0].strip().lower().partition("/")
-    for pmain, psub in patterns:
-        if (pmain == "*" or pmain == main) and (psub == "*" or psub == sub):
-            return True
-    return False
+    return any(pmain in ("*", main) and psub in ("*", sub) for pmain, psub in patterns)
 
 
 def is_text_type(content_type: str | None) -> bool:
@@ -471,13 +468,13 @@ def http_response(payload: bytes) -> Reply | None:
         if not isinstance(cookie, str):
             return None
         headers.append(("set-cookie", cookie))
-    body = result.get("body")
-    if body is None:
+    value = result.get("body")
+    if value is None:
         raw = b""
-    elif isinstance(body, str):
-        raw = body.encode("utf-8")
+    elif isinstance(value, str):
+        raw = value.encode("utf-8")
     else:
-        raw = json.dumps(body).encode()
+        raw = json.dumps(value).encode()
     if result.get("isBase64Encoded") is True and raw:
         try:
             raw = base64.b64decode(raw, validate=True)

@@ -224,7 +224,7 @@ class GatewayApp:
             return
         try:
             await self._dispatch(scope, receive, send)
-        except Exception:  # noqa: BLE001 - a gateway answers, it never drops the connection
+        except Exception:  # a gateway answers, it never drops the connection
             log.exception("gateway error serving %s %s", scope.get("method"), scope.get("path"))
             try:
                 await _send(send, error_reply(500, {"message": "Internal server error"}))
@@ -329,7 +329,7 @@ class GatewayApp:
         def done(result: Any) -> None:
             try:
                 reply = to_reply(result)
-            except Exception:  # noqa: BLE001 - a gateway answers, it never drops the connection
+            except Exception:  # a gateway answers, it never drops the connection
                 log.exception("gateway error answering request %s", request_id)
                 reply = error_reply(500, {"message": "Internal server error"})
             respond(*_wire(reply, request_id, rest))
@@ -492,7 +492,7 @@ class GatewayApp:
             return
         result = call.payload
         if not isinstance(result, Reply):
-            result = await self._invoke(target.function_name, call.payload, None, call.request_id)
+            result = await self._invoke(target.function_name, result, None, call.request_id)
         await _send(send, self._url_reply(call, result), call.request_id, None)
 
     def _url_call(self, target: GatewayUrl, path: str, request: RawRequest,

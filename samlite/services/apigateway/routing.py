@@ -17,8 +17,11 @@ from urllib.parse import unquote
 
 
 class RouteLike(Protocol):
-    method: str
-    path: str
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
 
 
 R = TypeVar("R", bound=RouteLike)
@@ -51,7 +54,7 @@ class Match(Generic[R]):
 
 def split_path(path: str) -> list[str]:
     """'/a/b/' -> ['a', 'b']; '/' -> []. A trailing slash names the same resource, as on AWS."""
-    return [s for s in path.strip("/").split("/")] if path.strip("/") else []
+    return list(path.strip("/").split("/")) if path.strip("/") else []
 
 
 def _parse_template(path: str) -> tuple[list[tuple[str, str]], str | None]:

@@ -83,7 +83,7 @@ class ConsoleApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self._serve(scope, receive, send)
-        except Exception:  # noqa: BLE001 - answer, never drop the connection
+        except Exception:  # answer, never drop the connection
             log.exception("console error serving %s %s", scope.get("method"), scope.get("path"))
             try:
                 await _json(send, 500, {"error": "internal error (see engine.log)"})
@@ -168,7 +168,7 @@ class ConsoleApp:
         """Server-sent events: `pulse` (queue counts, cursors), and for ?function=NAME its new
         `invocations` and `logs`. Ends when the page goes away or the engine stops."""
         views = self.views
-        function = (query.get("function") or [None])[0]
+        function = next(iter(query.get("function") or []), None)
         if function is not None:
             try:
                 function = views.function_name(function)

@@ -103,7 +103,7 @@ class AsyncDispatcher:
             timeout = 1.0
             try:
                 timeout = self._launch_due()
-            except Exception:  # noqa: BLE001 - keep dispatching
+            except Exception:  # keep dispatching
                 log.exception("async dispatch failed")
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
@@ -147,7 +147,7 @@ class AsyncDispatcher:
                 await self._attempt(request_id)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - one bad event must not stop the others
+        except Exception:  # one bad event must not stop the others
             log.exception("async event %s: delivery failed", request_id)
             with self.store.transaction() as db:
                 db.execute("UPDATE async_events SET next_attempt_ms = ? WHERE request_id = ?",

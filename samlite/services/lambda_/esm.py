@@ -303,7 +303,7 @@ class Poller:
                 outcome = await self._one_batch()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a poller must survive anything one batch does
+            except Exception:  # a poller must survive anything one batch does
                 log.exception("mapping %s: batch failed", self.config.uuid)
                 outcome = "error"
             if outcome == "empty":

@@ -34,7 +34,7 @@ from samlite.errors import SamliteError, UsageError
 from samlite.services.cloudwatch.service import percentile
 
 if TYPE_CHECKING:
-    from samlite.core.invoke import InvokeService
+    from samlite.core.invoke import InvokeService, TooManyRequests
     from samlite.core.runtime.workers import Environment
     from samlite.core.stacks import StackCatalog
 
@@ -209,7 +209,8 @@ async def tune(catalog: "StackCatalog", invoker: "InvokeService", function: str,
     }
 
 
-async def _measure(invoker: "InvokeService", spec: Any, payload: bytes, runs: int, throttled: type) -> dict[str, Any]:
+async def _measure(invoker: "InvokeService", spec: Any, payload: bytes, runs: int,
+                   throttled: type[TooManyRequests]) -> dict[str, Any]:
     durations: list[float] = []
     billed: list[int] = []
     inits: list[float] = []

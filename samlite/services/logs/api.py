@@ -138,7 +138,7 @@ def get_log_events(service: LogService, body: dict[str, Any]) -> dict[str, Any]:
     limit = _limit(body, MAX_LIMIT, MAX_LIMIT)
     token = _get(body, "nextToken", str)
     head = _get(body, "startFromHead", bool, False)
-    common = {"streams": [stream], "start_ms": start, "end_ms": end, "limit": limit}
+    common: dict[str, Any] = {"streams": [stream], "start_ms": start, "end_ms": end, "limit": limit}
     if token is not None:
         m = re.fullmatch(r"([fb])/(\d+)", token)
         if not m:

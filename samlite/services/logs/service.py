@@ -330,7 +330,7 @@ class LogService:
 
     def last_id(self) -> int:
         row = self.store.query_one("SELECT MAX(id) AS m FROM log_events")
-        return int(row["m"] or 0)
+        return int(row["m"] or 0) if row is not None else 0
 
     # --- control surface -----------------------------------------------------------------
     def cli_events(self, function: str | None = None, stack: str | None = None, start_ms: int | None = None,

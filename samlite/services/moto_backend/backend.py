@@ -103,7 +103,7 @@ class MotoBackend:
             await self._ensure_loaded()
             fut = asyncio.get_running_loop().run_in_executor(self._executor, self._call, request)
             status, headers, body = await asyncio.wait_for(fut, CALL_TIMEOUT_S)
-        except Exception as exc:  # noqa: BLE001 - an API answers, it never drops the connection
+        except Exception as exc:  # an API answers, it never drops the connection
             log.exception("moto backend failed on %s %s (request id %s)", request.method, request.path, rid)
             return _internal_error(request, rid, exc)
         content_type = None
@@ -124,7 +124,7 @@ class MotoBackend:
         if self._loading is not None and self._load_error is None:
             try:
                 await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("moto backend: closing the journal failed")
         self._executor.shutdown(wait=False)
 
@@ -181,7 +181,7 @@ class MotoBackend:
         import moto.core.utils as moto_utils
 
         # Before any backend module is imported (they bind `utcnow` at import): moto's clock is ours.
-        moto_utils.utcnow = self.clock.utcnow  # type: ignore[assignment]
+        moto_utils.utcnow = self.clock.utcnow
         import moto.backends  # noqa: F401
         import moto.core.responses as moto_responses
 
@@ -205,7 +205,7 @@ class MotoBackend:
                                                      entry.headers, entry.body)
                     if status >= 400:
                         log.warning("moto replay: entry %s answered %s: %s", entry.seq, status, body[:200])
-            except Exception:  # noqa: BLE001 - one bad entry must not lose the rest
+            except Exception:  # one bad entry must not lose the rest
                 log.exception("moto replay: entry %s failed", entry.seq)
             replayed += 1
         self.journal.since_snapshot = replayed
@@ -246,7 +246,7 @@ class MotoBackend:
         assert self.journal is not None
         try:
             self.journal.write_snapshot(self._state())
-        except Exception:  # noqa: BLE001 - the journal alone is still complete
+        except Exception:  # the journal alone is still complete
             log.exception("moto backend: snapshot failed; keeping the journal")
 
     # --- one call (moto thread) -----------------------------------------------------------------

@@ -183,7 +183,6 @@ async def send_message_batch(queues: "QueueService", p: dict[str, Any]) -> dict[
 
 
 async def receive_message(queues: "QueueService", p: dict[str, Any]) -> dict[str, Any]:
-    queues: "QueueService" = queues
     q = _queue(queues, p)
     max_n = check_max_messages(p.get("MaxNumberOfMessages"))
     vt = check_visibility(p.get("VisibilityTimeout"))

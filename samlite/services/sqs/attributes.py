@@ -132,9 +132,7 @@ def normalize_attributes(attrs: Mapping[str, Any], *, fifo: bool, creating: bool
                         "InvalidParameterValue",
                         "The name of a FIFO queue can only include alphanumeric characters, hyphens, or "
                         "underscores, must end with .fifo suffix and be 1 to 80 in length.")
-        elif name == "DeduplicationScope" and value not in ("queue", "messageGroup"):
-            raise _bad_value(name)
-        elif name == "FifoThroughputLimit" and value not in ("perQueue", "perMessageGroupId"):
+        elif name == "DeduplicationScope" and value not in ("queue", "messageGroup") or name == "FifoThroughputLimit" and value not in ("perQueue", "perMessageGroupId"):
             raise _bad_value(name)
         elif name == "RedrivePolicy":
             value = _check_redrive(value, fifo, queue_exists)

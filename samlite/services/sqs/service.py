@@ -243,7 +243,7 @@ class QueueService:
             await asyncio.sleep(SWEEP_INTERVAL_S)
             try:
                 self.sweep()
-            except Exception:  # noqa: BLE001 - keep sweeping
+            except Exception:  # keep sweeping
                 log.exception("queue sweep failed")
 
     def sweep(self) -> int:
