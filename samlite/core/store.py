@@ -42,6 +42,23 @@ class Store:
             self.db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_CHECKPOINT_PAGES}")
             self.db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             self._checkpointer = _Checkpointer(path)
+            if self.db.execute("PRAGMA auto_vacuum").fetchone()[0] == 0:
+                # A database from before auto_vacuum: one VACUUM converts it, so that space freed by
+                # purges (retention, caps, deleted groups) can be given back to the file later.
+                log.info("converting %s to incremental vacuum (once)", path)
+                self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                self.db.execute("VACUUM")
+
+    # --- space ---------------------------------------------------------------------------
+    def free_pages(self) -> tuple[int, int]:
+        """(free pages, all pages) of the database file."""
+        return (self.db.execute("PRAGMA freelist_count").fetchone()[0],
+                self.db.execute("PRAGMA page_count").fetchone()[0])
+
+    def release_pages(self, pages: int) -> None:
+        """Give up to `pages` free pages back to the file system (the file shrinks at the next
+        checkpoint). Each page is a write; callers release in small steps."""
+        self.db.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
 
     # --- queries -------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
@@ -164,6 +181,8 @@ def _open(path: Path) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         db.row_factory = sqlite3.Row
+        # Only takes effect on a new database (the engine converts older ones, see Store).
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")

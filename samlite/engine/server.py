@@ -65,6 +65,7 @@ class Engine:
         from samlite.core.stacks import StackCatalog
         from samlite.engine.control import ControlApp
         from samlite.engine.deploy import Deployer
+        from samlite.engine.sweep import Sweeper
         from samlite.services.apigateway.gateway import GatewayApp
         from samlite.services.cloudwatch import api as cloudwatch_api
         from samlite.services.cloudwatch.service import MetricsService
@@ -88,11 +89,12 @@ class Engine:
         self.async_dispatcher = AsyncDispatcher(settings, store, self.invoker, self.queues)
         self.esm = EsmManager(settings, store, self.invoker, self.queues)
         self.gateway = GatewayApp(settings, store, catalog, self.invoker)
-        self.deployer = Deployer(settings, store, catalog, self.invoker, self.queues, self.esm, self.gateway,
-                                 self.gateway_url)
-        self.lambdas = LambdaService(settings, store, catalog, self.invoker, self.esm, self.aws_url)
         self.logs = LogService(store, catalog, settings.region, settings.account_id)
+        self.deployer = Deployer(settings, store, catalog, self.invoker, self.queues, self.esm, self.gateway,
+                                 self.logs, self.gateway_url)
+        self.lambdas = LambdaService(settings, store, catalog, self.invoker, self.esm, self.aws_url)
         self.metrics = MetricsService(store, catalog, self.invoker)
+        self.sweeper = Sweeper(settings, store, self.logs, self.metrics)
         self.aws = AwsApp(settings, [
             sqs_endpoint.api(self.queues),
             lambda_api.api(self.lambdas),
@@ -103,7 +105,7 @@ class Engine:
         self.control = ControlApp({
             "engine": self, "deployer": self.deployer, "invoker": self.invoker, "queues": self.queues,
             "esm": self.esm, "async_dispatcher": self.async_dispatcher, "gateway": self.gateway,
-            "logs": self.logs, "metrics": self.metrics, "lambdas": self.lambdas,
+            "logs": self.logs, "metrics": self.metrics, "lambdas": self.lambdas, "sweeper": self.sweeper,
         })
         self.console_token = console_auth.new_token()
         self.gateway.console = ConsoleApp(
@@ -117,6 +119,7 @@ class Engine:
         await self.async_dispatcher.start()
         await self.esm.start()
         await self.gateway.start()
+        await self.sweeper.start()
 
         for app, sock in ((self.gateway, gateway_sock), (self.aws, aws_sock), (self.control, control_sock)):
             server = uvicorn.Server(_server_config(app))
@@ -140,6 +143,7 @@ class Engine:
         for server in self._servers:
             for s in server.servers:
                 s.close()
+        await self.sweeper.stop()
         await self.esm.stop()
         await self.async_dispatcher.stop()
         servers = [_shutdown(server, deadline_s) for server in self._servers]

@@ -83,7 +83,7 @@ class Assembler:
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
                 self._cannot(lid, exc)
         # Generated queues (EventInvokeConfig destinations) exist before functions refer to them.
-        for lid, entry in entries.items():
+        for entry in entries.values():
             if entry.generated and entry.type == "AWS::SQS::Queue":
                 self._queue(entry)
         for lid, entry in entries.items():
@@ -153,7 +153,8 @@ class Assembler:
         except Exception:  # noqa: BLE001 - a listing must not fail on a broken resource
             physical = b.physical_name(entry.logical_id)
         return model.Resource(entry.logical_id, entry.type, props, str(physical),
-                              emulated=entry.emulated, generated=entry.generated)
+                              emulated=entry.emulated, generated=entry.generated,
+                              deletion_policy=entry.deletion_policy)
 
     def _physical_id(self, entry: "Entry") -> Any:
         lid = entry.logical_id
@@ -313,7 +314,7 @@ class Assembler:
             if isinstance(item, dict) and isinstance(item.get("Ref"), str) and item["Ref"] in self.layers:
                 out.append(item["Ref"])
                 continue
-            local = next((l.logical_id for l in self.layers.values() if l.arn == value), None)
+            local = next((layer.logical_id for layer in self.layers.values() if layer.arn == value), None)
             out.append(local or str(value))
         return tuple(out)
 

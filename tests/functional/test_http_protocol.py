@@ -142,7 +142,7 @@ def test_keep_alive_responses_are_complete_and_in_order(port: int) -> None:
     with _connect(port) as s:
         for i in range(3):
             s.sendall(f"GET /r{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            data = _read_until(s, lambda d: d.endswith(f"hello /r{i}".encode()))
+            data = _read_until(s, lambda d, i=i: d.endswith(f"hello /r{i}".encode()))
             assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"content-length: 9\r\n" in data
 
 
@@ -214,7 +214,7 @@ def test_a_connection_in_use_outlives_the_keep_alive_timeout(port: int) -> None:
     with _connect(port) as s:
         for i in range(8):  # 8 requests 0.3 s apart: 2.4 s of use, never 1 s idle
             s.sendall(f"GET /u{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            assert _read_until(s, lambda d: d.endswith(f"hello /u{i}".encode())).endswith(f"hello /u{i}".encode())
+            assert _read_until(s, lambda d, i=i: d.endswith(f"hello /u{i}".encode())).endswith(f"hello /u{i}".encode())
             time.sleep(0.3)
 
 
@@ -223,7 +223,7 @@ def test_direct_lane_answers_in_one_complete_response(direct_port: int, direct_a
     with _connect(direct_port) as s:
         for i in range(3):
             s.sendall(f"GET /d/{i}?q=1 HTTP/1.1\r\nHost: x\r\nX-Test: v\r\n\r\n".encode())
-            data = _read_until(s, lambda d: d.endswith(f"direct:/d/{i}".encode()))
+            data = _read_until(s, lambda d, i=i: d.endswith(f"direct:/d/{i}".encode()))
             assert data == (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n\r\n"
                             b"direct:/d/%d" % (len(f"direct:/d/{i}"), i))
     request = direct_app.seen[-1]
