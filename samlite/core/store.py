@@ -35,6 +35,11 @@ class Store:
         self.path = path
         self.db = _open(path)
         self._depth = 0
+        # The thread that writes (the engine's loop). Reads from any other thread go to a
+        # read-only connection of that thread's own: WAL lets them run beside the writer, so a
+        # long scan run with `asyncio.to_thread` never holds up the loop.
+        self._owner = threading.get_ident()
+        self._readers = threading.local()
         self._checkpointer: _Checkpointer | None = None
         if background_checkpoints:
             # SQLite's own checkpoint stays only as a backstop, should the WAL never get a
@@ -62,10 +67,21 @@ class Store:
 
     # --- queries -------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return self.db.execute(sql, params).fetchall()
+        return self._reading().execute(sql, params).fetchall()
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        return self.db.execute(sql, params).fetchone()
+        return self._reading().execute(sql, params).fetchone()
+
+    def _reading(self) -> sqlite3.Connection:
+        if threading.get_ident() == self._owner:
+            return self.db
+        reader = getattr(self._readers, "db", None)
+        if reader is None:
+            reader = sqlite3.connect(self.path.absolute().as_uri() + "?mode=ro", uri=True, check_same_thread=False)
+            reader.row_factory = sqlite3.Row
+            reader.execute("PRAGMA busy_timeout=5000")
+            self._readers.db = reader
+        return reader
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.db.execute(sql, params)

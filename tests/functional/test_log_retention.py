@@ -182,3 +182,32 @@ def test_the_caps_keep_the_newest_log_events_and_metrics(capped: EngineHandle, t
         return json.loads(out)["total"]["invocations"]
 
     wait_for(lambda: invocations() <= 10, timeout=20, message="the metric cap")
+
+
+# --- a big store is read off the loop ----------------------------------------------------------
+def test_a_full_scan_filter_does_not_hold_up_the_engine(tmp_path: Path) -> None:
+    import threading
+
+    from samlite.core.store import Store
+
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    store = Store(home / "state.db")
+    store.append_log_events("/aws/lambda/big", "s", [(1, '{"level": "INFO", "n": %d}' % i) for i in range(300_000)])
+    store.close()
+    engine = EngineHandle(home).start()
+    try:
+        logs, sqs = engine.client("logs"), engine.client("sqs")
+        found: list[Any] = []
+        scan = threading.Thread(target=lambda: found.append(logs.filter_log_events(
+            logGroupName="/aws/lambda/big", filterPattern='{ $.level = "ERROR" }')))
+        scan.start()
+        answered_during_scan = 0
+        while scan.is_alive():
+            sqs.list_queues()
+            answered_during_scan += scan.is_alive()
+        scan.join()
+        assert found and found[0]["events"] == []
+        assert answered_during_scan >= 3  # the endpoint kept answering while the scan ran
+    finally:
+        engine.close()

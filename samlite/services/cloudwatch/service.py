@@ -180,11 +180,14 @@ class MetricsService:
             rows = store.query("SELECT name, stack, logical_id FROM functions ORDER BY stack, name")
         return [{"name": r["name"], "stack": r["stack"], "logical_id": r["logical_id"]} for r in rows]
 
-    def rows(self, names: Sequence[str], start_ms: int, end_ms: int, include_tune: bool = False) -> list[Any]:
-        """Metric rows of these functions in [start_ms, end_ms] (tune experiments left out)."""
+    def rows(self, names: Sequence[str], start_ms: int, end_ms: int, include_tune: bool = False,
+             flush: bool = True) -> list[Any]:
+        """Metric rows of these functions in [start_ms, end_ms] (tune experiments left out).
+        `flush=False` off the loop: the caller flushed there (the flush writes)."""
         if not names:
             return []
-        self._flush()
+        if flush:
+            self._flush()
         marks = ",".join("?" * len(names))
         sql = (f"SELECT {_COLUMNS} FROM metrics WHERE function_name IN ({marks})"
                " AND timestamp_ms >= ? AND timestamp_ms <= ?")
@@ -218,9 +221,10 @@ class MetricsService:
             await asyncio.sleep(0)
 
     # --- control surface ---------------------------------------------------------------------
-    def cli_summary(self, function: str | None = None, stack: str | None = None, since_s: float = 900,
-                    buckets: int = DEFAULT_BUCKETS) -> dict[str, Any]:
-        """Per-function and per-stack figures over the last `since_s` seconds (`samlite metrics`)."""
+    async def cli_summary(self, function: str | None = None, stack: str | None = None, since_s: float = 900,
+                          buckets: int = DEFAULT_BUCKETS) -> dict[str, Any]:
+        """Per-function and per-stack figures over the last `since_s` seconds (`samlite metrics`).
+        The rows are read and aggregated off the loop, on a read-only connection."""
         window = check_window(since_s)
         if isinstance(buckets, bool) or not isinstance(buckets, int) or not 1 <= buckets <= 120:
             raise UsageError("buckets must be an integer between 1 and 120")
@@ -228,7 +232,14 @@ class MetricsService:
         start_ms = end_ms - int(window * 1000)
         functions = self._functions(function, stack)
         confs = {f["name"]: self._config(f["name"]) for f in functions}
-        aggs = aggregate(self.rows([f["name"] for f in functions], start_ms, end_ms), start_ms, end_ms, buckets)
+        self._flush()
+        names = [f["name"] for f in functions]
+        aggs = await asyncio.to_thread(
+            lambda: aggregate(self.rows(names, start_ms, end_ms, flush=False), start_ms, end_ms, buckets))
+        return self._summary(window, start_ms, end_ms, buckets, functions, confs, aggs)
+
+    def _summary(self, window: float, start_ms: int, end_ms: int, buckets: int, functions: list[dict[str, Any]],
+                 confs: dict[str, dict[str, Any]], aggs: dict[str, Aggregate]) -> dict[str, Any]:
         per_function = []
         per_stack: dict[str, Aggregate] = {}
         total = Aggregate(series=[0] * buckets)
