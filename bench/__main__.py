@@ -49,6 +49,7 @@ MODULES: list[tuple[str, float, float]] = [
     ("dev", 150, 90),  # includes `make demo` end to end
     ("node", 60, 40),
     ("console", 150, 90),  # page load, gateway before/after the console, CPU with a page open
+    ("state", 180, 90),  # gateway p99 during a full-scan log filter, state.db after 100k invocations
     ("peers", 30, 30),
 ]
 # Figures whose module may not exist yet: the table still says that the figure is missing.

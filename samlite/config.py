@@ -66,6 +66,11 @@ class Settings:
     account_concurrency: int = 1000
     # Local cap on live environments across all functions (a multiple of the cores).
     max_environments: int = field(default_factory=lambda: max(8, (os.cpu_count() or 2) * 16))
+    # Stored logs and metrics are capped: the newest this many log events and metric rows are kept
+    # (0 = no cap), trimmed by a sweep every `sweep_interval` seconds, off the request path.
+    max_log_events: int = 200_000
+    max_metric_rows: int = 200_000
+    sweep_interval: float = 60.0
     verify_sigv4: bool = False
     # The AWS endpoint refuses unsigned and browser-originated requests (SAMLITE_VERIFY_SIGV4=0: accepts them).
     require_signed: bool = True
@@ -111,6 +116,9 @@ def load_settings() -> Settings:
         async_retry_base=_float_env("SAMLITE_ASYNC_RETRY_BASE", 60.0),
         idle_ttl=_float_env("SAMLITE_IDLE_TTL", 600.0),
         account_concurrency=_int_env("SAMLITE_ACCOUNT_CONCURRENCY", 1000),
+        max_log_events=_int_env("SAMLITE_MAX_LOG_EVENTS", 200_000),
+        max_metric_rows=_int_env("SAMLITE_MAX_METRICS", 200_000),
+        sweep_interval=_float_env("SAMLITE_SWEEP_INTERVAL", 60.0),
         verify_sigv4=os.environ.get("SAMLITE_VERIFY_SIGV4", "").lower() in ("1", "true", "yes"),
         require_signed=os.environ.get("SAMLITE_VERIFY_SIGV4", "").lower() not in ("0", "false", "no", "off"),
     )

@@ -188,6 +188,23 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
 
 # --- the direct lane ---------------------------------------------------------------------------
 DIRECT_MAX_BODY = 1024 * 1024  # larger (or chunked) bodies stream through ASGI with its limits
+# API Gateway's limit on the request line plus headers; above it, 431. httptools has no limit of
+# its own, so a 1 MB header or 20,000 headers were accepted.
+MAX_HEAD_BYTES = 10 * 1024
+# A request's head must arrive within this (checked once per interval, so it is closed after one
+# to two intervals): slow or idle connections that never finish their headers are closed.
+HEADER_TIMEOUT_S = 10.0
+LINGER_S = 1.0  # how long a refused request's connection still reads (and drops) before closing
+_HEAD_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+                   b"content-length: 46\r\nconnection: close\r\n\r\n"
+                   b'{"message":"Request Header Fields Too Large"}\n')
+_HEAD_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                 b"content-length: 30\r\nconnection: close\r\n\r\n"
+                 b'{"message":"Request Timeout"}\n')
+
+
+class _HeadTooLarge(Exception):
+    pass
 
 
 RawHeaders = list[tuple[bytes, bytes]]
@@ -279,9 +296,77 @@ class DirectHttpProtocol(LazyKeepAliveProtocol):
     The app's side: `app.direct(request, respond) -> bool` answers through `respond(status,
     headers, body)`, now or from a later loop callback, and returns True; or returns False,
     having done nothing, to leave the request to ASGI. Headers given to `respond` must be valid
-    (the gateway filters what functions return); content-length and connection are added here."""
+    (the gateway filters what functions return); content-length and connection are added here.
 
+    Request heads are bounded (MAX_HEAD_BYTES, HEADER_TIMEOUT_S) at the cost of a few counters
+    per request: bytes are counted per received chunk, and headers are measured exactly only
+    when the chunks holding them were bigger than the limit."""
+
+    header_timeout_s = HEADER_TIMEOUT_S
     _lane: bytearray | None = None
+    _received = 0  # size of the chunk being parsed
+    _head_bytes = 0  # bytes received since the chunk the pending head began in (an upper bound)
+    _head_slack = 0  # the part of _head_bytes from that first chunk
+    _head_pending = True  # a request's head has begun (or the connection is new) and is incomplete
+    _heads = 0  # heads begun on this connection
+    _heads_checked = -1  # _heads at the last timer check
+    _head_timer: asyncio.TimerHandle | None = None
+    _head_too_large = False
+    _discarding = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_timer = self.loop.call_later(self.header_timeout_s, self._head_check)
+
+    def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return
+        self._received = len(data)
+        self._head_bytes += self._received
+        super().data_received(data)  # uvicorn answers parser errors (a 431 via send_400_response)
+        # Still incomplete and more than the limit arrived after the chunk it began in: never
+        # buffer an endless head.
+        if self._head_pending and self._head_bytes - self._head_slack > MAX_HEAD_BYTES \
+                and not self.transport.is_closing():
+            self._close_with(_HEAD_TOO_LARGE)
+
+    def send_400_response(self, msg: str) -> None:
+        if self._head_too_large:  # raised from on_headers_complete
+            self._close_with(_HEAD_TOO_LARGE)
+        else:
+            super().send_400_response(msg)
+
+    def _head_size(self) -> int:
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers or ())
+
+    def _close_with(self, response: bytes) -> None:
+        """Answer, then close in a moment: closing with the client's bytes unread would reset the
+        connection, and the client could lose the answer. Until then what it sends is dropped."""
+        self._discarding = True
+        self.transport.write(response)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_S, self.transport.close)
+
+    def _head_check(self) -> None:
+        """Close a connection whose same head was pending at the last check too."""
+        self._head_timer = None
+        if self.transport.is_closing() or self._discarding:
+            return
+        if self._head_pending and self._heads == self._heads_checked:
+            if self._head_bytes:
+                self._close_with(_HEAD_TIMEOUT)
+            else:
+                self.transport.close()  # never sent a byte
+            return
+        self._heads_checked = self._heads
+        self._head_timer = self.loop.call_later(self.header_timeout_s, self._head_check)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
 
     def on_message_begin(self) -> None:
         # uvicorn's own on_message_begin also builds the ASGI scope: deferred to `_to_asgi`.
@@ -289,8 +374,16 @@ class DirectHttpProtocol(LazyKeepAliveProtocol):
         self.expect_100_continue = False
         self.headers = []
         self._lane = None
+        self._head_pending = True
+        self._heads += 1
+        self._head_bytes = self._head_slack = self._received
 
     def on_headers_complete(self) -> None:
+        self._head_pending = False
+        if self._head_bytes > MAX_HEAD_BYTES and self._head_size() > MAX_HEAD_BYTES:
+            self._head_too_large = True
+            raise _HeadTooLarge()  # the parser stops; uvicorn calls send_400_response
+        self._head_bytes = 0
         if self._direct_candidate():
             self._lane = bytearray()
             return
@@ -372,7 +465,8 @@ class DirectHttpProtocol(LazyKeepAliveProtocol):
 # pyproject.toml bounds uvicorn's version, and `http_protocol()` checks them at start-up.
 UVICORN_INTERNALS = ("_start_asgi_task", "_unset_keepalive_if_required", "on_response_complete",
                      "timeout_keep_alive_handler", "on_message_begin", "on_headers_complete",
-                     "on_message_complete", "on_body", "connection_lost")
+                     "on_message_complete", "on_body", "connection_lost", "connection_made", "data_received",
+                     "send_400_response")
 
 
 def http_protocol(base: type = HttpToolsProtocol) -> type:

@@ -39,6 +39,9 @@ FLUSH_S = 0.05
 # milliseconds (the gateway's p99); 10 ms batches keep each stall well under a millisecond.
 FLUSH_BUSY_S = 0.01
 LOG_TAIL_BYTES = 4096
+# CloudWatch Logs' largest event is 256 KB counting 26 bytes of overhead; Lambda splits a longer
+# line into consecutive events of at most this many bytes.
+MAX_EVENT_BYTES = 256 * 1024 - 26
 
 AsyncSink = Callable[[FunctionSpec, bytes, str], Awaitable[None]]
 
@@ -102,7 +105,13 @@ class _Recorder:
         self.metrics: list[tuple[Any, ...]] = []
 
     def log(self, group: str, stream: str, message: str) -> None:
-        self.logs[(group, stream)].append((int(time.time() * 1000), message))
+        events = self.logs[(group, stream)]
+        now = int(time.time() * 1000)
+        # A UTF-8 character is at most 4 bytes: only a long line can be over the event limit.
+        if len(message) * 4 > MAX_EVENT_BYTES and len(message.encode("utf-8", "surrogatepass")) > MAX_EVENT_BYTES:
+            events.extend((now, part) for part in split_event(message))
+        else:
+            events.append((now, message))
 
     def flush(self) -> bool:
         """Write what is buffered; True when there was something to write."""
@@ -516,6 +525,20 @@ def _check_client_context(value: str) -> None:
         decoded = None
     if not isinstance(decoded, dict):
         raise InvalidParameterValue("Client context must be a valid Base64-encoded JSON object.")
+
+
+def split_event(message: str, limit: int = MAX_EVENT_BYTES) -> list[str]:
+    """`message` in consecutive parts of at most `limit` UTF-8 bytes, cut between characters."""
+    data = message.encode("utf-8", "surrogatepass")
+    parts = []
+    start = 0
+    while start < len(data):
+        end = min(start + limit, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # not inside a character
+            end -= 1
+        parts.append(data[start:end].decode("utf-8", "surrogatepass"))
+        start = end
+    return parts
 
 
 def _mb(kb: int) -> int:

@@ -203,3 +203,19 @@ def m003_drop_function_versions() -> str:
         DROP TABLE function_versions;
         ALTER TABLE functions DROP COLUMN version;
         """
+
+
+@migration
+def m004_log_groups_retention() -> str:
+    # Log groups with state of their own: a retention (RetentionInDays, PutRetentionPolicy) and the
+    # stack whose Logs::LogGroup declares them (`retain`: DeletionPolicy Retain). Groups without
+    # a row still exist while they hold streams, as Lambda's implicit groups do.
+    return """
+        CREATE TABLE log_groups (
+            name TEXT PRIMARY KEY,
+            created_ms INTEGER NOT NULL,
+            retention_days INTEGER,
+            stack TEXT,
+            retain INTEGER NOT NULL DEFAULT 0
+        );
+        """

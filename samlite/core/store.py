@@ -35,6 +35,11 @@ class Store:
         self.path = path
         self.db = _open(path)
         self._depth = 0
+        # The thread that writes (the engine's loop). Reads from any other thread go to a
+        # read-only connection of that thread's own: WAL lets them run beside the writer, so a
+        # long scan run with `asyncio.to_thread` never holds up the loop.
+        self._owner = threading.get_ident()
+        self._readers = threading.local()
         self._checkpointer: _Checkpointer | None = None
         if background_checkpoints:
             # SQLite's own checkpoint stays only as a backstop, should the WAL never get a
@@ -42,13 +47,46 @@ class Store:
             self.db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_CHECKPOINT_PAGES}")
             self.db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             self._checkpointer = _Checkpointer(path)
+            if self.db.execute("PRAGMA auto_vacuum").fetchone()[0] == 0:
+                # A database from before auto_vacuum: one VACUUM converts it, so that space freed by
+                # purges (retention, caps, deleted groups) can be given back to the file later.
+                log.info("converting %s to incremental vacuum (once)", path)
+                self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                self.db.execute("VACUUM")
+
+    # --- space ---------------------------------------------------------------------------
+    def free_pages(self) -> tuple[int, int]:
+        """(free pages, all pages) of the database file."""
+        return (self.db.execute("PRAGMA freelist_count").fetchone()[0],
+                self.db.execute("PRAGMA page_count").fetchone()[0])
+
+    def release_pages(self, pages: int) -> None:
+        """Give up to `pages` free pages back to the file system (the file shrinks at the next
+        checkpoint). Each page is a write; callers release in small steps."""
+        self.db.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
 
     # --- queries -------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return self.db.execute(sql, params).fetchall()
+        return self._reading().execute(sql, params).fetchall()
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        return self.db.execute(sql, params).fetchone()
+        return self._reading().execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row (None when there is no row): COUNT, MAX, one value."""
+        row = self._reading().execute(sql, params).fetchone()
+        return row[0] if row is not None else None
+
+    def _reading(self) -> sqlite3.Connection:
+        if threading.get_ident() == self._owner:
+            return self.db
+        reader = getattr(self._readers, "db", None)
+        if reader is None:
+            reader = sqlite3.connect(self.path.absolute().as_uri() + "?mode=ro", uri=True, check_same_thread=False)
+            reader.row_factory = sqlite3.Row
+            reader.execute("PRAGMA busy_timeout=5000")
+            self._readers.db = reader
+        return reader
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.db.execute(sql, params)
@@ -164,6 +202,8 @@ def _open(path: Path) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         db.row_factory = sqlite3.Row
+        # Only takes effect on a new database (the engine converts older ones, see Store).
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")

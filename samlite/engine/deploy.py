@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from samlite.core.stacks import StackCatalog
     from samlite.core.store import Store
     from samlite.services.apigateway.gateway import GatewayApp
+    from samlite.services.logs.service import LogService
     from samlite.services.moto_backend import MotoBackend
     from samlite.services.sqs.service import QueueService
 
@@ -90,7 +91,7 @@ class Deployer:
 
     def __init__(self, settings: "Settings", store: "Store", catalog: "StackCatalog", invoker: "InvokeService",
                  queues: "QueueService", esm: "EsmManager", gateway: "GatewayApp", cloud: "MotoBackend",
-                 gateway_url: str) -> None:
+                 logs: "LogService", gateway_url: str) -> None:
         self.settings = settings
         self.store = store
         self.catalog = catalog
@@ -100,6 +101,7 @@ class Deployer:
         self.esm = esm
         self.gateway = gateway
         self.cloud = cloud
+        self.logs = logs
         self.gateway_url = gateway_url
         self.deploying: set[str] = set()  # stacks with a deploy or delete under way
         self.last_changes: dict[str, dict[str, Any]] = {}  # stack -> its last applied change set (this run)
@@ -169,8 +171,12 @@ class Deployer:
                 for name in queues:
                     _delete_queue(db, name)
                 db.execute("DELETE FROM stacks WHERE name = ?", (stack,))
+                groups = self.logs.forget_stack(db, stack, names)
             self.last_changes.pop(stack, None)
             await self.refresh(retire=names)
+            self.invoker.recorder.flush()  # buffered lines of the retired functions go too
+            for group in groups:  # after the transaction: in short batches, the engine serving between them
+                await self.logs.delete_group(group)
         finally:
             self.deploying.discard(stack)
         return {"stack": stack, "removed": removed}
@@ -253,6 +259,7 @@ class Deployer:
             self._write_queues(db, new, now)
             self._write_mappings(db, new, now)
             self._write_api_keys(db, new, now)
+            self.logs.declare_groups(db, new.name, _log_groups(new))
             _fault_pause()
         await self.refresh(retire=retire + [n for n in old_functions if n not in {f.name for f in new.functions.values()}])
         self.last_changes[new.name] = {"at": now, "changes": [c.to_dict() for c in changes]}
@@ -473,6 +480,17 @@ def _mapping_config(m: model.EventSourceMapping) -> dict[str, Any]:
     if m.maximum_concurrency is not None:
         config["ScalingConfig"] = {"MaximumConcurrency": m.maximum_concurrency}
     return config
+
+
+def _log_groups(stack: Stack) -> list[tuple[str, int | None, bool]]:
+    """The stack's Logs::LogGroup resources: (name, RetentionInDays, DeletionPolicy Retain)."""
+    out = []
+    for r in stack.resources.values():
+        if r.type == "AWS::Logs::LogGroup":
+            days = r.properties.get("RetentionInDays")
+            days = int(days) if isinstance(days, (int, str)) and str(days).isdigit() else None
+            out.append((str(r.properties.get("LogGroupName") or r.physical_id), days, r.deletion_policy == "Retain"))
+    return out
 
 
 def _delete_queue(db: Any, name: str) -> None:

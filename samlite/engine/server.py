@@ -65,6 +65,7 @@ class Engine:
         from samlite.core.stacks import StackCatalog
         from samlite.engine.control import ControlApp
         from samlite.engine.deploy import Deployer
+        from samlite.engine.sweep import Sweeper
         from samlite.services.apigateway.gateway import GatewayApp
         from samlite.services.cloudwatch import api as cloudwatch_api
         from samlite.services.cloudwatch.service import MetricsService
@@ -94,11 +95,12 @@ class Engine:
                                  lambda: {r["physical_id"]: r["stack"] for r in store.query(
                                      "SELECT physical_id, stack FROM resources")},
                                  _sigv4_check(settings))
-        self.deployer = Deployer(settings, store, catalog, self.invoker, self.queues, self.esm, self.gateway,
-                                 self.cloud, self.gateway_url)
-        self.lambdas = LambdaService(settings, store, catalog, self.invoker, self.esm, self.aws_url)
         self.logs = LogService(store, catalog, settings.region, settings.account_id)
+        self.deployer = Deployer(settings, store, catalog, self.invoker, self.queues, self.esm, self.gateway,
+                                 self.cloud, self.logs, self.gateway_url)
+        self.lambdas = LambdaService(settings, store, catalog, self.invoker, self.esm, self.aws_url)
         self.metrics = MetricsService(store, catalog, self.invoker)
+        self.sweeper = Sweeper(settings, store, self.logs, self.metrics)
         self.aws = AwsApp(settings, [
             sqs_endpoint.api(self.queues),
             lambda_api.api(self.lambdas),
@@ -110,6 +112,7 @@ class Engine:
             "engine": self, "deployer": self.deployer, "invoker": self.invoker, "queues": self.queues,
             "esm": self.esm, "async_dispatcher": self.async_dispatcher, "gateway": self.gateway,
             "logs": self.logs, "metrics": self.metrics, "lambdas": self.lambdas, "cloud": self.cloud,
+            "sweeper": self.sweeper,
         })
         self.console_token = console_auth.new_token()
         self.gateway.console = ConsoleApp(
@@ -123,6 +126,7 @@ class Engine:
         await self.async_dispatcher.start()
         await self.esm.start()
         await self.gateway.start()
+        await self.sweeper.start()
 
         for app, sock in ((self.gateway, gateway_sock), (self.aws, aws_sock), (self.control, control_sock)):
             server = uvicorn.Server(_server_config(app))
@@ -146,6 +150,7 @@ class Engine:
         for server in self._servers:
             for s in server.servers:
                 s.close()
+        await self.sweeper.stop()
         await self.esm.stop()
         await self.async_dispatcher.stop()
         servers = [_shutdown(server, deadline_s) for server in self._servers]

@@ -152,10 +152,9 @@ class Assembler:
             physical = self._physical_id(entry)
         except Exception:  # noqa: BLE001 - a listing must not fail on a broken resource
             physical = b.physical_name(entry.logical_id)
-        policy = _d(_d(b.doc.get("Resources")).get(entry.logical_id)).get("DeletionPolicy")
         return model.Resource(entry.logical_id, entry.type, props, str(physical),
                               emulated=entry.emulated, generated=entry.generated,
-                              deletion_policy=policy if isinstance(policy, str) else None)
+                              deletion_policy=entry.deletion_policy)
 
     def _physical_id(self, entry: "Entry") -> Any:
         lid = entry.logical_id

@@ -53,7 +53,7 @@ INERT_TYPES = frozenset({
     "AWS::EC2::NatGateway", "AWS::EC2::EIP", "AWS::EC2::VPCEndpoint",
     "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy",
     "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::S3::BucketPolicy",
-    "AWS::CloudWatch::Alarm", "AWS::Logs::LogGroup",
+    "AWS::CloudWatch::Alarm",
 })
 
 ATTRIBUTES = {k: frozenset(v.split()) for k, v in {

@@ -239,7 +239,7 @@ class Resource:
     physical_id: str
     emulated: bool = True
     generated: bool = False  # an implicit SAM resource (Role, ServerlessRestApi, mapping, ...)
-    deletion_policy: str | None = None  # "Retain" keeps the resource when the stack drops it
+    deletion_policy: str | None = None  # DeletionPolicy as written (Delete, Retain, Snapshot, ...)
 
     @property
     def properties_hash(self) -> str:

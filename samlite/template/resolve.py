@@ -89,6 +89,7 @@ class Entry:
     depends_on: list[str] = field(default_factory=list)
     resolved: dict[str, Any] | None = None
     emulated: bool = True
+    deletion_policy: str | None = None
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -358,7 +359,9 @@ class Builder:
             depends = resource.get("DependsOn", [])
             depends = [depends] if isinstance(depends, str) else [d for d in depends if isinstance(d, str)] \
                 if isinstance(depends, list) else []
-            entry = Entry(lid, rtype, props, depends_on=depends, emulated=rtype in EMULATED)
+            policy = resource.get("DeletionPolicy")
+            entry = Entry(lid, rtype, props, depends_on=depends, emulated=rtype in EMULATED,
+                          deletion_policy=policy if isinstance(policy, str) else None)
             self.entries[lid] = entry
             if kind in ("known", "plausible", "custom") and rtype not in EMULATED:
                 self._warn_not_emulated(lid, f"{rtype} is not emulated by samlite; it is "

@@ -25,7 +25,7 @@ EMULATED = frozenset({
     "AWS::ApiGateway::RestApi", "AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment",
     "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::Lambda::Url",
     "AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion", "AWS::Lambda::Permission",
-    "AWS::IAM::Role", "AWS::Lambda::EventInvokeConfig",
+    "AWS::IAM::Role", "AWS::Lambda::EventInvokeConfig", "AWS::Logs::LogGroup",
 }) | CLOUD_TYPES | INERT_TYPES
 
 _SERVICES: dict[str, str] = {

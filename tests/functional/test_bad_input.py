@@ -62,3 +62,13 @@ def test_eleven_megabytes_is_a_413(engine: EngineHandle, queue: str) -> None:
     body = b'{"QueueUrl": "%s", "MessageBody": "%s"}' % (queue.encode(), b"x" * (11 * 1024 * 1024))
     r = sqs_json(engine, "SendMessage", body)
     assert r.status_code == 413
+
+
+@pytest.mark.parametrize("port", ["gateway", "aws"])
+def test_a_one_megabyte_header_or_twenty_thousand_headers_are_431(engine: EngineHandle, port: str) -> None:
+    url = engine.gateway_url if port == "gateway" else engine.aws_url
+    for headers in ({"X-Big": "a" * 1024 * 1024}, {f"h{i}": "v" for i in range(20_000)}):
+        r = requests.get(url + "/anything", headers=headers, timeout=30)
+        assert r.status_code == 431, r.text
+        assert r.json() == {"message": "Request Header Fields Too Large"}
+    assert requests.get(url + "/anything", headers={"X-Fine": "a" * 8000}, timeout=30).status_code != 431

@@ -4,7 +4,9 @@ OneWriteHttpToolsProtocol writes a response's head and body in one write: the by
 are one complete response per request (keep-alive, pipelined, HEAD, 100-continue, streamed,
 close, 500). DirectHttpProtocol must behave the same for an ASGI-only app, and its direct lane
 (an app with `direct()`) must keep responses in order and fall back to ASGI cleanly. Both close
-an idle keep-alive connection after the keep-alive timeout, and only then."""
+an idle keep-alive connection after the keep-alive timeout, and only then. DirectHttpProtocol
+answers 431 to a request head over API Gateway's 10 KB and closes connections whose head never
+completes."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from samlite.core.http import (
     DIRECT_MAX_BODY,
+    MAX_HEAD_BYTES,
     DirectHttpProtocol,
     OneWriteHttpToolsProtocol,
     RawRequest,
@@ -276,3 +279,105 @@ def test_an_unknown_uvicorn_layout_falls_back_to_uvicorns_own_protocol(caplog: p
 
     assert http_protocol(Renamed) is Renamed
     assert "_start_asgi_task" in caplog.text and "direct lane is off" in caplog.text
+
+
+# --- bounded request heads (DirectHttpProtocol) ----------------------------------------------
+HEADER_TIMEOUT_S = 0.5
+
+
+class QuickHeaderTimeout(DirectHttpProtocol):
+    header_timeout_s = HEADER_TIMEOUT_S
+
+
+@pytest.fixture(scope="module")
+def quick_port(direct_app: DirectApp) -> Iterator[int]:
+    yield from _serve(direct_app, QuickHeaderTimeout)
+
+
+def _is_431_then_closed(sock: socket.socket) -> bool:
+    data = _read_until(sock, lambda d: False, timeout=10)  # until the server closes
+    return data.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n") and b"connection: close" in data
+
+
+@pytest.mark.parametrize("path", [b"/d/big-head", b"/asgi/big-head"], ids=["direct", "asgi"])
+def test_a_head_over_10_kb_is_431(direct_port: int, path: bytes) -> None:
+    with _connect(direct_port) as s:
+        s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * MAX_HEAD_BYTES + b"\r\n\r\n")
+        assert _is_431_then_closed(s)
+
+
+def test_twenty_thousand_headers_are_431(direct_port: int) -> None:
+    with _connect(direct_port) as s:
+        s.sendall(b"GET /d/many HTTP/1.1\r\nHost: x\r\n" + b"".join(b"h%d: v\r\n" % i for i in range(20_000))
+                  + b"\r\n")
+        assert _is_431_then_closed(s)
+
+
+def test_an_endless_header_is_cut_off_without_waiting_for_its_end(direct_port: int) -> None:
+    with _connect(direct_port) as s:
+        s.sendall(b"GET /d/endless HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+        try:
+            for _ in range(32):  # 2 MB of one header that never ends
+                s.sendall(b"b" * 65536)
+        except OSError:
+            pass  # the server answered, then closed while the header was still coming
+        assert _is_431_then_closed(s)
+
+
+def test_heads_under_the_limit_and_pipelined_or_big_bodies_are_served(direct_port: int) -> None:
+    with _connect(direct_port) as s:
+        filler = b"c" * (MAX_HEAD_BYTES - 200)
+        _exchange(s, b"GET /d/near HTTP/1.1\r\nHost: x\r\nX-Near: " + filler + b"\r\n\r\n", b"direct:/d/near")
+        # 300 pipelined requests in one write: far more than 10 KB, but no head is.
+        s.sendall(b"".join(b"GET /d/p%d HTTP/1.1\r\nHost: x\r\nX-Pad: %s\r\n\r\n" % (i, b"p" * 100)
+                           for i in range(300)))
+        data = _read_until(s, lambda d: d.endswith(b"direct:/d/p299"))
+        assert data.count(b"HTTP/1.1 200 OK") == 300
+        body = b"z" * (MAX_HEAD_BYTES * 5)  # a body in the same write as its head
+        _exchange(s, b"POST /d/body HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body,
+                  b"direct:/d/body:" + body)
+
+
+def test_connections_that_never_finish_their_head_are_closed(quick_port: int) -> None:
+    idle = [_connect(quick_port) for _ in range(20)]  # never send a byte
+    slow = [_connect(quick_port) for _ in range(20)]  # a byte every 0.1 s, never the end of the head
+    for s in slow:
+        s.sendall(b"GET /d/slow HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    try:
+        closed: set[socket.socket] = set()
+        deadline = time.monotonic() + 20
+        while len(closed) < 40 and time.monotonic() < deadline:
+            for s in slow:
+                if s not in closed:
+                    try:
+                        s.sendall(b"s")
+                    except OSError:
+                        closed.add(s)
+            for s in idle + slow:
+                if s not in closed and _closed_or_answered(s):
+                    closed.add(s)
+            time.sleep(0.1)
+        assert len(closed) == 40
+        # A connection that keeps sending complete requests is not a slow head.
+        with _connect(quick_port) as busy:
+            for i in range(int(HEADER_TIMEOUT_S * 3 / 0.1)):
+                _exchange(busy, f"GET /d/b{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), f"direct:/d/b{i}".encode())
+                time.sleep(0.1)
+    finally:
+        for s in idle + slow:
+            s.close()
+
+
+def _closed_or_answered(sock: socket.socket) -> bool:
+    """The server closed the connection (a slow head may first get its 408)."""
+    sock.settimeout(0.001)
+    try:
+        data = sock.recv(65536)
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+    if data:
+        assert data.startswith(b"HTTP/1.1 408 Request Timeout")
+        return _closed_by_server(sock, 5)
+    return True

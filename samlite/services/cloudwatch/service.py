@@ -12,6 +12,7 @@ or below it), so p99 of 10 samples is the maximum, as CloudWatch reports it.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 MAX_WINDOW_S = 15 * 24 * 3600  # CloudWatch keeps 1-minute data points for 15 days
 DEFAULT_BUCKETS = 30
+PURGE_BATCH = 2_000  # rows deleted per statement by the sweep: a short write on the engine's loop
 TUNE_SOURCE = "tune"
 
 _COLUMNS = ("function_name, stack, timestamp_ms, duration_ms, billed_ms, memory_size, init_ms, cold, error,"
@@ -101,7 +103,7 @@ class Aggregate:
         self.inits.extend(other.inits)
         if not self.series:
             self.series = [0] * len(other.series)
-        self.series = [a + b for a, b in zip(self.series, other.series)]
+        self.series = [a + b for a, b in zip(self.series, other.series, strict=False)]
 
     def to_dict(self) -> dict[str, Any]:
         d = self.durations
@@ -178,11 +180,14 @@ class MetricsService:
             rows = store.query("SELECT name, stack, logical_id FROM functions ORDER BY stack, name")
         return [{"name": r["name"], "stack": r["stack"], "logical_id": r["logical_id"]} for r in rows]
 
-    def rows(self, names: Sequence[str], start_ms: int, end_ms: int, include_tune: bool = False) -> list[Any]:
-        """Metric rows of these functions in [start_ms, end_ms] (tune experiments left out)."""
+    def rows(self, names: Sequence[str], start_ms: int, end_ms: int, include_tune: bool = False,
+             flush: bool = True) -> list[Any]:
+        """Metric rows of these functions in [start_ms, end_ms] (tune experiments left out).
+        `flush=False` off the loop: the caller flushed there (the flush writes)."""
         if not names:
             return []
-        self._flush()
+        if flush:
+            self._flush()
         marks = ",".join("?" * len(names))
         sql = (f"SELECT {_COLUMNS} FROM metrics WHERE function_name IN ({marks})"
                " AND timestamp_ms >= ? AND timestamp_ms <= ?")
@@ -192,10 +197,34 @@ class MetricsService:
             params.append(TUNE_SOURCE)
         return self.store.query(sql + " ORDER BY timestamp_ms", params)
 
+    # --- the sweep ---------------------------------------------------------------------------
+    async def sweep(self, max_rows: int, now_ms: int | None = None) -> int:
+        """Delete rows older than the 15 days anything reads, then the oldest beyond `max_rows`
+        (0: no cap), in short batches. Returns how many were deleted."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        cutoff = now_ms - MAX_WINDOW_S * 1000
+        top = self.store.scalar("SELECT MAX(id) FROM metrics") or 0
+        beyond = top - max_rows if max_rows > 0 else 0  # ids at or below are over the cap
+        deleted = 0
+        while True:
+            # Rows are appended in time order: what goes has the lowest ids, so each batch reads
+            # only the oldest rows.
+            rows = self.store.query("SELECT id, timestamp_ms FROM metrics ORDER BY id LIMIT ?", (PURGE_BATCH,))
+            doomed = [r["id"] for r in rows if r["id"] <= beyond or r["timestamp_ms"] < cutoff]
+            if not doomed:
+                return deleted
+            with self.store.transaction() as db:
+                deleted += db.execute("DELETE FROM metrics WHERE id <= ? AND (id <= ? OR timestamp_ms < ?)",
+                                      (doomed[-1], beyond, cutoff)).rowcount
+            if len(rows) < PURGE_BATCH:
+                return deleted
+            await asyncio.sleep(0)
+
     # --- control surface ---------------------------------------------------------------------
-    def cli_summary(self, function: str | None = None, stack: str | None = None, since_s: float = 900,
-                    buckets: int = DEFAULT_BUCKETS) -> dict[str, Any]:
-        """Per-function and per-stack figures over the last `since_s` seconds (`samlite metrics`)."""
+    async def cli_summary(self, function: str | None = None, stack: str | None = None, since_s: float = 900,
+                          buckets: int = DEFAULT_BUCKETS) -> dict[str, Any]:
+        """Per-function and per-stack figures over the last `since_s` seconds (`samlite metrics`).
+        The rows are read and aggregated off the loop, on a read-only connection."""
         window = check_window(since_s)
         if isinstance(buckets, bool) or not isinstance(buckets, int) or not 1 <= buckets <= 120:
             raise UsageError("buckets must be an integer between 1 and 120")
@@ -203,7 +232,14 @@ class MetricsService:
         start_ms = end_ms - int(window * 1000)
         functions = self._functions(function, stack)
         confs = {f["name"]: self._config(f["name"]) for f in functions}
-        aggs = aggregate(self.rows([f["name"] for f in functions], start_ms, end_ms), start_ms, end_ms, buckets)
+        self._flush()
+        names = [f["name"] for f in functions]
+        aggs = await asyncio.to_thread(
+            lambda: aggregate(self.rows(names, start_ms, end_ms, flush=False), start_ms, end_ms, buckets))
+        return self._summary(window, start_ms, end_ms, buckets, functions, confs, aggs)
+
+    def _summary(self, window: float, start_ms: int, end_ms: int, buckets: int, functions: list[dict[str, Any]],
+                 confs: dict[str, dict[str, Any]], aggs: dict[str, Aggregate]) -> dict[str, Any]:
         per_function = []
         per_stack: dict[str, Aggregate] = {}
         total = Aggregate(series=[0] * buckets)

@@ -1,7 +1,8 @@
 """CloudWatch Logs reads over the JSON protocol (`X-Amz-Target: Logs_20140328.<Action>`).
 
 DescribeLogGroups, DescribeLogStreams, GetLogEvents and FilterLogEvents over the events the
-invoke service recorded (`samlite.services.logs.service`). Tokens are opaque to clients: GetLogEvents
+invoke service recorded (`samlite.services.logs.service`); PutRetentionPolicy,
+DeleteRetentionPolicy, DeleteLogGroup and DeleteLogStream. Tokens are opaque to clients: GetLogEvents
 uses `f/<id>` / `b/<id>` (a client stops paging when nextForwardToken comes back unchanged, as
 with AWS), the others a position. Unknown groups -> ResourceNotFoundException; bad parameters ->
 InvalidParameterException.
@@ -9,6 +10,7 @@ InvalidParameterException.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from functools import partial
 from typing import Any
@@ -16,14 +18,20 @@ from typing import Any
 from samlite.core.aws_api import AwsError, Reply, json_body
 from samlite.core.endpoint import ApiService
 from samlite.core.http import Request
-from samlite.services.logs.service import MAX_LIMIT, BadFilterPattern, LogService
+from samlite.services.logs.service import MAX_LIMIT, RETENTION_DAYS, BadFilterPattern, LogService
 
 
 async def handle(logs: "LogService", request: Request, action: str) -> Reply:
+    change = _CHANGES.get(action)
+    if change is not None:
+        await change(logs, json_body(request))
+        return Reply.json({})
     op = _ACTIONS.get(action)
     if op is None:
         raise AwsError("UnknownOperationException", f"Unknown operation Logs_20140328.{action}", 400)
-    return Reply.json(op(logs, json_body(request)))
+    # Reads run off the loop on a read-only connection (the store gives each thread its own):
+    # a filter over a million events must not hold up the gateway.
+    return Reply.json(await asyncio.to_thread(op, logs, json_body(request)))
 
 
 def _invalid(message: str) -> AwsError:
@@ -87,7 +95,8 @@ def describe_log_groups(service: LogService, body: dict[str, Any]) -> dict[str, 
     out: dict[str, Any] = {"logGroups": [
         {"logGroupName": g["name"], "creationTime": g["created"], "metricFilterCount": 0,
          "arn": _arn(service, g["name"]) + ":*", "logGroupArn": _arn(service, g["name"]),
-         "storedBytes": g["bytes"], "logGroupClass": "STANDARD"} for g in page]}
+         "storedBytes": g["bytes"], "logGroupClass": "STANDARD",
+         **({"retentionInDays": g["retention"]} if g["retention"] is not None else {})} for g in page]}
     if start + limit < len(groups):
         out["nextToken"] = f"p/{start + limit}"
     return out
@@ -203,6 +212,41 @@ def filter_log_events(service: LogService, body: dict[str, Any]) -> dict[str, An
         out["nextToken"] = f"n/{events[-1].id}"
     return out
 
+
+async def put_retention_policy(service: LogService, body: dict[str, Any]) -> None:
+    group = _group(service, body)
+    days = _get(body, "retentionInDays", int)
+    if days is None:
+        raise AwsError("ValidationException", "1 validation error detected: Value null at 'retentionInDays' failed "
+                       "to satisfy constraint: Member must not be null", 400)
+    if days not in RETENTION_DAYS:
+        raise _invalid(f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy "
+                       f"constraint: Member must satisfy enum value set: [{', '.join(map(str, RETENTION_DAYS))}]")
+    service.set_retention(group, days)
+
+
+async def delete_retention_policy(service: LogService, body: dict[str, Any]) -> None:
+    service.set_retention(_group(service, body), None)
+
+
+async def delete_log_group(service: LogService, body: dict[str, Any]) -> None:
+    await service.delete_group(_group(service, body))
+
+
+async def delete_log_stream(service: LogService, body: dict[str, Any]) -> None:
+    group = _group(service, body)
+    stream = _get(body, "logStreamName", str)
+    if not stream or not any(s["name"] == stream for s in service.streams(group, stream)):
+        raise AwsError("ResourceNotFoundException", "The specified log stream does not exist.", 400)
+    await service.delete_stream(group, stream)
+
+
+_CHANGES = {
+    "PutRetentionPolicy": put_retention_policy,
+    "DeleteRetentionPolicy": delete_retention_policy,
+    "DeleteLogGroup": delete_log_group,
+    "DeleteLogStream": delete_log_stream,
+}
 
 _ACTIONS = {
     "DescribeLogGroups": describe_log_groups,
