@@ -57,16 +57,15 @@ class EngineHandle:
     def start(self, timeout: float = 20.0) -> "EngineHandle":
         self.home.mkdir(parents=True, exist_ok=True)
         engine_json = self.home / "engine.json"
-        log = open(self.home / "engine.log", "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "samlite.engine", "--daemon"],
-            env=self.env,
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+        with open(self.home / "engine.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "samlite.engine", "--daemon"],
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -234,6 +233,24 @@ def write_project(root: Path, template: str, files: dict[str, str]) -> Path:
         (root / rel).write_text(text)
     (root / "template.yaml").write_text(template)
     return root / "template.yaml"
+
+
+def shared_cache_dir() -> Path:
+    """A download cache kept between test runs (SAMLITE_TEST_CACHE, else ~/.cache/samlite-test):
+    tests that install from npm or PyPI pass it as SAMLITE_CACHE_DIR so they download once."""
+    path = Path(os.environ.get("SAMLITE_TEST_CACHE") or Path.home() / ".cache" / "samlite-test")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def require_registry(host: str) -> None:
+    """Skip the calling test when a package registry (registry.npmjs.org, pypi.org) is unreachable."""
+    import socket
+
+    try:
+        socket.create_connection((host, 443), timeout=5).close()
+    except OSError as exc:
+        pytest.skip(f"needs {host} to fill the download cache, unreachable: {exc}")
 
 
 def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02, message: str = "condition") -> Any:

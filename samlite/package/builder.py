@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from samlite.errors import BuildError
 from samlite.package import deps as deps_mod
+from samlite.package import node_sdk
 from samlite.package.unpack import check_entries
 from samlite.package.zipper import ZipSource, file_sha256, write_zip
 from samlite.template.model import Function, Stack
@@ -35,7 +36,7 @@ from samlite.template.model import Warning as BuildWarning
 ZIPPED_LIMIT = 52_428_800
 UNZIPPED_LIMIT = 262_144_000
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 MANIFEST_NAME = "build.json"
 IGNORE_FILE = ".samliteignore"
 EXCLUDED_DIRS = frozenset({"__pycache__", ".git", ".samlite", ".aws-sam", ".venv", "node_modules"})
@@ -302,6 +303,8 @@ class _Builder:
         if unit.source == "folder":
             node = bool(unit.runtime and unit.runtime.startswith("nodejs"))
             user_modules = node and os.path.isdir(os.path.join(unit.location, "node_modules"))
+            # A layer is shipped as laid out: nodejs/node_modules is its whole point.
+            user_modules = user_modules or unit.kind == "layer"
             excluded = EXCLUDED_DIRS - {"node_modules"} if user_modules else EXCLUDED_DIRS
             files = walk_folder(unit.location, unit.owner, excluded, skip_dir=str(self.build_dir))
             self._check_unzipped(unit.owner, sum(f.size for f in files))
@@ -394,6 +397,25 @@ class _Builder:
         return ZipStats(file_sha256(zip_path), zip_path.stat().st_size,
                         sum(i.file_size for i in infos), len(infos))
 
+    def provide_node_sdk(self, unit: _Unit, record: dict[str, Any], rebuilt: bool, zip_path: Path) -> None:
+        """Install the `@aws-sdk/*` packages the unit imports into the runtime's SDK (nodejs18+)."""
+        if rebuilt or "node_sdk" not in record:
+            if unit.source == "folder":
+                root: Path | None = Path(unit.location)
+                blobs = node_sdk.folder_sources(Path(unit.location), self.names.get(unit.uid, ()))
+            elif unit.source == "zip":
+                root, blobs = None, node_sdk.zip_sources(Path(unit.location))
+            else:
+                root, blobs = None, iter([unit.location.encode()])
+            wanted = node_sdk.scan(blobs) - node_sdk.bundled(root, self.unit_names(unit, zip_path, full=True))
+            record["node_sdk"] = sorted(wanted)
+        if record["node_sdk"]:
+            from samlite.config import load_settings
+
+            problem = node_sdk.ensure(record["node_sdk"], load_settings().cache_dir)
+            if problem:
+                self.warnings.append(BuildWarning(unit.owner, problem))
+
     def _check_unzipped(self, owner: str, size: int) -> None:
         if size > UNZIPPED_LIMIT:
             raise BuildError(f"{owner}: package is {_mb(size)} unzipped, over Lambda's limit of "
@@ -484,6 +506,8 @@ def build_stack(stack: Stack, build_dir: Path | None = None, on_progress: Progre
             artifacts.append(Artifact(lid, unit.kind, zip_path, record["sha256"], record["zipped_size"],
                                       record["unzipped_size"], record["file_count"], unit.runtime, rebuilt))
             builder.on_progress(lid, "built" if rebuilt else "cached")
+        if unit.kind == "function" and node_sdk.wants_sdk(unit.runtime):
+            builder.provide_node_sdk(unit, record, rebuilt, zip_path)
         if unit.kind == "layer":
             layer_sizes[unit.owner] = record["unzipped_size"]
             layer_names |= builder.unit_names(unit, zip_path)

@@ -42,7 +42,7 @@ class DepsSpec:
 def default_cache_dir() -> Path:
     from samlite.config import load_settings
 
-    return load_settings().home / "cache" / "deps"
+    return load_settings().cache_dir / "deps"
 
 
 def _platform_tag() -> str:
