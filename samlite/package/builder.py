@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from samlite.errors import BuildError
 from samlite.package import deps as deps_mod
-from samlite.package import node_sdk
+from samlite.package import methods, node_sdk
 from samlite.package.unpack import check_entries
 from samlite.package.zipper import ZipSource, file_sha256, write_zip
 from samlite.template.model import Function, Stack
@@ -65,11 +65,14 @@ class Artifact:
 
 
 class BuildResult(list):  # list[Artifact]
-    """The artifacts, plus `warnings` for functions that were skipped (S3 code, images)."""
+    """The artifacts, plus `warnings` for functions that were skipped (S3 code, images), and
+    `not_built`: logical id -> why a function that still deploys has no code to run here."""
 
-    def __init__(self, artifacts: list[Artifact], warnings: list[BuildWarning]) -> None:
+    def __init__(self, artifacts: list[Artifact], warnings: list[BuildWarning],
+                 not_built: dict[str, str] | None = None) -> None:
         super().__init__(artifacts)
         self.warnings = warnings
+        self.not_built = not_built or {}
 
 
 @dataclass
@@ -87,9 +90,11 @@ class _Unit:
     owner: str  # logical id that names the zip
     kind: str
     runtime: str | None
-    source: str  # "folder" | "zip" | "inline"
+    source: str  # "folder" | "zip" | "inline" | "file" (one file, zipped) | "custom" (a BuildMethod)
     location: str  # folder path, zip path or the inline code itself
     members: list[str] = field(default_factory=list)
+    method: str | None = None  # the BuildMethod of a "custom" unit
+    props: dict[str, Any] = field(default_factory=dict)
 
 
 def _mb(n: int) -> str:
@@ -227,15 +232,17 @@ def _resolve_code(stack: Stack, fn: Function) -> tuple[str, str] | None:
     path = Path(fn.code_uri)
     if not path.is_absolute():
         path = Path(stack.project_dir) / path
-    return _source_of(path, fn.logical_id, "CodeUri")
+    return _source_of(path, fn.logical_id, "CodeUri", single_file=True)
 
 
-def _source_of(path: Path, logical_id: str, prop: str) -> tuple[str, str]:
+def _source_of(path: Path, logical_id: str, prop: str, single_file: bool = False) -> tuple[str, str]:
     if path.is_dir():
         return "folder", str(path)
     if path.is_file():
         if zipfile.is_zipfile(path):
             return "zip", str(path)
+        if single_file:  # `sam package` zips a CodeUri that names one file
+            return "file", str(path)
         raise BuildError(f"{logical_id}: {prop} {path} is a file but not a zip archive",
                          hint=f"Point {prop} at a folder or a .zip.")
     raise BuildError(f"{logical_id}: {prop} {path} does not exist",
@@ -246,10 +253,17 @@ def _plan_units(stack: Stack, warnings: list[BuildWarning]) -> list[_Unit]:
     """Group functions into build units (same source and runtime); layers are units of their own."""
     units: dict[str, _Unit] = {}
 
-    def add(uid: str, logical_id: str, kind: str, runtime: str | None, source: str, loc: str) -> None:
+    def add(uid: str, logical_id: str, kind: str, runtime: str | None, source: str, loc: str,
+            method: str | None = None, props: Any = None) -> None:
+        if methods.is_custom(method):
+            if source != "folder":
+                raise BuildError(f"{logical_id}: BuildMethod {method} needs a source folder, not {loc}")
+            source = "custom"
+            uid += f"|{method}|{json.dumps(props or {}, sort_keys=True, default=str)}"
         unit = units.get(uid)
         if unit is None:
-            unit = units[uid] = _Unit(uid, logical_id, kind, runtime, source, loc)
+            unit = units[uid] = _Unit(uid, logical_id, kind, runtime, source, loc, method=method,
+                                      props=dict(props or {}))
         unit.members.append(logical_id)
 
     for lid in sorted(stack.layers):
@@ -257,9 +271,12 @@ def _plan_units(stack: Stack, warnings: list[BuildWarning]) -> list[_Unit]:
         source, loc = _source_of(Path(layer.content_uri) if os.path.isabs(layer.content_uri)
                                  else Path(stack.project_dir) / layer.content_uri, lid, "ContentUri")
         runtime = layer.compatible_runtimes[0] if layer.compatible_runtimes else None
-        add(f"layer|{lid}", lid, "layer", runtime, source, loc)
+        add(f"layer|{lid}", lid, "layer", runtime, source, loc, layer.build_method, layer.build_properties)
     for lid in sorted(stack.functions):
         fn = stack.functions[lid]
+        if fn.not_emulated:
+            warnings.append(BuildWarning(lid, fn.not_emulated))
+            continue
         code = _resolve_code(stack, fn)
         if code is None:
             why = "is an image" if fn.package_type != "Zip" else "has no local code (S3 or absent CodeUri)"
@@ -268,7 +285,8 @@ def _plan_units(stack: Stack, warnings: list[BuildWarning]) -> list[_Unit]:
             continue
         source, loc = code
         key = os.path.realpath(loc) if source != "inline" else loc
-        add(f"function|{source}|{fn.runtime}|{key}", lid, "function", fn.runtime, source, loc)
+        add(f"function|{source}|{fn.runtime}|{key}", lid, "function", fn.runtime, source, loc,
+            fn.build_method, fn.build_properties)
     return list(units.values())
 
 
@@ -300,7 +318,16 @@ class _Builder:
         hasher = _Hasher(prev.get("files", {}))
         files: list[_File] = []
         spec = None
-        if unit.source == "folder":
+        if unit.source == "custom":
+            # The inputs are the source folder; what the build makes is zipped below.
+            files = walk_folder(unit.location, unit.owner, skip_dir=str(self.build_dir))
+            lines = [f"{f.arcname}\0{int(f.executable)}\0{hasher.digest(f, unit.owner)}" for f in files]
+        elif unit.source == "file":
+            single = _File(os.path.basename(unit.location), unit.location, 0,
+                           _stat_key(unit.location, unit.owner), False)
+            lines = [single.arcname, hasher.digest(single, unit.owner)]
+            self.names[unit.uid] = {single.arcname}
+        elif unit.source == "folder":
             node = bool(unit.runtime and unit.runtime.startswith("nodejs"))
             user_modules = node and os.path.isdir(os.path.join(unit.location, "node_modules"))
             # A layer is shipped as laid out: nodejs/node_modules is its whole point.
@@ -321,7 +348,8 @@ class _Builder:
             lines = [hashlib.sha256(unit.location.encode()).hexdigest()]
             self.names[unit.uid] = {self._inline_name(unit)}
         header = {"v": BUILDER_VERSION, "kind": unit.kind, "source": unit.source,
-                  "runtime": unit.runtime, "deps": spec.key if spec else None}
+                  "runtime": unit.runtime, "deps": spec.key if spec else None,
+                  "method": unit.method, "props": json.dumps(unit.props, sort_keys=True, default=str)}
         input_hash = _hash_inputs(header, lines)
         zip_path = self.build_dir / f"{unit.owner}.zip"
 
@@ -333,6 +361,10 @@ class _Builder:
             self.on_progress(lid, "building")
         if unit.source == "zip":
             stats = self._copy_zip(unit, zip_path)
+        elif unit.source == "custom":
+            stats = write_zip(self._custom_build(unit), zip_path)
+        elif unit.source == "file":
+            stats = write_zip([ZipSource(os.path.basename(unit.location), path=unit.location)], zip_path)
         else:
             sources = self._sources(unit, files, spec)
             stats = write_zip(sources, zip_path)
@@ -348,6 +380,22 @@ class _Builder:
                   "file_count": stats.file_count, "zip_mtime_ns": st.st_mtime_ns,
                   "files": hasher.current}
         return record, True
+
+    def _custom_build(self, unit: _Unit) -> list[ZipSource]:
+        """Run the unit's BuildMethod into a fresh folder; its files are the artifact."""
+        out = self.build_dir / ".artifacts" / unit.owner
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        from samlite.config import load_settings
+
+        assert unit.method is not None
+        methods.run_build(unit.method, unit.props, unit.owner, unit.runtime, Path(unit.location), out,
+                          self.build_dir / ".scratch" / unit.owner, load_settings().cache_dir)
+        files = walk_folder(str(out), unit.owner, frozenset({"__pycache__"}), use_ignore_file=False)
+        if not files:
+            raise BuildError(f"{unit.owner}: BuildMethod {unit.method} produced no files in {out}")
+        self.names[unit.uid] = {f.arcname for f in files}
+        return [ZipSource(f.arcname, path=f.path, executable=f.executable) for f in files]
 
     def _inline_name(self, unit: _Unit) -> str:
         return "index.js" if unit.runtime and unit.runtime.startswith("nodejs") else "index.py"
@@ -400,9 +448,12 @@ class _Builder:
     def provide_node_sdk(self, unit: _Unit, record: dict[str, Any], rebuilt: bool, zip_path: Path) -> None:
         """Install the `@aws-sdk/*` packages the unit imports into the runtime's SDK (nodejs18+)."""
         if rebuilt or "node_sdk" not in record:
-            if unit.source == "folder":
-                root: Path | None = Path(unit.location)
-                blobs = node_sdk.folder_sources(Path(unit.location), self.names.get(unit.uid, ()))
+            if unit.source in ("folder", "custom"):
+                root: Path | None = Path(unit.location) if unit.source == "folder" else \
+                    self.build_dir / ".artifacts" / unit.owner
+                blobs = node_sdk.folder_sources(root, self.names.get(unit.uid, ()))
+            elif unit.source == "file":
+                root, blobs = None, iter([Path(unit.location).read_bytes()])
             elif unit.source == "zip":
                 root, blobs = None, node_sdk.zip_sources(Path(unit.location))
             else:
@@ -498,8 +549,15 @@ def build_stack(stack: Stack, build_dir: Path | None = None, on_progress: Progre
     layer_sizes: dict[str, int] = {}
     layer_names: set[str] = set()
     new_units: dict[str, Any] = {}
+    not_built: dict[str, str] = {}
     for unit in units:  # layers come first, so handler checks can see their files
-        record, rebuilt = builder.build_unit(unit)
+        try:
+            record, rebuilt = builder.build_unit(unit)
+        except methods.NotEmulated as exc:
+            for lid in unit.members:
+                not_built[lid] = str(exc)
+                warnings.append(BuildWarning(lid, str(exc)))
+            continue
         new_units[unit.uid] = record
         zip_path = build_dir / record["zip"]
         for lid in unit.members:
@@ -529,7 +587,8 @@ def build_stack(stack: Stack, build_dir: Path | None = None, on_progress: Progre
         builder.on_progress(w.logical_id, "skipped")
     warnings.extend(builder.warnings)
     _write_outputs(build_dir, builder.previous, new_units, artifacts)
-    return BuildResult(artifacts, warnings)
+    not_built.update({lid: fn.not_emulated for lid, fn in stack.functions.items() if fn.not_emulated})
+    return BuildResult(artifacts, warnings, not_built)
 
 
 def _write_outputs(build_dir: Path, previous: dict[str, Any], units: dict[str, Any],

@@ -86,6 +86,7 @@ class Entry:
     depends_on: list[str] = field(default_factory=list)
     resolved: dict[str, Any] | None = None
     emulated: bool = True
+    metadata: dict[str, Any] = field(default_factory=dict)  # the resource's Metadata (BuildMethod, ...)
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -355,7 +356,8 @@ class Builder:
             depends = resource.get("DependsOn", [])
             depends = [depends] if isinstance(depends, str) else [d for d in depends if isinstance(d, str)] \
                 if isinstance(depends, list) else []
-            entry = Entry(lid, rtype, props, depends_on=depends, emulated=rtype in EMULATED)
+            entry = Entry(lid, rtype, props, depends_on=depends, emulated=rtype in EMULATED,
+                          metadata=_dict(resource.get("Metadata")))
             self.entries[lid] = entry
             if kind in ("known", "plausible", "custom") and rtype not in EMULATED:
                 self._warn_not_emulated(lid, f"{rtype} is not emulated by samlite; it is "

@@ -31,7 +31,7 @@ def fn(lid: str, code_uri: str | Path | None, runtime: str = PY, handler: str = 
 
 def stack(project: Path, *functions: Function, layers: tuple[Layer, ...] = ()) -> Stack:
     return Stack("stack", "us-east-1", "123456789012", str(project / "template.yaml"), str(project),
-                 functions={f.logical_id: f for f in functions}, layers={l.logical_id: l for l in layers})
+                 functions={f.logical_id: f for f in functions}, layers={layer.logical_id: layer for layer in layers})
 
 
 def write(path: Path, text: str = HANDLER) -> Path:
@@ -272,10 +272,11 @@ def test_provided_without_bootstrap_still_builds(tmp_path: Path, cache: Path) ->
 def test_missing_code_uri(tmp_path: Path, cache: Path) -> None:
     with pytest.raises(BuildError, match="F: CodeUri .*nowhere does not exist"):
         build_stack(stack(tmp_path, fn("F", tmp_path / "nowhere")), cache_dir=cache)
-    write(tmp_path / "notzip.txt", "hello")
-    with pytest.raises(BuildError, match="not a zip"):
-        build_stack(stack(tmp_path, fn("F", tmp_path / "notzip.txt")), cache_dir=cache)
     assert not (tmp_path / ".samlite").exists()
+    # A single file is zipped as `sam package` does; the handler check then names what is missing.
+    write(tmp_path / "notzip.txt", "hello")
+    with pytest.raises(BuildError, match="no app.py or app/__init__.py in .*notzip.txt"):
+        build_stack(stack(tmp_path, fn("F", tmp_path / "notzip.txt")), cache_dir=cache)
 
 
 def test_symlink_outside_refused_inside_followed(tmp_path: Path, cache: Path) -> None:
@@ -433,7 +434,7 @@ def test_pip_failure_names_function_and_shows_pip_output(tmp_path: Path, cache: 
     assert msg.startswith("Broken: pip install failed")
     assert "no-such-package-xyz" in msg and len(msg.splitlines()) <= 16
     assert info.value.exit_code == 1
-    assert [p for p in cache.iterdir()] == []  # no half-installed cache entry
+    assert list(cache.iterdir()) == []  # no half-installed cache entry
 
 
 @pytest.mark.skipif(shutil.which("npm") is None, reason="npm not installed")

@@ -39,6 +39,8 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     stack: str | None = None
     log_format: str = "Text"
+    # Why this function cannot run here (an image, a missing toolchain); invoking it returns this.
+    not_emulated: str | None = None
 
     # Cached: both are read for every invocation (cached_property writes the instance __dict__,
     # which a frozen dataclass allows).
@@ -63,7 +65,7 @@ class FunctionSpec:
             layer_dirs=tuple(Path(p) for p in c.get("layer_dirs") or ()),
             architectures=tuple(c.get("architectures") or ("x86_64",)),
             reserved_concurrency=c.get("reserved_concurrency"), stack=c.get("stack"),
-            log_format=c.get("log_format") or "Text",
+            log_format=c.get("log_format") or "Text", not_emulated=c.get("not_emulated"),
         )
 
 
