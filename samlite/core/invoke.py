@@ -457,7 +457,7 @@ class InvokeService:
                            source: str, concurrency: int) -> InvokeResult:
         kind, head, body = reply
         init_ms = env.init_ms or 0.0
-        max_mb = _mb(env.rss_kb)
+        max_mb = _mb(int(head.get("m", 0)) or env.rss_kb)
         if kind == "ie":
             error_type = head.get("et") or "Runtime.Unknown"
         elif kind == "timeout":

@@ -460,7 +460,8 @@ class RuntimeApiServer:
         env.api_state = "init-error"
         assert env.ready is not None
         if not env.ready.done():
-            env.ready.set_result(("ie", {"et": error_type}, body))
+            # Measured now, while the runtime is alive: after its exit there is nothing to read.
+            env.ready.set_result(("ie", {"et": error_type, "m": env.peak_kb()}, body))
         await send({"type": "http.response.start", "status": 202,
                     "headers": [*_JSON, (b"content-length", str(len(_OK)).encode())]})
         await send({"type": "http.response.body", "body": _OK})
