@@ -322,7 +322,8 @@ class Deployer:
     def _write_functions(self, db: Any, new: Stack, code: dict[str, Path], now: float) -> list[str]:
         """Upsert function rows; return the names whose environments must be replaced."""
         retire: list[str] = []
-        layer_dirs = {lid: str(code[lid]) for lid in new.layers if lid in code}
+        # The stack's own layers, and public layers the build provided (keyed by their ARN).
+        layer_dirs = {lid: str(code[lid]) for fn in new.functions.values() for lid in fn.layers if lid in code}
         for fn in new.functions.values():
             code_dir = code.get(fn.logical_id)
             if code_dir is None and fn.not_emulated:

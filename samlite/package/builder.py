@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 import tempfile
 import time
 import zipfile
@@ -583,6 +584,7 @@ def build_stack(stack: Stack, build_dir: Path | None = None, on_progress: Progre
             if total > UNZIPPED_LIMIT:
                 raise BuildError(f"{lid}: function code plus its layers is {_mb(total)} unzipped, over "
                                  f"Lambda's limit of {_mb(UNZIPPED_LIMIT)}")
+    artifacts += _public_layers(stack, warnings)
     for w in warnings:
         builder.on_progress(w.logical_id, "skipped")
     warnings.extend(builder.warnings)
@@ -591,9 +593,40 @@ def build_stack(stack: Stack, build_dir: Path | None = None, on_progress: Progre
     return BuildResult(artifacts, warnings, not_built)
 
 
+def _public_layers(stack: Stack, warnings: list[BuildWarning]) -> list[Artifact]:
+    """Artifacts for well-known public layer ARNs (Powertools), keyed by the ARN; one warning per
+    other public layer."""
+    from samlite.config import load_settings
+    from samlite.package import public_layers
+
+    users: dict[str, list[Function]] = {}
+    for fn in stack.functions.values():
+        for layer in fn.layers:
+            if layer not in stack.layers and public_layers.is_layer_arn(layer):
+                users.setdefault(layer, []).append(fn)
+    out: list[Artifact] = []
+    for arn, fns in sorted(users.items()):
+        known = public_layers.known(arn)
+        if known is None:
+            if not public_layers.is_parameters_and_secrets(arn):  # the engine serves that extension
+                names = ", ".join(sorted(fn.logical_id for fn in fns))
+                warnings.append(BuildWarning(fns[0].logical_id, f"layer {arn} is a public layer samlite cannot "
+                                             f"download; {names} run without it"))
+            continue
+        runtime = fns[0].runtime or "python3.12"
+        python = deps_mod.python_for_runtime(runtime)[0] if runtime.startswith("python") else sys.executable
+        if known.tool == "pip":  # compiled wheels (pydantic-core) depend on the Python version
+            known = public_layers.PublicLayer(f"{known.name}-{runtime}", known.tool, known.packages)
+        path, stats = public_layers.ensure_zip(known, load_settings().cache_dir, python)
+        out.append(Artifact(arn, "layer", path, str(stats["sha256"]), int(stats["zipped_size"]),
+                            int(stats["unzipped_size"]), int(stats["file_count"]), runtime, False))
+    return out
+
+
 def _write_outputs(build_dir: Path, previous: dict[str, Any], units: dict[str, Any],
                    artifacts: list[Artifact]) -> None:
     build_dir.mkdir(parents=True, exist_ok=True)
+    artifacts = [a for a in artifacts if a.path.parent == build_dir]  # public layers live in the cache
     outputs = sorted({a.path.name for a in artifacts} | {f"{a.logical_id}.json" for a in artifacts})
     for art in artifacts:
         meta = {k: v for k, v in art.to_dict().items() if k != "rebuilt"}
