@@ -13,6 +13,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
+from samlite.core.runtime.extensions import wants_extension
+
 # What a function without a Runtime runs on (the model keeps None; Lambda's API shows this too).
 DEFAULT_RUNTIME = "python3.12"
 
@@ -41,6 +43,8 @@ class FunctionSpec:
     log_format: str = "Text"
     # Why this function cannot run here (an image, a missing toolchain); invoking it returns this.
     not_emulated: str | None = None
+    # It has the AWS Parameters and Secrets Lambda Extension layer (the engine serves it).
+    parameters_secrets: bool = False
 
     # Cached: both are read for every invocation (cached_property writes the instance __dict__,
     # which a frozen dataclass allows).
@@ -66,6 +70,7 @@ class FunctionSpec:
             architectures=tuple(c.get("architectures") or ("x86_64",)),
             reserved_concurrency=c.get("reserved_concurrency"), stack=c.get("stack"),
             log_format=c.get("log_format") or "Text", not_emulated=c.get("not_emulated"),
+            parameters_secrets=wants_extension(c.get("layers")),
         )
 
 

@@ -206,7 +206,8 @@ class RuntimeApiEnvironment(Environment):
         self.cgroup = _make_cgroup(self.id, spec.memory_size) if workers.use_cgroups else None
         self.api = workers_api(workers)
         self.listener, self.port = await self.api.listen(self)
-        environ = build_environment(spec, workers.settings, workers.aws_endpoint_url, self.stream, self.tmpdir)
+        environ = build_environment(spec, workers.settings, workers.aws_endpoint_url, self.stream, self.tmpdir,
+                                    workers.extension_port)
         environ["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self.port}"
         out_r, out_w = os.pipe()
         keep: list[int] = []
