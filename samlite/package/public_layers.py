@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from samlite.core.runtime import wants_extension
 from samlite.errors import BuildError
 from samlite.package.zipper import ZipSource, write_zip
 
@@ -53,7 +54,6 @@ _KNOWN: list[tuple[re.Pattern[str], PublicLayer]] = [
      PublicLayer(f"powertools-typescript-1-{NPM_SNAPSHOT}", "npm", tuple(
          f"@aws-lambda-powertools/{p}@^1" for p in ("commons", "logger", "metrics", "tracer", "parameters")))),
 ]
-_PARAMETERS_AND_SECRETS = re.compile(r":layer:AWS-Parameters-and-Secrets-Lambda-Extension(-Arm64)?:")
 _LAYER_ARN = re.compile(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+")
 
 
@@ -69,7 +69,7 @@ def known(arn: str) -> PublicLayer | None:
 
 
 def is_parameters_and_secrets(arn: str) -> bool:
-    return bool(_PARAMETERS_AND_SECRETS.search(arn))
+    return wants_extension([arn])
 
 
 def ensure_zip(layer: PublicLayer, cache_dir: Path, python: str) -> tuple[Path, dict[str, int | str]]:

@@ -80,12 +80,14 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EngineH
     if shutil.which("node") is None:
         pytest.skip("needs node on PATH")
     handle = EngineHandle(tmp_path_factory.mktemp("layers") / "home", {"SAMLITE_CACHE_DIR": str(cache)}).start()
-    root = tmp_path_factory.mktemp("layers-project")
-    write_project(root, TEMPLATE, FILES)
-    out = handle.cli("deploy", "-t", str(root / "template.yaml"), "--stack-name", "pt", "--no-confirm-changeset",
-                     check=True, timeout=900)
-    yield handle, out.stderr
-    handle.close()
+    try:
+        root = tmp_path_factory.mktemp("layers-project")
+        write_project(root, TEMPLATE, FILES)
+        out = handle.cli("deploy", "-t", str(root / "template.yaml"), "--stack-name", "pt",
+                         "--no-confirm-changeset", check=True, timeout=900)
+        yield handle, out.stderr
+    finally:
+        handle.close()
 
 
 def _structured(engine: EngineHandle, name: str) -> dict:

@@ -8,12 +8,20 @@ framing between them, and `interpreters.py` maps a Lambda Runtime to a local int
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
-from samlite.core.runtime.extensions import wants_extension
+# The AWS Parameters and Secrets Lambda Extension's layer, in any region, for either architecture:
+# a function with it gets the extension the engine serves (extensions.py).
+PARAMETERS_SECRETS_LAYER = re.compile(r":layer:AWS-Parameters-and-Secrets-Lambda-Extension(-Arm64)?:\d+$")
+
+
+def wants_extension(layers: Any) -> bool:
+    return any(isinstance(arn, str) and PARAMETERS_SECRETS_LAYER.search(arn) for arn in layers or ())
+
 
 # What a function without a Runtime runs on (the model keeps None; Lambda's API shows this too).
 DEFAULT_RUNTIME = "python3.12"

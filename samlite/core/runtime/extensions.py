@@ -15,22 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import socket
-import urllib.error
-import urllib.request
 from typing import Any
-from urllib.parse import parse_qs
 
 from samlite.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
 DEFAULT_PORT = 2773
-# The extension's layer, in any region and for either architecture.
-LAYER = re.compile(r":layer:AWS-Parameters-and-Secrets-Lambda-Extension(-Arm64)?:\d+$")
-
-
-def wants_extension(layers: Any) -> bool:
-    return any(isinstance(arn, str) and LAYER.search(arn) for arn in layers or ())
 
 
 class ParametersSecretsExtension:
@@ -75,6 +65,8 @@ class ParametersSecretsExtension:
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
+        from urllib.parse import parse_qs
+
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
         status, body = await self.answer(scope["method"], scope["path"], query,
@@ -115,6 +107,9 @@ class ParametersSecretsExtension:
 
     def _call(self, service: str, target: str, request: dict[str, Any]) -> tuple[int, bytes]:
         """One signed JSON-protocol call to the AWS endpoint: (status, body) passed through."""
+        import urllib.error
+        import urllib.request
+
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
