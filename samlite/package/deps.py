@@ -37,6 +37,8 @@ class DepsSpec:
     source_dir: Path
     runtime: str
     key: str
+    # devDependencies too: a bundler (esbuild) needs what the code imports at build time.
+    dev: bool = False
 
 
 def default_cache_dir() -> Path:
@@ -175,7 +177,8 @@ def ensure_deps(spec: DepsSpec, cache_dir: Path, owner: str) -> tuple[Path, bool
                 if (spec.source_dir / side).is_file():
                     shutil.copy2(spec.source_dir / side, tmp / side)
             npm = shutil.which("npm") or "npm"
-            _run([npm, "install", "--omit=dev", "--no-audit", "--no-fund", "--no-save"],
+            _run([npm, "install", "--include=dev" if spec.dev else "--omit=dev", "--no-audit", "--no-fund",
+                  "--no-save"],
                  cwd=tmp, owner=owner, tool="npm")
             # Only node_modules belongs to the cache entry; the manifests come from the code.
             for name in (NPM_MANIFEST, *_NPM_SIDE_FILES):

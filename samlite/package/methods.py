@@ -3,8 +3,10 @@ that is zipped.
 
 - `esbuild`: bundles the BuildProperties' EntryPoints with esbuild (the project's own
   node_modules/.bin/esbuild, else a pinned esbuild installed once from npm into the cache), after
-  installing package.json dependencies through the dependency cache. Options as SAM maps them:
-  Minify, Target, Format, Sourcemap, External, Loader, Banner, MainFields, OutExtension.
+  installing package.json dependencies (devDependencies too) through the dependency cache.
+  Options as SAM maps them: Minify, Target, Format, Sourcemap, External, Loader, Banner,
+  MainFields, OutExtension. On nodejs18+ a project that does not depend on `@aws-sdk/*` gets it
+  as external: the runtime provides it.
 - `makefile`: `make build-<LogicalId>` with ARTIFACTS_DIR, in a scratch copy of the source
   folder, as SAM does.
 - `rust-cargolambda`, `go1.x`: cargo-lambda or go when installed; otherwise `NotEmulated`, and the
@@ -14,6 +16,7 @@ that is zipped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -121,7 +124,12 @@ def esbuild_args(props: Mapping[str, Any], logical_id: str, runtime: str | None,
         args.append("--minify")
     if _flag(props, "Sourcemap", logical_id):
         args.append("--sourcemap")
-    args += [f"--external:{name}" for name in _strings(props, "External", logical_id)]
+    externals = _strings(props, "External", logical_id)
+    if node and int(node.group(1)) >= 18 and not _names_sdk(source):
+        # The runtime provides the v3 SDK (and samlite installs what the bundle imports), so a
+        # project that does not depend on it leaves it out of the bundle instead of failing.
+        externals.append("@aws-sdk/*")
+    args += [f"--external:{name}" for name in externals]
     for loader in _strings(props, "Loader", logical_id):
         if "=" not in loader:
             raise BuildError(f"{logical_id}: Metadata.BuildProperties.Loader entries look like '.png=file', "
@@ -138,6 +146,18 @@ def esbuild_args(props: Mapping[str, Any], logical_id: str, runtime: str | None,
     for ext in _strings(props, "OutExtension", logical_id):
         args.append(f"--out-extension:{ext}")
     return args
+
+
+def _names_sdk(source: Path) -> bool:
+    """The project's package.json depends on some @aws-sdk/* package (then it is bundled)."""
+    try:
+        manifest = json.loads((source / "package.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict):
+        return False
+    names = [*(manifest.get("dependencies") or {}), *(manifest.get("devDependencies") or {})]
+    return any(str(name).startswith("@aws-sdk/") for name in names)
 
 
 def esbuild_binary(source: Path, cache_dir: Path, logical_id: str) -> str:
@@ -180,6 +200,8 @@ def _esbuild(props: Mapping[str, Any], logical_id: str, runtime: str | None, sou
 
         spec = deps.deps_spec(source, runtime if runtime and runtime.startswith("nodejs") else "nodejs20.x")
         if spec is not None:
+            # As `sam build` does for esbuild: devDependencies too (types, build-time imports).
+            spec = dataclasses.replace(spec, key=spec.key + "-dev", dev=True)
             folder, _ = deps.ensure_deps(spec, cache_dir / "deps", logical_id)
             env["NODE_PATH"] = str(folder / "node_modules")  # esbuild resolves bare imports here too
     _run([esbuild_binary(source, cache_dir, logical_id), *args], source, logical_id, "esbuild", env)

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from samlite.package import methods
+from samlite.package import methods, node_sdk
 from samlite.testing import EngineHandle, require_registry, shared_cache_dir, write_project
 
 TEMPLATE = """\
@@ -36,6 +36,16 @@ Resources:
         Sourcemap: true
         Banner: "/* built by samlite */"
         External: ["@aws-sdk/*"]
+  TsSdk:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: ts-sdk
+      CodeUri: ts-sdk/
+      Handler: app.handler
+      Runtime: nodejs22.x
+    Metadata:
+      BuildMethod: esbuild
+      BuildProperties: {EntryPoints: [app.ts], Format: esm, OutExtension: [.js=.mjs]}
   MakeFn:
     Type: AWS::Serverless::Function
     Properties:
@@ -77,6 +87,11 @@ export const handler = async (event: Event): Promise<{ message: string }> =>
   ({ message: greet(event.name ?? "world") });
 """,
     "ts/greet.ts": "export function greet(name: string): string { return `hello ${name}`; }\n",
+    # No package.json: the runtime's SDK, left out of the bundle (external) and provided at run time.
+    "ts-sdk/app.ts": """\
+import { SQSClient } from "@aws-sdk/client-sqs";
+export const handler = async (): Promise<string> => typeof new SQSClient({}).send;
+""",
     "made/Makefile": """\
 build-MakeFn:
 \tcp app.py "$(ARTIFACTS_DIR)/"
@@ -100,7 +115,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineHandle]:
     if shutil.which("node") is None:
         pytest.skip("needs node on PATH")
     cache = shared_cache_dir()
-    if not (cache / "tools" / f"esbuild-{methods.ESBUILD_VERSION}").is_dir():
+    if not (cache / "tools" / f"esbuild-{methods.ESBUILD_VERSION}").is_dir() \
+            or not node_sdk.installed(cache, "@aws-sdk/client-sqs"):
         require_registry("registry.npmjs.org")
     handle = EngineHandle(tmp_path_factory.mktemp("methods") / "home", {"SAMLITE_CACHE_DIR": str(cache)}).start()
     yield handle
@@ -124,6 +140,7 @@ def _invoke(engine: EngineHandle, name: str) -> tuple[dict | str, str | None]:
 def test_typescript_built_with_esbuild(deployed: tuple[EngineHandle, str]) -> None:
     engine, _ = deployed
     assert _invoke(engine, "ts-fn") == ({"message": "hello sam"}, None)
+    assert _invoke(engine, "ts-sdk") == ("function", None)
 
 
 def test_makefile_and_single_file(deployed: tuple[EngineHandle, str]) -> None:
