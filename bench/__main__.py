@@ -48,6 +48,7 @@ MODULES: list[tuple[str, float, float]] = [
     ("gateway", 180, 120),  # includes a first-time `npm install` of the peer
     ("dev", 150, 90),  # includes `make demo` end to end
     ("node", 60, 40),
+    ("runtimes", 150, 90),  # Node SDK cold start; deploys with empty and warm SDK/layer caches (downloads)
     ("console", 150, 90),  # page load, gateway before/after the console, CPU with a page open
     ("state", 180, 90),  # gateway p99 during a full-scan log filter, state.db after 100k invocations
     ("peers", 30, 30),

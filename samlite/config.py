@@ -74,6 +74,9 @@ class Settings:
     verify_sigv4: bool = False
     # The AWS endpoint refuses unsigned and browser-originated requests (SAMLITE_VERIFY_SIGV4=0: accepts them).
     require_signed: bool = True
+    # Downloads shared across state dirs (SAMLITE_CACHE_DIR): dependency installs, the Node runtime's
+    # AWS SDK, public layers. None means `<home>/cache`.
+    cache_root: Path | None = None
 
     @property
     def db_path(self) -> Path:
@@ -103,11 +106,17 @@ class Settings:
     def envs_dir(self) -> Path:
         return self.home / "envs"
 
+    @property
+    def cache_dir(self) -> Path:
+        return self.cache_root or self.home / "cache"
+
 
 def load_settings() -> Settings:
     home = Path(os.environ.get("SAMLITE_HOME") or Path.home() / ".samlite").expanduser().resolve()
+    cache = os.environ.get("SAMLITE_CACHE_DIR")
     return Settings(
         home=home,
+        cache_root=Path(cache).expanduser().resolve() if cache else home / "cache",
         host=os.environ.get("SAMLITE_HOST", "127.0.0.1"),
         gateway_port=_port_env("SAMLITE_GATEWAY_PORT", DEFAULT_GATEWAY_PORT),
         aws_port=_port_env("SAMLITE_AWS_PORT", DEFAULT_AWS_PORT),

@@ -55,7 +55,8 @@ def resolve_project(template: str | None, stack_name: str | None, parameter_over
 
 def check_stack_name(name: str) -> None:
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", name):
-        raise UsageError(f"invalid stack name {name!r}: 1-128 characters, letters, digits and '-', starting with a letter")
+        raise UsageError(
+            f"invalid stack name {name!r}: 1-128 characters, letters, digits and '-', starting with a letter")
 
 
 def default_stack_name(template_path: Path) -> str:
@@ -90,7 +91,9 @@ def deploy_stack(client: EngineClient, template_path: Path, stack_name: str, ove
         if mismatch:
             prompts.warn(f"{fn.logical_id}: {mismatch}")
     artifacts = build_stack(stack)
-    model = to_dict(with_code_digests(stack, artifacts))
+    for w in artifacts.warnings:
+        prompts.warn(f"{w.logical_id}: {w.message}")
+    model = to_dict(with_code_digests(with_not_built(stack, artifacts.not_built), artifacts))
     plan = client.deployer.plan(model)
     prompts.plan(plan)
     if not plan["changes"] and fail_on_empty:
@@ -144,6 +147,16 @@ def what_would_be_lost(client: EngineClient, plan: dict[str, Any], stack_name: s
             if q.get("logical_id") in doomed and held:
                 risks.append(f"queue {q['logical_id']} ({q['name']}) holds {held} message(s) and would be deleted")
     return risks
+
+
+def with_not_built(stack: Stack, not_built: dict[str, str]) -> Stack:
+    """Mark the functions the build could not make (a toolchain samlite does not emulate): they
+    deploy without code, and invoking them returns the reason."""
+    if not not_built:
+        return stack
+    functions = {lid: dataclasses.replace(fn, not_emulated=not_built[lid]) if lid in not_built else fn
+                 for lid, fn in stack.functions.items()}
+    return dataclasses.replace(stack, functions=functions)
 
 
 def with_code_digests(stack: Stack, artifacts: list[Any]) -> Stack:

@@ -235,6 +235,24 @@ def write_project(root: Path, template: str, files: dict[str, str]) -> Path:
     return root / "template.yaml"
 
 
+def shared_cache_dir() -> Path:
+    """A download cache kept between test runs (SAMLITE_TEST_CACHE, else ~/.cache/samlite-test):
+    tests that install from npm or PyPI pass it as SAMLITE_CACHE_DIR so they download once."""
+    path = Path(os.environ.get("SAMLITE_TEST_CACHE") or Path.home() / ".cache" / "samlite-test")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def require_registry(host: str) -> None:
+    """Skip the calling test when a package registry (registry.npmjs.org, pypi.org) is unreachable."""
+    import socket
+
+    try:
+        socket.create_connection((host, 443), timeout=5).close()
+    except OSError as exc:
+        pytest.skip(f"needs {host} to fill the download cache, unreachable: {exc}")
+
+
 def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02, message: str = "condition") -> Any:
     """Poll `predicate` until it returns a truthy value or the deadline passes."""
     deadline = time.monotonic() + timeout

@@ -180,7 +180,10 @@ def one_shot(function: str, template: Path, data: bytes, invocation_type: str, s
         import dataclasses
 
         fn = dataclasses.replace(fn, environment=env_overrides(env_vars, fn.logical_id, dict(fn.environment)))
-    artifacts = {a.logical_id: a for a in build_stack(stack)}
+    built = build_stack(stack)
+    if fn.logical_id in built.not_built:
+        raise NotFoundError(f"{fn.logical_id}: {built.not_built[fn.logical_id]}")
+    artifacts = {a.logical_id: a for a in built}
     if fn.logical_id not in artifacts:
         raise NotFoundError(f"{fn.logical_id}: no artifact was built for this function (S3 code or an image?)")
     with tempfile.TemporaryDirectory(prefix="samlite-invoke-") as tmp:

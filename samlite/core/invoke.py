@@ -371,6 +371,9 @@ class InvokeService:
                    client_context: str | None, log_tail: bool, invoked_arn: str) -> InvokeResult:
         tail: list[str] | None = [] if log_tail else None
         concurrency = self._active[spec.name]
+        if spec.not_emulated:
+            return self._platform_failure(spec, request_id, source, spec.not_emulated, "Runtime.InvalidRuntime",
+                                          concurrency)
         env = self.workers.take_idle(spec)
         init_ms: float | None = None
         budget = float(spec.timeout)
@@ -463,7 +466,7 @@ class InvokeService:
                            source: str, concurrency: int) -> InvokeResult:
         kind, head, body = reply
         init_ms = env.init_ms or 0.0
-        max_mb = _mb(env.rss_kb)
+        max_mb = _mb(int(head.get("m", 0)) or env.rss_kb)
         if kind == "ie":
             error_type = head.get("et") or "Runtime.Unknown"
         elif kind == "timeout":
@@ -518,7 +521,8 @@ class InvokeService:
 
 def _check_client_context(value: str) -> None:
     if len(value) > proto.CLIENT_CONTEXT_LIMIT:
-        raise InvalidParameterValue(f"Client context must be at most {proto.CLIENT_CONTEXT_LIMIT} bytes, base64 encoded.")
+        raise InvalidParameterValue(
+            f"Client context must be at most {proto.CLIENT_CONTEXT_LIMIT} bytes, base64 encoded.")
     try:
         decoded = json.loads(base64.b64decode(value, validate=True))
     except (binascii.Error, ValueError):

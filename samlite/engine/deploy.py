@@ -261,7 +261,8 @@ class Deployer:
             self._write_api_keys(db, new, now)
             self.logs.declare_groups(db, new.name, _log_groups(new))
             _fault_pause()
-        await self.refresh(retire=retire + [n for n in old_functions if n not in {f.name for f in new.functions.values()}])
+        kept = {f.name for f in new.functions.values()}
+        await self.refresh(retire=retire + [n for n in old_functions if n not in kept])
         self.last_changes[new.name] = {"at": now, "changes": [c.to_dict() for c in changes]}
         return {
             "stack": new.name,
@@ -277,7 +278,8 @@ class Deployer:
         for fn in new.functions.values():
             row = self.store.query_one("SELECT stack FROM functions WHERE name = ?", (fn.name,))
             if row and row["stack"] != new.name:
-                raise DeployError(f"{fn.logical_id}: function name {fn.name!r} already exists in stack {row['stack']!r}")
+                raise DeployError(
+                    f"{fn.logical_id}: function name {fn.name!r} already exists in stack {row['stack']!r}")
         for q in new.queues.values():
             row = self.store.query_one("SELECT stack FROM queues WHERE name = ?", (q.name,))
             if row and row["stack"] != new.name:
@@ -317,7 +319,8 @@ class Deployer:
             if not stored.exists():
                 src = Path(art["path"])
                 if not src.is_file():
-                    raise DeployError(f"{art.get('logical_id')}: artifact {src} is missing", hint="Run `samlite build`.")
+                    raise DeployError(f"{art.get('logical_id')}: artifact {src} is missing",
+                                      hint="Run `samlite build`.")
                 tmp = stored.with_suffix(f".{os.getpid()}.tmp")
                 shutil.copyfile(src, tmp)
                 if _sha256(tmp) != sha:
@@ -333,9 +336,13 @@ class Deployer:
     def _write_functions(self, db: Any, new: Stack, code: dict[str, Path], now: float) -> list[str]:
         """Upsert function rows; return the names whose environments must be replaced."""
         retire: list[str] = []
-        layer_dirs = {lid: str(code[lid]) for lid in new.layers if lid in code}
+        # The stack's own layers, and public layers the build provided (keyed by their ARN).
+        layer_dirs = {lid: str(code[lid]) for fn in new.functions.values() for lid in fn.layers if lid in code}
         for fn in new.functions.values():
             code_dir = code.get(fn.logical_id)
+            if code_dir is None and fn.not_emulated:
+                code_dir = self.settings.code_dir / "not-emulated"  # never run: invoking returns the reason
+                code_dir.mkdir(parents=True, exist_ok=True)
             if code_dir is None:
                 raise DeployError(f"{fn.logical_id}: no artifact was built for this function",
                                   hint="Functions need CodeUri or InlineCode; run `samlite build`.")
@@ -376,7 +383,8 @@ class Deployer:
         for m in new.mappings.values():
             fn = new.functions[m.function]
             db.execute(
-                "INSERT OR REPLACE INTO mappings (uuid, stack, logical_id, function_name, event_source_arn, config_json,"
+                "INSERT OR REPLACE INTO mappings (uuid, stack, logical_id, function_name, event_source_arn,"
+                " config_json,"
                 " enabled, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (m.uuid, new.name, m.logical_id, fn.name, m.event_source_arn, json.dumps(_mapping_config(m)),
                  int(m.enabled), "Enabled" if m.enabled else "Disabled", now),
@@ -391,7 +399,8 @@ class Deployer:
             db.execute("DELETE FROM api_keys WHERE stack = ? AND api_id = ?", (new.name, api_id))
         for api_id, api in wanted.items():
             if api_id not in existing:
-                db.execute("INSERT INTO api_keys (id, value, name, stack, api_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                db.execute("INSERT INTO api_keys (id, value, name, stack, api_id, created_at)"
+                           " VALUES (?, ?, ?, ?, ?, ?)",
                            (model.stable_id(f"key/{new.name}/{api_id}", 10), secrets.token_urlsafe(30),
                             f"{new.name}-{api.logical_id}-key", new.name, api_id, now))
 

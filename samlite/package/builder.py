@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 import tempfile
 import time
 import zipfile
@@ -26,6 +27,7 @@ from typing import Any, Callable
 
 from samlite.errors import BuildError
 from samlite.package import deps as deps_mod
+from samlite.package import methods, node_sdk
 from samlite.package.unpack import check_entries
 from samlite.package.zipper import ZipSource, file_sha256, write_zip
 from samlite.template.model import Function, Stack
@@ -35,7 +37,7 @@ from samlite.template.model import Warning as BuildWarning
 ZIPPED_LIMIT = 52_428_800
 UNZIPPED_LIMIT = 262_144_000
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 MANIFEST_NAME = "build.json"
 IGNORE_FILE = ".samliteignore"
 EXCLUDED_DIRS = frozenset({"__pycache__", ".git", ".samlite", ".aws-sam", ".venv", "node_modules"})
@@ -64,11 +66,14 @@ class Artifact:
 
 
 class BuildResult(list):  # list[Artifact]
-    """The artifacts, plus `warnings` for functions that were skipped (S3 code, images)."""
+    """The artifacts, plus `warnings` for functions that were skipped (S3 code, images), and
+    `not_built`: logical id -> why a function that still deploys has no code to run here."""
 
-    def __init__(self, artifacts: list[Artifact], warnings: list[BuildWarning]) -> None:
+    def __init__(self, artifacts: list[Artifact], warnings: list[BuildWarning],
+                 not_built: dict[str, str] | None = None) -> None:
         super().__init__(artifacts)
         self.warnings = warnings
+        self.not_built = not_built or {}
 
 
 @dataclass
@@ -86,9 +91,11 @@ class _Unit:
     owner: str  # logical id that names the zip
     kind: str
     runtime: str | None
-    source: str  # "folder" | "zip" | "inline"
+    source: str  # "folder" | "zip" | "inline" | "file" (one file, zipped) | "custom" (a BuildMethod)
     location: str  # folder path, zip path or the inline code itself
     members: list[str] = field(default_factory=list)
+    method: str | None = None  # the BuildMethod of a "custom" unit
+    props: dict[str, Any] = field(default_factory=dict)
 
 
 def _mb(n: int) -> str:
@@ -226,15 +233,17 @@ def _resolve_code(stack: Stack, fn: Function) -> tuple[str, str] | None:
     path = Path(fn.code_uri)
     if not path.is_absolute():
         path = Path(stack.project_dir) / path
-    return _source_of(path, fn.logical_id, "CodeUri")
+    return _source_of(path, fn.logical_id, "CodeUri", single_file=True)
 
 
-def _source_of(path: Path, logical_id: str, prop: str) -> tuple[str, str]:
+def _source_of(path: Path, logical_id: str, prop: str, single_file: bool = False) -> tuple[str, str]:
     if path.is_dir():
         return "folder", str(path)
     if path.is_file():
         if zipfile.is_zipfile(path):
             return "zip", str(path)
+        if single_file:  # `sam package` zips a CodeUri that names one file
+            return "file", str(path)
         raise BuildError(f"{logical_id}: {prop} {path} is a file but not a zip archive",
                          hint=f"Point {prop} at a folder or a .zip.")
     raise BuildError(f"{logical_id}: {prop} {path} does not exist",
@@ -245,10 +254,17 @@ def _plan_units(stack: Stack, warnings: list[BuildWarning]) -> list[_Unit]:
     """Group functions into build units (same source and runtime); layers are units of their own."""
     units: dict[str, _Unit] = {}
 
-    def add(uid: str, logical_id: str, kind: str, runtime: str | None, source: str, loc: str) -> None:
+    def add(uid: str, logical_id: str, kind: str, runtime: str | None, source: str, loc: str,
+            method: str | None = None, props: Any = None) -> None:
+        if methods.is_custom(method):
+            if source != "folder":
+                raise BuildError(f"{logical_id}: BuildMethod {method} needs a source folder, not {loc}")
+            source = "custom"
+            uid += f"|{method}|{json.dumps(props or {}, sort_keys=True, default=str)}"
         unit = units.get(uid)
         if unit is None:
-            unit = units[uid] = _Unit(uid, logical_id, kind, runtime, source, loc)
+            unit = units[uid] = _Unit(uid, logical_id, kind, runtime, source, loc, method=method,
+                                      props=dict(props or {}))
         unit.members.append(logical_id)
 
     for lid in sorted(stack.layers):
@@ -256,9 +272,12 @@ def _plan_units(stack: Stack, warnings: list[BuildWarning]) -> list[_Unit]:
         source, loc = _source_of(Path(layer.content_uri) if os.path.isabs(layer.content_uri)
                                  else Path(stack.project_dir) / layer.content_uri, lid, "ContentUri")
         runtime = layer.compatible_runtimes[0] if layer.compatible_runtimes else None
-        add(f"layer|{lid}", lid, "layer", runtime, source, loc)
+        add(f"layer|{lid}", lid, "layer", runtime, source, loc, layer.build_method, layer.build_properties)
     for lid in sorted(stack.functions):
         fn = stack.functions[lid]
+        if fn.not_emulated:
+            warnings.append(BuildWarning(lid, fn.not_emulated))
+            continue
         code = _resolve_code(stack, fn)
         if code is None:
             why = "is an image" if fn.package_type != "Zip" else "has no local code (S3 or absent CodeUri)"
@@ -267,7 +286,8 @@ def _plan_units(stack: Stack, warnings: list[BuildWarning]) -> list[_Unit]:
             continue
         source, loc = code
         key = os.path.realpath(loc) if source != "inline" else loc
-        add(f"function|{source}|{fn.runtime}|{key}", lid, "function", fn.runtime, source, loc)
+        add(f"function|{source}|{fn.runtime}|{key}", lid, "function", fn.runtime, source, loc,
+            fn.build_method, fn.build_properties)
     return list(units.values())
 
 
@@ -299,9 +319,20 @@ class _Builder:
         hasher = _Hasher(prev.get("files", {}))
         files: list[_File] = []
         spec = None
-        if unit.source == "folder":
+        if unit.source == "custom":
+            # The inputs are the source folder; what the build makes is zipped below.
+            files = walk_folder(unit.location, unit.owner, skip_dir=str(self.build_dir))
+            lines = [f"{f.arcname}\0{int(f.executable)}\0{hasher.digest(f, unit.owner)}" for f in files]
+        elif unit.source == "file":
+            single = _File(os.path.basename(unit.location), unit.location, 0,
+                           _stat_key(unit.location, unit.owner), False)
+            lines = [single.arcname, hasher.digest(single, unit.owner)]
+            self.names[unit.uid] = {single.arcname}
+        elif unit.source == "folder":
             node = bool(unit.runtime and unit.runtime.startswith("nodejs"))
             user_modules = node and os.path.isdir(os.path.join(unit.location, "node_modules"))
+            # A layer is shipped as laid out: nodejs/node_modules is its whole point.
+            user_modules = user_modules or unit.kind == "layer"
             excluded = EXCLUDED_DIRS - {"node_modules"} if user_modules else EXCLUDED_DIRS
             files = walk_folder(unit.location, unit.owner, excluded, skip_dir=str(self.build_dir))
             self._check_unzipped(unit.owner, sum(f.size for f in files))
@@ -318,7 +349,8 @@ class _Builder:
             lines = [hashlib.sha256(unit.location.encode()).hexdigest()]
             self.names[unit.uid] = {self._inline_name(unit)}
         header = {"v": BUILDER_VERSION, "kind": unit.kind, "source": unit.source,
-                  "runtime": unit.runtime, "deps": spec.key if spec else None}
+                  "runtime": unit.runtime, "deps": spec.key if spec else None,
+                  "method": unit.method, "props": json.dumps(unit.props, sort_keys=True, default=str)}
         input_hash = _hash_inputs(header, lines)
         zip_path = self.build_dir / f"{unit.owner}.zip"
 
@@ -330,6 +362,10 @@ class _Builder:
             self.on_progress(lid, "building")
         if unit.source == "zip":
             stats = self._copy_zip(unit, zip_path)
+        elif unit.source == "custom":
+            stats = write_zip(self._custom_build(unit), zip_path)
+        elif unit.source == "file":
+            stats = write_zip([ZipSource(os.path.basename(unit.location), path=unit.location)], zip_path)
         else:
             sources = self._sources(unit, files, spec)
             stats = write_zip(sources, zip_path)
@@ -345,6 +381,22 @@ class _Builder:
                   "file_count": stats.file_count, "zip_mtime_ns": st.st_mtime_ns,
                   "files": hasher.current}
         return record, True
+
+    def _custom_build(self, unit: _Unit) -> list[ZipSource]:
+        """Run the unit's BuildMethod into a fresh folder; its files are the artifact."""
+        out = self.build_dir / ".artifacts" / unit.owner
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        from samlite.config import load_settings
+
+        assert unit.method is not None
+        methods.run_build(unit.method, unit.props, unit.owner, unit.runtime, Path(unit.location), out,
+                          self.build_dir / ".scratch" / unit.owner, load_settings().cache_dir)
+        files = walk_folder(str(out), unit.owner, frozenset({"__pycache__"}), use_ignore_file=False)
+        if not files:
+            raise BuildError(f"{unit.owner}: BuildMethod {unit.method} produced no files in {out}")
+        self.names[unit.uid] = {f.arcname for f in files}
+        return [ZipSource(f.arcname, path=f.path, executable=f.executable) for f in files]
 
     def _inline_name(self, unit: _Unit) -> str:
         return "index.js" if unit.runtime and unit.runtime.startswith("nodejs") else "index.py"
@@ -394,6 +446,29 @@ class _Builder:
             raise
         return ZipStats(file_sha256(zip_path), zip_path.stat().st_size,
                         sum(i.file_size for i in infos), len(infos))
+
+    def provide_node_sdk(self, unit: _Unit, record: dict[str, Any], rebuilt: bool, zip_path: Path) -> None:
+        """Install the `@aws-sdk/*` packages the unit imports into the runtime's SDK (nodejs18+)."""
+        if rebuilt or "node_sdk" not in record:
+            if unit.source in ("folder", "custom"):
+                folder = Path(unit.location) if unit.source == "folder" else \
+                    self.build_dir / ".artifacts" / unit.owner
+                root: Path | None = folder
+                blobs = node_sdk.folder_sources(folder, self.names.get(unit.uid, ()))
+            elif unit.source == "file":
+                root, blobs = None, iter([Path(unit.location).read_bytes()])
+            elif unit.source == "zip":
+                root, blobs = None, node_sdk.zip_sources(Path(unit.location))
+            else:
+                root, blobs = None, iter([unit.location.encode()])
+            wanted = node_sdk.scan(blobs) - node_sdk.bundled(root, self.unit_names(unit, zip_path, full=True))
+            record["node_sdk"] = sorted(wanted)
+        if record["node_sdk"]:
+            from samlite.config import load_settings
+
+            problem = node_sdk.ensure(record["node_sdk"], load_settings().cache_dir)
+            if problem:
+                self.warnings.append(BuildWarning(unit.owner, problem))
 
     def _check_unzipped(self, owner: str, size: int) -> None:
         if size > UNZIPPED_LIMIT:
@@ -477,14 +552,23 @@ def build_stack(stack: Stack, build_dir: Path | None = None, on_progress: Progre
     layer_sizes: dict[str, int] = {}
     layer_names: set[str] = set()
     new_units: dict[str, Any] = {}
+    not_built: dict[str, str] = {}
     for unit in units:  # layers come first, so handler checks can see their files
-        record, rebuilt = builder.build_unit(unit)
+        try:
+            record, rebuilt = builder.build_unit(unit)
+        except methods.NotEmulated as exc:
+            for lid in unit.members:
+                not_built[lid] = str(exc)
+                warnings.append(BuildWarning(lid, str(exc)))
+            continue
         new_units[unit.uid] = record
         zip_path = build_dir / record["zip"]
         for lid in unit.members:
             artifacts.append(Artifact(lid, unit.kind, zip_path, record["sha256"], record["zipped_size"],
                                       record["unzipped_size"], record["file_count"], unit.runtime, rebuilt))
             builder.on_progress(lid, "built" if rebuilt else "cached")
+        if unit.kind == "function" and node_sdk.wants_sdk(unit.runtime):
+            builder.provide_node_sdk(unit, record, rebuilt, zip_path)
         if unit.kind == "layer":
             layer_sizes[unit.owner] = record["unzipped_size"]
             layer_names |= builder.unit_names(unit, zip_path)
@@ -502,16 +586,49 @@ def build_stack(stack: Stack, build_dir: Path | None = None, on_progress: Progre
             if total > UNZIPPED_LIMIT:
                 raise BuildError(f"{lid}: function code plus its layers is {_mb(total)} unzipped, over "
                                  f"Lambda's limit of {_mb(UNZIPPED_LIMIT)}")
+    artifacts += _public_layers(stack, warnings)
     for w in warnings:
         builder.on_progress(w.logical_id, "skipped")
     warnings.extend(builder.warnings)
     _write_outputs(build_dir, builder.previous, new_units, artifacts)
-    return BuildResult(artifacts, warnings)
+    not_built.update({lid: fn.not_emulated for lid, fn in stack.functions.items() if fn.not_emulated})
+    return BuildResult(artifacts, warnings, not_built)
+
+
+def _public_layers(stack: Stack, warnings: list[BuildWarning]) -> list[Artifact]:
+    """Artifacts for well-known public layer ARNs (Powertools), keyed by the ARN; one warning per
+    other public layer."""
+    from samlite.config import load_settings
+    from samlite.package import public_layers
+
+    users: dict[str, list[Function]] = {}
+    for fn in stack.functions.values():
+        for layer in fn.layers:
+            if layer not in stack.layers and public_layers.is_layer_arn(layer):
+                users.setdefault(layer, []).append(fn)
+    out: list[Artifact] = []
+    for arn, fns in sorted(users.items()):
+        known = public_layers.known(arn)
+        if known is None:
+            if not public_layers.is_parameters_and_secrets(arn):  # the engine serves that extension
+                names = ", ".join(sorted(fn.logical_id for fn in fns))
+                warnings.append(BuildWarning(fns[0].logical_id, f"layer {arn} is a public layer samlite cannot "
+                                             f"download; {names} run without it"))
+            continue
+        runtime = fns[0].runtime or "python3.12"
+        python = deps_mod.python_for_runtime(runtime)[0] if runtime.startswith("python") else sys.executable
+        if known.tool == "pip":  # compiled wheels (pydantic-core) depend on the Python version
+            known = public_layers.PublicLayer(f"{known.name}-{runtime}", known.tool, known.packages)
+        path, stats = public_layers.ensure_zip(known, load_settings().cache_dir, python)
+        out.append(Artifact(arn, "layer", path, str(stats["sha256"]), int(stats["zipped_size"]),
+                            int(stats["unzipped_size"]), int(stats["file_count"]), runtime, False))
+    return out
 
 
 def _write_outputs(build_dir: Path, previous: dict[str, Any], units: dict[str, Any],
                    artifacts: list[Artifact]) -> None:
     build_dir.mkdir(parents=True, exist_ok=True)
+    artifacts = [a for a in artifacts if a.path.parent == build_dir]  # public layers live in the cache
     outputs = sorted({a.path.name for a in artifacts} | {f"{a.logical_id}.json" for a in artifacts})
     for art in artifacts:
         meta = {k: v for k, v in art.to_dict().items() if k != "rebuilt"}

@@ -37,12 +37,14 @@ class DepsSpec:
     source_dir: Path
     runtime: str
     key: str
+    # devDependencies too: a bundler (esbuild) needs what the code imports at build time.
+    dev: bool = False
 
 
 def default_cache_dir() -> Path:
     from samlite.config import load_settings
 
-    return load_settings().home / "cache" / "deps"
+    return load_settings().cache_dir / "deps"
 
 
 def _platform_tag() -> str:
@@ -201,7 +203,8 @@ def ensure_deps(spec: DepsSpec, cache_dir: Path, owner: str) -> tuple[Path, bool
                 if (spec.source_dir / side).is_file():
                     shutil.copy2(spec.source_dir / side, tmp / side)
             npm = shutil.which("npm") or "npm"
-            _run([npm, "install", "--omit=dev", "--no-audit", "--no-fund", "--no-save"],
+            _run([npm, "install", "--include=dev" if spec.dev else "--omit=dev", "--no-audit", "--no-fund",
+                  "--no-save"],
                  cwd=tmp, owner=owner, tool="npm")
             # Only node_modules belongs to the cache entry; the manifests come from the code.
             for name in (NPM_MANIFEST, *_NPM_SIDE_FILES):

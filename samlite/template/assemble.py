@@ -182,7 +182,8 @@ class Assembler:
         name = self.b.physical_name(entry.logical_id)
         self.layers[entry.logical_id] = model.Layer(
             logical_id=entry.logical_id, name=name, arn=self.b.getatt_value(entry.logical_id, "LayerVersionArn"),
-            content_uri=path or "", compatible_runtimes=_strs(props.get("CompatibleRuntimes")))
+            content_uri=path or "", compatible_runtimes=_strs(props.get("CompatibleRuntimes")),
+            **_build_metadata(entry))
 
     def _queue(self, entry: "Entry") -> None:
         lid = entry.logical_id
@@ -261,12 +262,15 @@ class Assembler:
                 lambda_props["CodeUri"] = props["Code"]
             checks.check_function(report, lambda_props)
         runtime = props.get("Runtime")
+        # A BuildMethod (esbuild, makefile, cargo-lambda, ...) makes the handler: the build checks it.
+        method = entry.metadata.get("BuildMethod")
+        built_by_method = isinstance(method, str) and not re.fullmatch(r"python\d+\.\d+|nodejs\d+\.x", method)
         if isinstance(runtime, str) and checks.NOT_EMULATED_RUNTIME.fullmatch(runtime):
             self.b._warn_not_emulated(lid, checks.not_emulated_runtime(runtime), (lid, ("Properties", "Runtime")))
-        elif isinstance(runtime, str) and inline is None and checks.without_bootstrap(runtime, code_uri):
+        elif isinstance(runtime, str) and inline is None and not built_by_method and checks.without_bootstrap(runtime, code_uri):
             self.b._warn_not_emulated(lid, checks.not_emulated_runtime(
                 runtime, f" (no executable bootstrap in {code_uri})"), (lid, ("Properties", "Runtime")))
-        if code_uri and inline is None and props.get("PackageType", "Zip") == "Zip":
+        if code_uri and inline is None and props.get("PackageType", "Zip") == "Zip" and not built_by_method:
             checks.check_code(report, props, code_uri, "error" if self.b.check_code else "warning")
         name = self.b.physical_name(lid)
         env_vars = _d(_d(props.get("Environment")).get("Variables"))
@@ -291,11 +295,15 @@ class Assembler:
             architectures=_strs(props.get("Architectures")) or ("x86_64",), layers=layers,
             reserved_concurrency=checks.as_int(props.get("ReservedConcurrentExecutions")),
             dead_letter_queue=dlq, event_invoke_config=eic,
-            auto_publish_alias=props.get("AutoPublishAlias") if isinstance(props.get("AutoPublishAlias"), str) else None,
+            auto_publish_alias=props.get("AutoPublishAlias")
+            if isinstance(props.get("AutoPublishAlias"), str) else None,
             description=str(props.get("Description") or ""),
             tags={str(k): str(v) for k, v in _d(tags).items()},
             log_format=str(logging.get("LogFormat", "Text")),
-            application_log_level=logging.get("ApplicationLogLevel"))
+            application_log_level=logging.get("ApplicationLogLevel"),
+            not_emulated=(f"PackageType Image is not emulated by samlite: function {lid} is deployed but "
+                          "cannot be invoked locally") if props.get("PackageType") == "Image" else None,
+            **_build_metadata(entry))
         self.functions[lid] = function
         if sam:
             self._events(entry, function)
@@ -496,7 +504,8 @@ class Assembler:
             api_lid = implicit
         else:
             raw_target = _d(_d(_d(entry.raw.get("Events")).get(event_name)).get("Properties")).get(key)
-            api_lid = raw_target.get("Ref") if isinstance(raw_target, dict) and isinstance(raw_target.get("Ref"), str) else None
+            api_lid = raw_target.get("Ref") \
+                if isinstance(raw_target, dict) and isinstance(raw_target.get("Ref"), str) else None
             if api_lid is None or api_lid not in self.b.entries:
                 api_lid = next((lid for lid in self.b.entries if self.b.entries[lid].type in
                                 ("AWS::Serverless::Api", "AWS::Serverless::HttpApi",
@@ -704,3 +713,11 @@ class Assembler:
         for name in {n for n in names if names.count(n) > 1}:
             self.b.problems.error(None, "Outputs", (), f"export name '{name}' is used twice")
         return out
+
+
+def _build_metadata(entry: "Entry") -> dict[str, Any]:
+    """SAM's Metadata.BuildMethod and BuildProperties, for the builder."""
+    method = entry.metadata.get("BuildMethod")
+    props = entry.metadata.get("BuildProperties")
+    return {"build_method": method if isinstance(method, str) else None,
+            "build_properties": dict(props) if isinstance(props, dict) else {}}

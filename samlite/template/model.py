@@ -116,6 +116,11 @@ class Function:
     tags: Mapping[str, str] = field(default_factory=dict)
     log_format: str = "Text"  # LoggingConfig.LogFormat
     application_log_level: str | None = None
+    build_method: str | None = None  # Metadata.BuildMethod (esbuild, makefile, rust-cargolambda, ...)
+    build_properties: Mapping[str, Any] = field(default_factory=dict)  # Metadata.BuildProperties
+    # Why the function cannot run here (an image, a toolchain that is missing): it is deployed,
+    # and invoking it returns this reason as the error.
+    not_emulated: str | None = None
 
     @property
     def log_group(self) -> str:
@@ -129,6 +134,8 @@ class Layer:
     arn: str
     content_uri: str  # absolute path to a folder or .zip
     compatible_runtimes: tuple[str, ...] = ()
+    build_method: str | None = None
+    build_properties: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

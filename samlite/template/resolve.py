@@ -90,6 +90,7 @@ class Entry:
     resolved: dict[str, Any] | None = None
     emulated: bool = True
     deletion_policy: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # the resource's Metadata (BuildMethod, ...)
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -361,7 +362,8 @@ class Builder:
                 if isinstance(depends, list) else []
             policy = resource.get("DeletionPolicy")
             entry = Entry(lid, rtype, props, depends_on=depends, emulated=rtype in EMULATED,
-                          deletion_policy=policy if isinstance(policy, str) else None)
+                          deletion_policy=policy if isinstance(policy, str) else None,
+                          metadata=_dict(resource.get("Metadata")))
             self.entries[lid] = entry
             if kind in ("known", "plausible", "custom") and rtype not in EMULATED:
                 self._warn_not_emulated(lid, f"{rtype} is not emulated by samlite; it is "

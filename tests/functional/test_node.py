@@ -123,6 +123,9 @@ def test_init_errors_are_lambda_node_errors(tmp_path: Path) -> None:
             assert error["trace"][0].startswith("Runtime.ImportModuleError: Error: Cannot find module 'app'")
             assert "\tundefined\tERROR\tUncaught Exception \t" in missing.log_tail
             assert "INIT_REPORT Init Duration:" in missing.log_tail
+            # Lambda reports the memory the runtime used before failing, never 0 MB
+            used = re.search(r"Max Memory Used: (\d+) MB", missing.log_tail)
+            assert used and int(used.group(1)) > 0 and missing.max_memory_mb == int(used.group(1))
 
             L.add("nohandler", {"app.js": "exports.other = async () => 1;\n"}, runtime="nodejs20.x")
             nohandler = json.loads((await L.invoke("nohandler")).payload)

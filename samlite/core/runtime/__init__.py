@@ -8,10 +8,20 @@ framing between them, and `interpreters.py` maps a Lambda Runtime to a local int
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
+
+# The AWS Parameters and Secrets Lambda Extension's layer, in any region, for either architecture:
+# a function with it gets the extension the engine serves (extensions.py).
+PARAMETERS_SECRETS_LAYER = re.compile(r":layer:AWS-Parameters-and-Secrets-Lambda-Extension(-Arm64)?:\d+$")
+
+
+def wants_extension(layers: Any) -> bool:
+    return any(isinstance(arn, str) and PARAMETERS_SECRETS_LAYER.search(arn) for arn in layers or ())
+
 
 # What a function without a Runtime runs on (the model keeps None; Lambda's API shows this too).
 DEFAULT_RUNTIME = "python3.12"
@@ -39,6 +49,10 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     stack: str | None = None
     log_format: str = "Text"
+    # Why this function cannot run here (an image, a missing toolchain); invoking it returns this.
+    not_emulated: str | None = None
+    # It has the AWS Parameters and Secrets Lambda Extension layer (the engine serves it).
+    parameters_secrets: bool = False
 
     # Cached: both are read for every invocation (cached_property writes the instance __dict__,
     # which a frozen dataclass allows).
@@ -63,7 +77,8 @@ class FunctionSpec:
             layer_dirs=tuple(Path(p) for p in c.get("layer_dirs") or ()),
             architectures=tuple(c.get("architectures") or ("x86_64",)),
             reserved_concurrency=c.get("reserved_concurrency"), stack=c.get("stack"),
-            log_format=c.get("log_format") or "Text",
+            log_format=c.get("log_format") or "Text", not_emulated=c.get("not_emulated"),
+            parameters_secrets=wants_extension(c.get("layers")),
         )
 
 

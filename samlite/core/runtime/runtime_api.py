@@ -26,6 +26,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import socket
 import struct
 import time
@@ -36,9 +37,12 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from uvicorn.server import ServerState
 
+from samlite.config import Settings
 from samlite.core.http import BodyTooLarge, Receive, Scope, Send, read_request
+from samlite.core.runtime import FunctionSpec
 from samlite.core.runtime import protocol as proto
 from samlite.core.runtime.interpreters import node_bootstrap_path
+from samlite.core.runtime.node_sdk import NODE_SDK_MIN_MAJOR, link_for_esm, node_sdk_root
 from samlite.core.runtime.workers import (
     Environment,
     Reply,
@@ -202,13 +206,14 @@ class RuntimeApiEnvironment(Environment):
         self.cgroup = _make_cgroup(self.id, spec.memory_size) if workers.use_cgroups else None
         self.api = workers_api(workers)
         self.listener, self.port = await self.api.listen(self)
-        environ = build_environment(spec, workers.settings, workers.aws_endpoint_url, self.stream, self.tmpdir)
+        environ = build_environment(spec, workers.settings, workers.aws_endpoint_url, self.stream, self.tmpdir,
+                                    workers.extension_port)
         environ["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self.port}"
         out_r, out_w = os.pipe()
         keep: list[int] = []
         tel_r = -1
         if self.interpreter.kind == "node":
-            environ.update(_node_environment(spec.code_dir, spec.layer_dirs, self.interpreter.version[0]))
+            environ.update(_node_environment(spec, workers.settings, self.interpreter.version[0]))
             tel_r, tel_w = os.pipe()
             keep.append(tel_w)
             environ["_LAMBDA_TELEMETRY_LOG_FD"] = str(tel_w)
@@ -260,12 +265,22 @@ def _join_cgroup(group: Path) -> None:
         fh.write(str(os.getpid()))
 
 
-def _node_environment(code_dir: Path, layers: tuple[Path, ...], major: int) -> dict[str, str]:
-    """NODE_PATH as Lambda sets it: layer node_modules first, then the task root."""
+def _node_environment(spec: FunctionSpec, settings: Settings, major: int) -> dict[str, str]:
+    """NODE_PATH as Lambda sets it: layer node_modules, the runtime's AWS SDK (nodejs18.x and
+    later), the runtime dir, the task root."""
+    layers = spec.layer_dirs
     paths = [str(Path(layer) / "nodejs" / f"node{major}" / "node_modules") for layer in layers]
     paths += [str(Path(layer) / "nodejs" / "node_modules") for layer in layers]
-    paths += [str(node_bootstrap_path().parent), str(code_dir)]
-    return {"NODE_PATH": ":".join(paths), "LAMBDA_RUNTIME_DIR": str(node_bootstrap_path().parent)}
+    out = {"LAMBDA_RUNTIME_DIR": str(node_bootstrap_path().parent)}
+    match = re.match(r"nodejs(\d+)\.x$", spec.runtime)
+    if match and int(match.group(1)) >= NODE_SDK_MIN_MAJOR:
+        paths.append(str(node_sdk_root(settings.cache_dir) / "node_modules"))
+        link = link_for_esm(spec.code_dir, settings.home, settings.cache_dir)
+        if link:
+            out["_SAMLITE_ESM_SDK_LINK"] = link  # the bootstrap keeps CommonJS from walking into it
+    paths += [str(node_bootstrap_path().parent), str(spec.code_dir)]
+    out["NODE_PATH"] = ":".join(paths)
+    return out
 
 
 def _next_headers(header: dict[str, Any]) -> list[tuple[bytes, bytes]]:
@@ -446,7 +461,8 @@ class RuntimeApiServer:
         env.api_state = "init-error"
         assert env.ready is not None
         if not env.ready.done():
-            env.ready.set_result(("ie", {"et": error_type}, body))
+            # Measured now, while the runtime is alive: after its exit there is nothing to read.
+            env.ready.set_result(("ie", {"et": error_type, "m": env.peak_kb()}, body))
         await send({"type": "http.response.start", "status": 202,
                     "headers": [*_JSON, (b"content-length", str(len(_OK)).encode())]})
         await send({"type": "http.response.body", "body": _OK})

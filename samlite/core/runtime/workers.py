@@ -386,7 +386,7 @@ class Pool:
 
 
 def build_environment(spec: FunctionSpec, settings: Settings, aws_endpoint_url: str, stream: str,
-                      tmpdir: Path) -> dict[str, str]:
+                      tmpdir: Path, extension_port: int | None = None) -> dict[str, str]:
     """The worker's env vars, user Variables included."""
     code = str(spec.code_dir)
     lib_path = [code, f"{code}/lib", *(f"{layer}/lib" for layer in spec.layer_dirs)]
@@ -420,6 +420,8 @@ def build_environment(spec: FunctionSpec, settings: Settings, aws_endpoint_url: 
         "LAMBDA_RUNTIME_DIR": str(bootstrap_path().parent),
         "TMPDIR": str(tmpdir),
     })
+    if spec.parameters_secrets and extension_port:
+        env["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"] = str(extension_port)
     return env
 
 
@@ -445,6 +447,9 @@ class Workers:
         self.rss_sampling = False
         self._tasks: list[asyncio.Task[None]] = []
         self.runtime_api: Any = None  # runtime_api.RuntimeApiServer, created with the first such env
+        # The Parameters and Secrets extension, started with the first function that has its layer.
+        self.extension: Any = None
+        self.extension_port: int | None = None
         # Optional callbacks run once a new worker's pid is known, before its init is awaited
         # (e.g. `samlite tune` moves the worker into a cpu cgroup). A failing hook is logged.
         self.spawn_hooks: list[Callable[[Environment], None]] = []
@@ -496,6 +501,13 @@ class Workers:
         self.kill(min(victims, key=lambda e: e.last_used), "reaped")
         return True
 
+    async def _start_extension(self) -> None:
+        from samlite.core.runtime.extensions import ParametersSecretsExtension
+
+        extension = ParametersSecretsExtension(self.aws_endpoint_url, SESSION_TOKEN, self.settings.region)
+        self.extension_port = await extension.start()
+        self.extension = extension
+
     async def cold_start(self, spec: FunctionSpec, init_limit_s: float,
                          tail: list[str] | None = None) -> tuple[Environment, Reply]:
         """A new busy environment and its init reply ("ready", "ie", "timeout" or "lost")."""
@@ -515,6 +527,8 @@ class Workers:
         self.all.add(env)
         started = time.perf_counter()
         try:
+            if spec.parameters_secrets and self.extension is None:
+                await self._start_extension()
             await self._launch(env)
         except BaseException:
             self.kill(env, "init")
@@ -543,7 +557,8 @@ class Workers:
         env.tmpdir = self.settings.envs_dir / env.id
         env.tmpdir.mkdir(parents=True, exist_ok=True)
         env.cgroup = _make_cgroup(env.id, spec.memory_size) if self.use_cgroups else None
-        environ = build_environment(spec, self.settings, self.aws_endpoint_url, env.stream, env.tmpdir)
+        environ = build_environment(spec, self.settings, self.aws_endpoint_url, env.stream, env.tmpdir,
+                                    self.extension_port)
         config: dict[str, Any] = {
             "env": environ,
             "cwd": str(spec.code_dir),
@@ -676,6 +691,8 @@ class Workers:
         await self.zygote.stop()
         if self.runtime_api is not None:
             self.runtime_api.close()
+        if self.extension is not None:
+            self.extension.close()
         for env in list(self.all):
             if env.state != "dead":
                 # No exit notice (its zygote died before it): clean up its tmpdir and cgroup anyway.

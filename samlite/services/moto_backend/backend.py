@@ -256,15 +256,17 @@ class MotoBackend:
         lowered = {k.lower(): v for k, v in request.headers}
         url, host = routing.aws_url(request.raw_path.decode("latin-1"), query, lowered, self.region)
         headers = [(k, v) for k, v in request.headers if k.lower() != "host"] + [("Host", host)]
-        if lowered.get("x-amz-target") and not _json_object(request.body):
+        json_protocol = bool(lowered.get("x-amz-target"))
+        if json_protocol and not _json_object(request.body):
             return 400, {"Content-Type": "application/x-amz-json-1.1"}, (
                 b'{"__type": "SerializationException", "message": "The request body is not a valid JSON object."}')
         if not _mutates(request.method, lowered, request.body, host):
-            return self._execute(None, None, request.method, url, headers, request.body)
+            return _aws_status(json_protocol, *self._execute(None, None, request.method, url, headers, request.body))
         # Deploy handlers pin moto's clock for time-derived ids (a table's stream label).
         pinned = lowered.get("x-samlite-clock")
         seq, clock = self.journal.next_seq(), float(pinned) if pinned else time.time()
-        status, out_headers, body = self._execute(seq, clock, request.method, url, headers, request.body)
+        status, out_headers, body = _aws_status(json_protocol,
+                                                *self._execute(seq, clock, request.method, url, headers, request.body))
         if status < 400:
             # Committed before the answer is sent: an acknowledged write survives a SIGKILL.
             self.journal.append(seq, "request", request.method, url, headers, request.body, clock)
@@ -338,6 +340,19 @@ class MotoBackend:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+# JSON-protocol errors that moto answers with another HTTP status than AWS: AWS's JSON services
+# answer every client error 400 (Secrets Manager's ResourceNotFoundException included), and SDKs,
+# the Parameters and Secrets extension and callers that check the status see the difference.
+_JSON_404_IS_400 = (b'"__type": "ResourceNotFoundException"', b'"__type":"ResourceNotFoundException"')
+
+
+def _aws_status(json_protocol: bool, status: int, headers: dict[str, Any],
+                body: bytes) -> tuple[int, dict[str, Any], bytes]:
+    if json_protocol and status == 404 and any(m in body for m in _JSON_404_IS_400):
+        return 400, headers, body
+    return status, headers, body
+
+
 def _mutates(method: str, headers: dict[str, str], body: bytes, host: str) -> bool:
     target = headers.get("x-amz-target")
     if target:

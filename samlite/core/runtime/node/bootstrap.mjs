@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import util from 'node:util';
-import { createRequire } from 'node:module';
+import Module, { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
 const env = process.env;
@@ -22,6 +22,18 @@ const [API_HOST, API_PORT] = (env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001').sp
 const PREFIX = '/2018-06-01/runtime';
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const requireHere = createRequire(import.meta.url);
+
+// ES modules find the runtime's AWS SDK through a node_modules link above the task root (they
+// ignore NODE_PATH). CommonJS must not walk into that link: there NODE_PATH puts layers before the
+// SDK, as Lambda does, so a layer's own copy wins.
+const esmSdkLink = env._SAMLITE_ESM_SDK_LINK;
+delete env._SAMLITE_ESM_SDK_LINK;
+if (esmSdkLink) {
+  const nodeModulePaths = Module._nodeModulePaths;
+  Module._nodeModulePaths = function (from) {
+    return nodeModulePaths.call(this, from).filter((dir) => dir !== esmSdkLink);
+  };
+}
 
 // --- logging ------------------------------------------------------------------------------
 
