@@ -203,3 +203,19 @@ def m003_drop_function_versions() -> str:
         DROP TABLE function_versions;
         ALTER TABLE functions DROP COLUMN version;
         """
+
+
+@migration
+def m004_stream_positions() -> str:
+    # Where each DynamoDB/Kinesis mapping is in each shard (and ParallelizationFactor slot): the
+    # sequence number of the last record finished, so a restart resumes right after it.
+    return """
+        CREATE TABLE stream_positions (
+            mapping TEXT NOT NULL,
+            shard TEXT NOT NULL,
+            slot INTEGER NOT NULL,
+            position TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (mapping, shard, slot)
+        );
+        """

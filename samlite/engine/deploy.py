@@ -28,6 +28,7 @@ from samlite.services.moto_backend import deploy_handlers as cloud_resources
 from samlite.template import model
 from samlite.template.cloud import INERT_TYPES
 from samlite.template.model import Stack, from_dict, to_dict
+from samlite.template.streams import stream_kind
 
 if TYPE_CHECKING:
     from samlite.config import Settings
@@ -228,6 +229,7 @@ class Deployer:
         await _fault_hold()
         self._check(new)
         changes = plan(new, *self._old_state(new.name))
+        await self.esm.check_sources(new)
         await cloud_resources.apply(self.cloud, new, self.load_model(new.name))  # S3, DynamoDB, ... (moto)
         outputs = [self._output(o) for o in new.outputs]
         old_functions = {r["name"]: r["code_sha"] for r in self.store.query(
@@ -281,6 +283,8 @@ class Deployer:
             fn = new.functions.get(m.function)
             if fn is None:
                 raise DeployError(f"{m.logical_id}: target function {m.function!r} is not in the stack")
+            if stream_kind(m.event_source_arn):
+                continue  # a stream: checked by the mapping manager (stream_esm.check_sources)
             q = queues_by_arn.get(m.event_source_arn)
             attributes = _queue_attributes(q) if q else self._stored_queue_attributes(m.event_source_arn)
             if attributes is None:
@@ -472,6 +476,7 @@ def _mapping_config(m: model.EventSourceMapping) -> dict[str, Any]:
         config["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in m.filter_patterns]}
     if m.maximum_concurrency is not None:
         config["ScalingConfig"] = {"MaximumConcurrency": m.maximum_concurrency}
+    config.update(m.stream)
     return config
 
 

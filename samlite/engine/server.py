@@ -79,6 +79,7 @@ class Engine:
         from samlite.services.logs import api as logs_api
         from samlite.services.logs.service import LogService
         from samlite.services.moto_backend import MotoBackend
+        from samlite.services.moto_backend.streams import StreamReader
         from samlite.services.sqs import endpoint as sqs_endpoint
         from samlite.services.sqs.service import QueueService
 
@@ -87,13 +88,13 @@ class Engine:
         self.invoker = InvokeService(settings, store, self.aws_url, self.functions)
         self.queues = QueueService(settings, store, self.aws_url, stopping=self._stop)
         self.async_dispatcher = AsyncDispatcher(settings, store, self.invoker, self.queues)
-        self.esm = EsmManager(settings, store, self.invoker, self.queues)
-        self.gateway = GatewayApp(settings, store, catalog, self.invoker)
         # S3, DynamoDB, ... answered in-process by moto; loaded on first use.
         self.cloud = MotoBackend(settings.home / "cloud", settings.region, settings.account_id, self.aws_url,
                                  lambda: {r["physical_id"]: r["stack"] for r in store.query(
                                      "SELECT physical_id, stack FROM resources")},
                                  _sigv4_check(settings))
+        self.esm = EsmManager(settings, store, self.invoker, self.queues, StreamReader(self.cloud))
+        self.gateway = GatewayApp(settings, store, catalog, self.invoker)
         self.deployer = Deployer(settings, store, catalog, self.invoker, self.queues, self.esm, self.gateway,
                                  self.cloud, self.gateway_url)
         self.lambdas = LambdaService(settings, store, catalog, self.invoker, self.esm, self.aws_url)

@@ -415,7 +415,7 @@ class Builder:
                 if eprops.get("ApiId") is None:
                     self._implicit_http_api()
                 self._generate(f"{lid}{event_name}Permission", "AWS::Lambda::Permission", lid)
-            elif etype == "SQS":
+            elif etype in ("SQS", "DynamoDB", "Kinesis"):
                 self._generate(f"{lid}{event_name}", "AWS::Lambda::EventSourceMapping", lid)
             elif etype in ("Schedule", "CloudWatchEvent", "EventBridgeRule"):
                 rule = self._generate(f"{lid}{event_name}", "AWS::Events::Rule", lid)
