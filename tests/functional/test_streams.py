@@ -56,7 +56,9 @@ Resources:
     Properties:
       Handler: app.record
       Events:
-        KeysOnly: {{Type: DynamoDB, Properties: {{Stream: !GetAtt KeysTable.StreamArn, StartingPosition: TRIM_HORIZON}}}}
+        KeysOnly:
+          Type: DynamoDB
+          Properties: {{Stream: !GetAtt KeysTable.StreamArn, StartingPosition: TRIM_HORIZON}}
         NewImage: {{Type: DynamoDB, Properties: {{Stream: !GetAtt NewTable.StreamArn, StartingPosition: TRIM_HORIZON}}}}
         OldImage: {{Type: DynamoDB, Properties: {{Stream: !GetAtt OldTable.StreamArn, StartingPosition: LATEST}}}}
         Both:
@@ -414,3 +416,20 @@ def test_mappings_are_listed_with_their_stream_settings(engine: EngineHandle) ->
     assert poison["MaximumRetryAttempts"] == 1
     assert poison["DestinationConfig"]["OnFailure"]["Destination"].startswith("arn:aws:sqs:")
     assert poison["BatchSize"] == 10 and poison["State"] == "Enabled"
+
+
+def test_generated_events_have_the_delivered_shape(engine: EngineHandle) -> None:
+    ddb = json.loads(engine.cli("generate-event", "dynamodb", "update", "--body", "hi", check=True).stdout)
+    assert [r["eventName"] for r in ddb["Records"]] == ["INSERT", "MODIFY", "REMOVE"]
+    insert = ddb["Records"][0]
+    assert set(insert) == {"eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb",
+                           "eventSourceARN"}
+    assert insert["dynamodb"]["NewImage"]["Message"] == {"S": "hi"}
+    assert set(insert["dynamodb"]) == {"ApproximateCreationDateTime", "Keys", "NewImage", "SequenceNumber",
+                                       "SizeBytes", "StreamViewType"}
+    kin = json.loads(engine.cli("generate-event", "kinesis", "get-records", "--body", "hello", check=True).stdout)
+    [record] = kin["Records"]
+    assert set(record) == {"kinesis", "eventSource", "eventVersion", "eventID", "eventName", "invokeIdentityArn",
+                           "awsRegion", "eventSourceARN"}
+    assert base64.b64decode(record["kinesis"]["data"]) == b"hello"
+    assert record["eventID"].endswith(":" + record["kinesis"]["sequenceNumber"])
