@@ -194,10 +194,11 @@ class StreamPoller:
             return int(row["position"])
         raw = self.config.raw
         # A changed ParallelizationFactor: resume every slot from the least advanced old one.
-        row = self.store.query_one("SELECT MIN(CAST(position AS INTEGER)) AS p FROM stream_positions"
-                                   " WHERE mapping = ? AND shard = ?", (self.config.uuid, shard))
-        if row is not None and row["p"] is not None:
-            position = int(row["p"])
+        # (Positions are TEXT: DynamoDB's sequence numbers do not fit SQLite's integers.)
+        others = [int(r["position"]) for r in self.store.query(
+            "SELECT position FROM stream_positions WHERE mapping = ? AND shard = ?", (self.config.uuid, shard))]
+        if others:
+            position = min(others)
         elif raw.get("StartingPosition") == "LATEST":
             position = (await self.source.bounds(self.arn, shard))[1]
         elif raw.get("StartingPosition") == "AT_TIMESTAMP":
