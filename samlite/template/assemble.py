@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from samlite.template import model, streams
+from samlite.template import model, raw_apis, streams
 from samlite.template import validate as checks
 
 if TYPE_CHECKING:
@@ -102,6 +102,7 @@ class Assembler:
                     self._explicit_url(entry)
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
                 self._cannot(lid, exc)
+        raw_apis.collect(self)  # AWS::ApiGateway::Method, AWS::ApiGatewayV2::Route
         for lid, entry in entries.items():
             if entry.type in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi",
                               "AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api"):
@@ -593,7 +594,8 @@ class Assembler:
                                       route.payload_format, bool(required), name, route.timeout_ms))
         if kind == "rest":
             cors = self._cors_rest(props.get("Cors"))
-            stage = b._stage_of(lid) if entry.type == "AWS::Serverless::Api" else "Prod"
+            stage = b._stage_of(lid) if entry.type == "AWS::Serverless::Api" else \
+                raw_apis.stage(self, lid, "Prod")
             variables = _d(props.get("Variables"))
         else:
             cors_config = props.get("CorsConfiguration")
@@ -603,7 +605,8 @@ class Assembler:
                 cors = self._cors_v2(cors_config)
             else:
                 cors = None
-            stage = b._stage_of(lid) if entry.type == "AWS::Serverless::HttpApi" else "$default"
+            stage = b._stage_of(lid) if entry.type == "AWS::Serverless::HttpApi" else \
+                raw_apis.stage(self, lid, "$default")
             variables = _d(props.get("StageVariables"))
         self.apis[lid] = model.Api(
             logical_id=lid, kind=kind, api_id=b.api_id(lid), stage_name=stage, routes=tuple(routes),
