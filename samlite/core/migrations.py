@@ -219,3 +219,19 @@ def m004_stream_positions() -> str:
             PRIMARY KEY (mapping, shard, slot)
         );
         """
+
+
+@migration
+def m005_custom_resources() -> str:
+    # The answers of Lambda-backed custom resources: Ref (PhysicalResourceId) and GetAtt (Data)
+    # values, and the properties they answered for (an Update sends them as OldResourceProperties).
+    return """
+        CREATE TABLE custom_resources (
+            stack TEXT NOT NULL,
+            logical_id TEXT NOT NULL,
+            physical_id TEXT NOT NULL,
+            data_json TEXT NOT NULL,
+            properties_json TEXT NOT NULL,
+            PRIMARY KEY (stack, logical_id)
+        );
+        """

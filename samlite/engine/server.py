@@ -66,6 +66,7 @@ class Engine:
         from samlite.engine.control import ControlApp
         from samlite.engine.deploy import Deployer
         from samlite.services.apigateway.gateway import GatewayApp
+        from samlite.services.cloudformation.custom_resources import CustomResources
         from samlite.services.cloudwatch import api as cloudwatch_api
         from samlite.services.cloudwatch.service import MetricsService
         from samlite.services.comprehend import api as comprehend_api
@@ -96,7 +97,8 @@ class Engine:
         self.esm = EsmManager(settings, store, self.invoker, self.queues, StreamReader(self.cloud))
         self.gateway = GatewayApp(settings, store, catalog, self.invoker)
         self.deployer = Deployer(settings, store, catalog, self.invoker, self.queues, self.esm, self.gateway,
-                                 self.cloud, self.gateway_url)
+                                 self.cloud, self.gateway_url, CustomResources(store, self.invoker, self.gateway_url))
+        self.gateway.cfn_responses = self.deployer.custom  # serves custom resources' ResponseURLs
         self.lambdas = LambdaService(settings, store, catalog, self.invoker, self.esm, self.aws_url)
         self.logs = LogService(store, catalog, settings.region, settings.account_id)
         self.metrics = MetricsService(store, catalog, self.invoker)

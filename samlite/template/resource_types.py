@@ -27,7 +27,7 @@ EMULATED = frozenset({
     "AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion", "AWS::Lambda::Permission",
     "AWS::IAM::Role", "AWS::Lambda::EventInvokeConfig",
     "AWS::ApiGateway::Resource", "AWS::ApiGateway::Method", "AWS::ApiGatewayV2::Route",
-    "AWS::ApiGatewayV2::Integration",
+    "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Deployment",
 }) | CLOUD_TYPES | INERT_TYPES
 
 _SERVICES: dict[str, str] = {
