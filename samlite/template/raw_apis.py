@@ -84,6 +84,8 @@ def _method(asm: Assembler, lid: str, props: dict[str, Any], api_ids: dict[str, 
     if auth not in ("NONE", ""):
         report(("AuthorizationType",), f"{method} {path}: AuthorizationType {auth} is not enforced by samlite",
                "warning")
+    if _taken(asm, api_lid, method, path):
+        return
     asm.routes.setdefault(api_lid, []).append(model.Route(
         method="ANY" if method == "ANY" else method, path=path, function=function, event_name=lid,
         payload_format="1.0", api_key_required=bool(props.get("ApiKeyRequired")), authorizer=None,
@@ -98,6 +100,11 @@ def _route(asm: Assembler, lid: str, props: dict[str, Any], api_ids: dict[str, s
         report(("ApiId",), "ApiId must refer to an AWS::ApiGatewayV2::Api of this stack", "warning")
         return
     key = str(props.get("RouteKey", ""))
+    protocol = str(_props(asm.b.entries[api_lid]).get("ProtocolType", "HTTP")).upper()
+    if protocol != "HTTP":
+        asm.b.problems.warning("Resources", lid, ("Properties",), f"route {key}: {protocol} API routes are not "
+                               "emulated; only HTTP APIs are served")
+        return
     if key == "$default":
         method, path = "ANY", "$default"
     else:
@@ -120,9 +127,16 @@ def _route(asm: Assembler, lid: str, props: dict[str, Any], api_ids: dict[str, s
     auth = str(props.get("AuthorizationType", "NONE")).upper()
     if auth not in ("NONE", ""):
         report(("AuthorizationType",), f"{key}: AuthorizationType {auth} is not enforced by samlite", "warning")
+    if _taken(asm, api_lid, method.upper(), path):
+        return
     asm.routes.setdefault(api_lid, []).append(model.Route(
         method=method.upper(), path=path, function=function, event_name=lid, payload_format=payload,
         api_key_required=False, authorizer=None, timeout_ms=int(integration.get("TimeoutInMillis") or 30000)))
+
+
+def _taken(asm: Assembler, api_lid: str, method: str, path: str) -> bool:
+    """A SAM event on the same API already routes this (its template also declares the Method)."""
+    return any(r.method == method and r.path == path for r in asm.routes.get(api_lid, []))
 
 
 def _function(asm: Assembler, uri: Any) -> str | None:

@@ -168,3 +168,20 @@ def test_non_lambda_integrations_are_warned_about_by_route(deployed: dict[str, A
 def test_no_raw_api_resource_is_reported_as_skipped(deployed: dict[str, Any]) -> None:
     lines = [line for line in deployed["deploy"].splitlines() if "not emulated" in line]
     assert len(lines) == 2 and all(" integration" in line for line in lines), lines
+
+
+def test_websocket_routes_are_warned_not_refused(tmp_path: Any, samlite_module_engine: EngineHandle) -> None:
+    template = """\
+Resources:
+  Ws:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: ws, ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}
+  Connect:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Ws, RouteKey: $connect}
+"""
+    path = write_project(tmp_path, template, {})
+    result = samlite_module_engine.cli("validate", "-t", str(path), "--output", "json", cwd=tmp_path)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0 and not report["errors"]
+    assert any("route $connect: WEBSOCKET API routes are not emulated" in w["message"] for w in report["warnings"])
