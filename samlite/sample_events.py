@@ -104,3 +104,7 @@ GENERATORS: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = 
     ("events", "scheduled-event"): _schedule,
     ("cloudwatch", "scheduled-event"): _schedule,
 }
+
+from samlite.sample_stream_events import STREAM_GENERATORS  # noqa: E402 - DynamoDB Streams and Kinesis
+
+GENERATORS.update(STREAM_GENERATORS)

@@ -6,6 +6,7 @@ a deployed function would get. Supported (SAM's names and aliases):
 
     sqs receive-message              apigateway aws-proxy           apigateway http-api-proxy
     lambda function-url (functionurl) events schedule (cloudwatch scheduled-event)
+    dynamodb update                  kinesis get-records
 """
 
 from __future__ import annotations

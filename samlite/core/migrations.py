@@ -219,3 +219,35 @@ def m004_log_groups_retention() -> str:
             retain INTEGER NOT NULL DEFAULT 0
         );
         """
+
+
+@migration
+def m005_stream_positions() -> str:
+    # Where each DynamoDB/Kinesis mapping is in each shard (and ParallelizationFactor slot): the
+    # sequence number of the last record finished, so a restart resumes right after it.
+    return """
+        CREATE TABLE stream_positions (
+            mapping TEXT NOT NULL,
+            shard TEXT NOT NULL,
+            slot INTEGER NOT NULL,
+            position TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (mapping, shard, slot)
+        );
+        """
+
+
+@migration
+def m006_custom_resources() -> str:
+    # The answers of Lambda-backed custom resources: Ref (PhysicalResourceId) and GetAtt (Data)
+    # values, and the properties they answered for (an Update sends them as OldResourceProperties).
+    return """
+        CREATE TABLE custom_resources (
+            stack TEXT NOT NULL,
+            logical_id TEXT NOT NULL,
+            physical_id TEXT NOT NULL,
+            data_json TEXT NOT NULL,
+            properties_json TEXT NOT NULL,
+            PRIMARY KEY (stack, logical_id)
+        );
+        """

@@ -27,7 +27,9 @@ from samlite.services.lambda_.esm import EsmManager
 from samlite.services.moto_backend import deploy_handlers as cloud_resources
 from samlite.template import model
 from samlite.template.cloud import INERT_TYPES
+from samlite.template.custom import is_custom
 from samlite.template.model import Stack, from_dict, to_dict
+from samlite.template.streams import stream_kind
 
 if TYPE_CHECKING:
     from samlite.config import Settings
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from samlite.core.stacks import StackCatalog
     from samlite.core.store import Store
     from samlite.services.apigateway.gateway import GatewayApp
+    from samlite.services.cloudformation.custom_resources import CustomResources
     from samlite.services.logs.service import LogService
     from samlite.services.moto_backend import MotoBackend
     from samlite.services.sqs.service import QueueService
@@ -91,7 +94,7 @@ class Deployer:
 
     def __init__(self, settings: "Settings", store: "Store", catalog: "StackCatalog", invoker: "InvokeService",
                  queues: "QueueService", esm: "EsmManager", gateway: "GatewayApp", cloud: "MotoBackend",
-                 logs: "LogService", gateway_url: str) -> None:
+                 logs: "LogService", gateway_url: str, custom: "CustomResources | None" = None) -> None:
         self.settings = settings
         self.store = store
         self.catalog = catalog
@@ -103,6 +106,7 @@ class Deployer:
         self.cloud = cloud
         self.logs = logs
         self.gateway_url = gateway_url
+        self.custom = custom  # Lambda-backed custom resources (CloudFormation's requests)
         self.deploying: set[str] = set()  # stacks with a deploy or delete under way
         self.last_changes: dict[str, dict[str, Any]] = {}  # stack -> its last applied change set (this run)
 
@@ -160,13 +164,16 @@ class Deployer:
                 raise DeployError(f"stack {stack!r} cannot be deleted: stack {other.name!r} imports {', '.join(used)}")
         self.deploying.add(stack)
         try:
+            if self.custom is not None:  # Delete requests while their functions still run
+                await self.custom.delete_removed(None, self.load_model(stack), self.custom.stored(stack),
+                                                 self._live_spec)
             await cloud_resources.delete(self.cloud, self.load_model(stack))  # S3, DynamoDB, ... (moto)
             with self.store.transaction() as db:
                 removed = [r["logical_id"] for r in db.execute(
                     "SELECT logical_id FROM resources WHERE stack = ?", (stack,))]
                 names = [r["name"] for r in db.execute("SELECT name FROM functions WHERE stack = ?", (stack,))]
                 queues = [r["name"] for r in db.execute("SELECT name FROM queues WHERE stack = ?", (stack,))]
-                for table in ("functions", "resources", "mappings", "api_keys"):
+                for table in ("functions", "resources", "mappings", "api_keys", "custom_resources"):
                     db.execute(f"DELETE FROM {table} WHERE stack = ?", (stack,))
                 for name in queues:
                     _delete_queue(db, name)
@@ -234,7 +241,23 @@ class Deployer:
         await _fault_hold()
         self._check(new)
         changes = plan(new, *self._old_state(new.name))
-        await cloud_resources.apply(self.cloud, new, self.load_model(new.name))  # S3, DynamoDB, ... (moto)
+        await self.esm.check_sources(new)
+        old_model = self.load_model(new.name)
+        await cloud_resources.apply(self.cloud, new, old_model)  # S3, DynamoDB, ... (moto)
+        custom_rows: dict[str, Any] = {}
+        if self.custom is not None and any(is_custom(r.type) for r in new.resources.values() if r.emulated):
+            # Custom resources answer before the stack is written; the queues they may use exist already.
+            early = self._early_queues(new)
+            previous = self.custom.stored(new.name)
+            try:
+                new, custom_rows = await self.custom.apply(new, previous, lambda arn: self._new_spec(arn, new, code))
+            except DeployError:
+                with self.store.transaction() as db:
+                    for name in early:
+                        _delete_queue(db, name)
+                self.queues.reload()
+                raise
+            await self.custom.delete_removed(new, old_model, previous, self._live_spec)
         outputs = [self._output(o) for o in new.outputs]
         old_functions = {r["name"]: r["code_sha"] for r in self.store.query(
             "SELECT name, code_sha FROM functions WHERE stack = ?", (new.name,))}
@@ -260,6 +283,8 @@ class Deployer:
             self._write_mappings(db, new, now)
             self._write_api_keys(db, new, now)
             self.logs.declare_groups(db, new.name, _log_groups(new))
+            if self.custom is not None:
+                self.custom.save(db, new.name, custom_rows)
             _fault_pause()
         kept = {f.name for f in new.functions.values()}
         await self.refresh(retire=retire + [n for n in old_functions if n not in kept])
@@ -290,6 +315,8 @@ class Deployer:
             target = new.functions.get(m.function)
             if target is None:
                 raise DeployError(f"{m.logical_id}: target function {m.function!r} is not in the stack")
+            if stream_kind(m.event_source_arn):
+                continue  # a stream: checked by the mapping manager (stream_esm.check_sources)
             source = queues_by_arn.get(m.event_source_arn)
             attributes = _queue_attributes(source) if source else self._stored_queue_attributes(m.event_source_arn)
             if attributes is None:
@@ -339,19 +366,7 @@ class Deployer:
         # The stack's own layers, and public layers the build provided (keyed by their ARN).
         layer_dirs = {lid: str(code[lid]) for fn in new.functions.values() for lid in fn.layers if lid in code}
         for fn in new.functions.values():
-            code_dir = code.get(fn.logical_id)
-            if code_dir is None and fn.not_emulated:
-                code_dir = self.settings.code_dir / "not-emulated"  # never run: invoking returns the reason
-                code_dir.mkdir(parents=True, exist_ok=True)
-            if code_dir is None:
-                raise DeployError(f"{fn.logical_id}: no artifact was built for this function",
-                                  hint="Functions need CodeUri or InlineCode; run `samlite build`.")
-            config = to_dict(fn)
-            config["code_dir"] = str(code_dir)
-            config["layer_dirs"] = [layer_dirs[lid] for lid in fn.layers if lid in layer_dirs]
-            config["stack"] = new.name
-            blob = json.dumps(config, sort_keys=True)
-            code_sha = hashlib.sha256(blob.encode()).hexdigest()
+            blob, code_sha = _function_config(fn, new, code, layer_dirs, self._not_emulated_dir)
             row = db.execute("SELECT code_sha FROM functions WHERE name = ?", (fn.name,)).fetchone()
             if row is not None and row["code_sha"] != code_sha:
                 retire.append(fn.name)
@@ -363,10 +378,10 @@ class Deployer:
                    (new.name, *keep))
         return retire
 
-    def _write_queues(self, db: Any, new: Stack, now: float) -> None:
+    def _write_queues(self, db: Any, new: Stack, now: float, remove: bool = True) -> None:
         keep = {q.name for q in new.queues.values()}
         for row in db.execute("SELECT name FROM queues WHERE stack = ?", (new.name,)).fetchall():
-            if row["name"] not in keep:
+            if remove and row["name"] not in keep:
                 _delete_queue(db, row["name"])
         for q in new.queues.values():
             attrs = json.dumps(_queue_attributes(q))
@@ -377,6 +392,18 @@ class Deployer:
                 " logical_id = excluded.logical_id, modified_at = excluded.modified_at",
                 (q.name, q.arn, new.name, q.logical_id, int(q.fifo), attrs, json.dumps(dict(q.tags)), now, now),
             )
+
+    def _early_queues(self, new: Stack) -> list[str]:
+        """Create the stack's new queues ahead of its transaction; return their names."""
+        stored = {r["name"] for r in self.store.query("SELECT name FROM queues WHERE stack = ?", (new.name,))}
+        fresh = [q for q in new.queues.values() if q.name not in stored]
+        if fresh:
+            with self.store.transaction() as db:
+                self._write_queues(db, Stack(name=new.name, region=new.region, account_id=new.account_id,
+                                             template_path="", project_dir="",
+                                             queues={q.logical_id: q for q in fresh}), time.time(), remove=False)
+            self.queues.reload()
+        return [q.name for q in fresh]
 
     def _write_mappings(self, db: Any, new: Stack, now: float) -> None:
         db.execute("DELETE FROM mappings WHERE stack = ?", (new.name,))
@@ -403,6 +430,24 @@ class Deployer:
                            " VALUES (?, ?, ?, ?, ?, ?)",
                            (model.stable_id(f"key/{new.name}/{api_id}", 10), secrets.token_urlsafe(30),
                             f"{new.name}-{api.logical_id}-key", new.name, api_id, now))
+
+    def _new_spec(self, arn: str, new: Stack, code: dict[str, Path]) -> Any:
+        """The spec a function of `new` will run with (a custom resource's ServiceToken), or None."""
+        from samlite.core.runtime import FunctionSpec
+
+        fn = next((f for f in new.functions.values() if arn == f.arn or arn.startswith(f.arn + ":")), None)
+        if fn is None:
+            return None
+        layer_dirs = {lid: str(code[lid]) for lid in fn.layers if lid in code}
+        blob, code_sha = _function_config(fn, new, code, layer_dirs, self._not_emulated_dir)
+        return FunctionSpec.from_config(json.loads(blob), code_sha)
+
+    @property
+    def _not_emulated_dir(self) -> Path:
+        return self.settings.code_dir / "not-emulated"
+
+    def _live_spec(self, arn: str) -> Any:
+        return next((s for s in self.functions.values() if arn == s.arn or arn.startswith(s.arn + ":")), None)
 
     def _output(self, out: model.Output) -> dict[str, Any]:
         value = local_url(out.value, self.gateway_url)
@@ -478,6 +523,24 @@ def _queue_attributes(q: model.Queue) -> dict[str, str]:
     return attrs
 
 
+def _function_config(fn: model.Function, new: Stack, code: dict[str, Path], layer_dirs: dict[str, str],
+                     not_emulated_dir: Path) -> tuple[str, str]:
+    """A function's deployed configuration (JSON) and its digest, which names its environments."""
+    code_dir = code.get(fn.logical_id)
+    if code_dir is None and fn.not_emulated:
+        code_dir = not_emulated_dir  # never run: invoking returns the reason
+        code_dir.mkdir(parents=True, exist_ok=True)
+    if code_dir is None:
+        raise DeployError(f"{fn.logical_id}: no artifact was built for this function",
+                          hint="Functions need CodeUri or InlineCode; run `samlite build`.")
+    config = to_dict(fn)
+    config["code_dir"] = str(code_dir)
+    config["layer_dirs"] = [layer_dirs[lid] for lid in fn.layers if lid in layer_dirs]
+    config["stack"] = new.name
+    blob = json.dumps(config, sort_keys=True)
+    return blob, hashlib.sha256(blob.encode()).hexdigest()
+
+
 def _mapping_config(m: model.EventSourceMapping) -> dict[str, Any]:
     config: dict[str, Any] = {
         "BatchSize": m.batch_size,
@@ -488,6 +551,7 @@ def _mapping_config(m: model.EventSourceMapping) -> dict[str, Any]:
         config["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in m.filter_patterns]}
     if m.maximum_concurrency is not None:
         config["ScalingConfig"] = {"MaximumConcurrency": m.maximum_concurrency}
+    config.update(m.stream)
     return config
 
 

@@ -67,6 +67,7 @@ class Engine:
         from samlite.engine.deploy import Deployer
         from samlite.engine.sweep import Sweeper
         from samlite.services.apigateway.gateway import GatewayApp
+        from samlite.services.cloudformation.custom_resources import CustomResources
         from samlite.services.cloudwatch import api as cloudwatch_api
         from samlite.services.cloudwatch.service import MetricsService
         from samlite.services.comprehend import api as comprehend_api
@@ -80,6 +81,7 @@ class Engine:
         from samlite.services.logs import api as logs_api
         from samlite.services.logs.service import LogService
         from samlite.services.moto_backend import MotoBackend
+        from samlite.services.moto_backend.streams import StreamReader
         from samlite.services.sqs import endpoint as sqs_endpoint
         from samlite.services.sqs.service import QueueService
 
@@ -88,16 +90,18 @@ class Engine:
         self.invoker = InvokeService(settings, store, self.aws_url, self.functions)
         self.queues = QueueService(settings, store, self.aws_url, stopping=self._stop)
         self.async_dispatcher = AsyncDispatcher(settings, store, self.invoker, self.queues)
-        self.esm = EsmManager(settings, store, self.invoker, self.queues)
-        self.gateway = GatewayApp(settings, store, catalog, self.invoker)
         # S3, DynamoDB, ... answered in-process by moto; loaded on first use.
         self.cloud = MotoBackend(settings.home / "cloud", settings.region, settings.account_id, self.aws_url,
                                  lambda: {r["physical_id"]: r["stack"] for r in store.query(
                                      "SELECT physical_id, stack FROM resources")},
                                  _sigv4_check(settings))
+        self.esm = EsmManager(settings, store, self.invoker, self.queues, StreamReader(self.cloud))
+        self.gateway = GatewayApp(settings, store, catalog, self.invoker)
         self.logs = LogService(store, catalog, settings.region, settings.account_id)
         self.deployer = Deployer(settings, store, catalog, self.invoker, self.queues, self.esm, self.gateway,
-                                 self.cloud, self.logs, self.gateway_url)
+                                 self.cloud, self.logs, self.gateway_url,
+                                 CustomResources(store, self.invoker, self.gateway_url))
+        self.gateway.cfn_responses = self.deployer.custom  # serves custom resources' ResponseURLs
         self.lambdas = LambdaService(settings, store, catalog, self.invoker, self.esm, self.aws_url)
         self.metrics = MetricsService(store, catalog, self.invoker)
         self.sweeper = Sweeper(settings, store, self.logs, self.metrics)

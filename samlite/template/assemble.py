@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from samlite.template import model
+from samlite.template import model, raw_apis, streams
 from samlite.template import validate as checks
 
 if TYPE_CHECKING:
@@ -102,6 +102,7 @@ class Assembler:
                     self._explicit_url(entry)
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
                 self._cannot(lid, exc)
+        raw_apis.collect(self)  # AWS::ApiGateway::Method, AWS::ApiGatewayV2::Route
         for lid, entry in entries.items():
             if entry.type in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi",
                               "AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api"):
@@ -392,6 +393,8 @@ class Assembler:
             report = self.report(lid, ("Properties", "Events", event_name, "Properties"))
             if etype == "SQS":
                 self._sqs_event(lid, event_name, eprops, function, report)
+            elif etype in ("DynamoDB", "Kinesis"):
+                self._stream_event(lid, event_name, eprops, function, report)
             elif etype in ("Api", "HttpApi"):
                 self._route_event(entry, event_name, etype, eprops, report)
 
@@ -413,6 +416,17 @@ class Assembler:
         self.generated_props[mapping_lid] = {
             "EventSourceArn": queue_arn, "FunctionName": function.name,
             **{k: v for k, v in eprops.items() if k != "Queue"}}
+
+    def _stream_event(self, lid: str, event_name: str, eprops: dict[str, Any],
+                      function: model.Function, report: Any) -> None:
+        if streams.check(report, eprops, "Stream") is None:
+            return
+        mapping_lid = f"{lid}{event_name}"
+        self.mappings[mapping_lid] = streams.mapping(mapping_lid, str(self.b.ref_value(mapping_lid)), lid,
+                                                     str(eprops["Stream"]), eprops)
+        self.generated_props[mapping_lid] = {
+            "EventSourceArn": eprops["Stream"], "FunctionName": function.name,
+            **{k: v for k, v in eprops.items() if k != "Stream"}}
 
     def _visibility_check(self, report: Any, queue: model.Queue | None,
                           function: model.Function) -> None:
@@ -443,9 +457,14 @@ class Assembler:
         report = self.report(lid)
         arn = props.get("EventSourceArn")
         function_lid = self._function_by_ref(props.get("FunctionName"))
+        if streams.stream_kind(arn) and function_lid is not None:
+            if streams.check(report, props, "EventSourceArn") is not None:
+                self.mappings[lid] = streams.mapping(lid, str(self.b.ref_value(lid)), function_lid, str(arn), props)
+            return
         if not (isinstance(arn, str) and arn.startswith("arn:aws:sqs:")):
             entry.emulated = False
-            self.b._warn_not_emulated(lid, "only SQS event source mappings are emulated; this one "
+            self.b._warn_not_emulated(lid, "only SQS, DynamoDB Streams and Kinesis event source mappings "
+                                      "are emulated; this one "
                                       "is skipped")
             return
         queue = self._queue_by_arn(arn)
@@ -584,7 +603,8 @@ class Assembler:
                                       route.payload_format, bool(required), name, route.timeout_ms))
         if kind == "rest":
             cors = self._cors_rest(props.get("Cors"))
-            stage = b._stage_of(lid) if entry.type == "AWS::Serverless::Api" else "Prod"
+            stage = b._stage_of(lid) if entry.type == "AWS::Serverless::Api" else \
+                raw_apis.stage(self, lid, "Prod")
             variables = _d(props.get("Variables"))
         else:
             cors_config = props.get("CorsConfiguration")
@@ -594,7 +614,8 @@ class Assembler:
                 cors = self._cors_v2(cors_config)
             else:
                 cors = None
-            stage = b._stage_of(lid) if entry.type == "AWS::Serverless::HttpApi" else "$default"
+            stage = b._stage_of(lid) if entry.type == "AWS::Serverless::HttpApi" else \
+                raw_apis.stage(self, lid, "$default")
             variables = _d(props.get("StageVariables"))
         self.apis[lid] = model.Api(
             logical_id=lid, kind=kind, api_id=b.api_id(lid), stage_name=stage, routes=tuple(routes),

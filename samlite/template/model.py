@@ -173,6 +173,8 @@ class EventSourceMapping:
     filter_patterns: tuple[str, ...] = ()  # each a JSON pattern string
     function_response_types: tuple[str, ...] = ()
     maximum_concurrency: int | None = None
+    # DynamoDB/Kinesis sources: StartingPosition, MaximumRetryAttempts, ... (the Lambda API's names)
+    stream: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

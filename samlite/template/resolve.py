@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from samlite.template import cloud, model
+from samlite.template import cloud, custom, model
 from samlite.template import validate as checks
 from samlite.template.intrinsics import (
     IntrinsicError,
@@ -361,14 +361,19 @@ class Builder:
             depends = [depends] if isinstance(depends, str) else [d for d in depends if isinstance(d, str)] \
                 if isinstance(depends, list) else []
             policy = resource.get("DeletionPolicy")
-            entry = Entry(lid, rtype, props, depends_on=depends, emulated=rtype in EMULATED,
+            entry = Entry(lid, rtype, props, depends_on=depends, emulated=rtype in EMULATED or kind == "custom",
                           deletion_policy=policy if isinstance(policy, str) else None,
                           metadata=_dict(resource.get("Metadata")))
             self.entries[lid] = entry
-            if kind in ("known", "plausible", "custom") and rtype not in EMULATED:
+            if kind in ("known", "plausible") and rtype not in EMULATED:
                 self._warn_not_emulated(lid, f"{rtype} is not emulated by samlite; it is "
                                         "skipped (references to it resolve to placeholder values)")
         for entry in list(self.entries.values()):
+            if custom.is_custom(entry.type) and not custom.served_by_stack(entry.raw, self.entries):
+                entry.emulated = False
+                self._warn_not_emulated(entry.logical_id, f"{entry.type} is not emulated by samlite: its "
+                                        "ServiceToken is not a function of this stack; it is skipped "
+                                        "(references to it resolve to placeholder values)")
             if entry.type == "AWS::Serverless::Function":
                 self._expand_function(entry)
             elif entry.type == "AWS::Serverless::Api":
@@ -420,7 +425,7 @@ class Builder:
                 if eprops.get("ApiId") is None:
                     self._implicit_http_api()
                 self._generate(f"{lid}{event_name}Permission", "AWS::Lambda::Permission", lid)
-            elif etype == "SQS":
+            elif etype in ("SQS", "DynamoDB", "Kinesis"):
                 self._generate(f"{lid}{event_name}", "AWS::Lambda::EventSourceMapping", lid)
             elif etype in ("Schedule", "CloudWatchEvent", "EventBridgeRule"):
                 rule = self._generate(f"{lid}{event_name}", "AWS::Events::Rule", lid)
@@ -539,6 +544,8 @@ class Builder:
         entry = self.entries[lid]
         ctx = self.context
         rtype = entry.type
+        if custom.is_custom(rtype) and entry.emulated:
+            return custom.token(lid)  # the PhysicalResourceId its function answers at deploy
         if rtype in cloud.TYPES:
             return cloud.ref(self, lid)
         if rtype in FUNCTION_TYPES or rtype in ("AWS::IAM::Role", "AWS::DynamoDB::Table",
@@ -584,6 +591,8 @@ class Builder:
             raise IntrinsicError(f"{rtype} '{lid}' has no attribute '{attr}' (it has "
                                  f"{', '.join(sorted(known))})")
         region, account = ctx.region, ctx.account_id
+        if custom.is_custom(rtype) and entry.emulated:
+            return custom.token(lid, attr)  # a key of the Data its function answers at deploy
         if rtype in cloud.TYPES:
             return cloud.getatt(self, lid, attr)
         if rtype in FUNCTION_TYPES:

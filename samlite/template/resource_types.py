@@ -26,6 +26,8 @@ EMULATED = frozenset({
     "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::Lambda::Url",
     "AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion", "AWS::Lambda::Permission",
     "AWS::IAM::Role", "AWS::Lambda::EventInvokeConfig", "AWS::Logs::LogGroup",
+    "AWS::ApiGateway::Resource", "AWS::ApiGateway::Method", "AWS::ApiGatewayV2::Route",
+    "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Deployment",
 }) | CLOUD_TYPES | INERT_TYPES
 
 _SERVICES: dict[str, str] = {

@@ -85,6 +85,7 @@ HTTP_TOO_LARGE = error_reply(413, {"message": "Request Entity Too Large"})
 # Paths the engine itself serves on this port (the web console), handed over before API routing.
 ENGINE_PREFIX = "/_samlite/"
 _ENGINE_PREFIX_RAW = ENGINE_PREFIX.encode()
+CFN_RESPONSE_PREFIX = "/_samlite/cfn-response/"  # custom resources' ResponseURLs
 
 
 def url_auth_error(err: Any) -> Reply:
@@ -178,6 +179,7 @@ class GatewayApp:
         self.single: GatewayApi | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self.console: Any = None  # the ASGI app serving ENGINE_PREFIX (services/console), set by the engine
+        self.cfn_responses: Any = None  # the ASGI app serving CFN_RESPONSE_PREFIX, set by the engine
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -218,6 +220,9 @@ class GatewayApp:
     # --- ASGI ------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            return
+        if scope["path"].startswith(CFN_RESPONSE_PREFIX) and self.cfn_responses is not None:
+            await self.cfn_responses(scope, receive, send)  # a custom resource's answer (HTTP PUT)
             return
         if scope["path"].startswith(ENGINE_PREFIX) and self.console is not None:
             await self.console(scope, receive, send)

@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from samlite.core.filters import PatternError, compile_patterns, matches_any
+from samlite.services.lambda_ import stream_esm
 
 if TYPE_CHECKING:
     from samlite.config import Settings
     from samlite.core.invoke import InvokeService
     from samlite.core.store import Store
     from samlite.services.sqs.service import Queue, QueueService, Received
+    from samlite.template.model import Stack
 
 log = logging.getLogger("samlite.engine")
 
@@ -82,13 +84,15 @@ class MappingConfig:
 
 
 class EsmManager:
-    def __init__(self, settings: "Settings", store: "Store", invoker: "InvokeService", queues: "QueueService") -> None:
+    def __init__(self, settings: "Settings", store: "Store", invoker: "InvokeService", queues: "QueueService",
+                 streams: "stream_esm.StreamSource | None" = None) -> None:
         self.settings = settings
+        self.streams = streams  # DynamoDB Streams and Kinesis records (the moto backend)
         self.store = store
         self.invoker = invoker
         self.functions = invoker.functions
         self.queues = queues
-        self.pollers: dict[str, Poller] = {}
+        self.pollers: dict[str, Poller | stream_esm.StreamPoller] = {}
         self.configs: dict[str, MappingConfig] = {}
         self._started = False
         self._pending: set[asyncio.Task[None]] = set()
@@ -109,14 +113,21 @@ class EsmManager:
         if not self._started:
             return
         stale = []
-        for key, poller in list(self.pollers.items()):
+        for key, running in list(self.pollers.items()):
             config = configs.get(key)
-            if config is None or not config.enabled or config.signature() != poller.config.signature():
+            if config is None or not config.enabled or config.signature() != running.config.signature():
                 stale.append(self.pollers.pop(key))
         await asyncio.gather(*(p.stop() for p in stale), return_exceptions=True)
+        stream_esm.forget_removed(self.store)
         for key, config in configs.items():
             if config.enabled and key not in self.pollers:
-                poller = Poller(self, config)
+                if stream_esm.stream_kind(config.event_source_arn):
+                    if self.streams is None:
+                        continue
+                    poller: Poller | stream_esm.StreamPoller = stream_esm.StreamPoller(
+                        self.settings, self.store, self.invoker, self.queues, self.streams, config)
+                else:
+                    poller = Poller(self, config)
                 self.pollers[key] = poller
                 poller.start()
 
@@ -156,6 +167,25 @@ class EsmManager:
             return "FunctionResponseTypes may only contain ReportBatchItemFailures."
         return None
 
+    async def check_sources(self, stack: "Stack") -> None:
+        """A stream mapping whose stream is not created by this stack needs the stream to exist
+        now, as CreateEventSourceMapping does. Raises DeployError."""
+        from samlite.errors import DeployError
+
+        own = {r.physical_id for r in stack.resources.values()
+               if r.type in ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable", "AWS::Kinesis::Stream")}
+        for m in stack.mappings.values():
+            kind = stream_esm.stream_kind(m.event_source_arn)
+            if kind is None:
+                continue
+            name = m.event_source_arn.split(":table/" if kind == "dynamodb" else ":stream/", 1)[1].split("/")[0]
+            if name in own:
+                continue
+            if self.streams is None or await self.streams.shards(m.event_source_arn) is None:
+                raise DeployError(f"{m.logical_id}: InvalidParameterValueException: Stream not found: "
+                                  f"{m.event_source_arn}",
+                                  hint="Create the table's stream or the Kinesis stream first.")
+
     # --- Lambda API / CLI views ------------------------------------------------------------
     def describe(self, config: MappingConfig) -> dict[str, Any]:
         settings = self.settings
@@ -177,6 +207,8 @@ class EsmManager:
             out["FilterCriteria"] = raw["FilterCriteria"]
         if raw.get("ScalingConfig"):
             out["ScalingConfig"] = raw["ScalingConfig"]
+        if stream_esm.stream_kind(config.event_source_arn):
+            out.update(stream_esm.describe(raw))
         return out
 
     def list_mappings(self, function_name: str | None = None, event_source_arn: str | None = None) -> list[dict[str, Any]]:
@@ -201,7 +233,8 @@ class EsmManager:
             limit = 10 if queue is not None and queue.fifo else 10_000
             if not 1 <= int(batch_size) <= limit:
                 raise ValueError(f"BatchSize {batch_size} is out of range: it must be between 1 and {limit}.")
-            if int(batch_size) > 10 and int(raw.get("MaximumBatchingWindowInSeconds") or 0) < 1:
+            if int(batch_size) > 10 and int(raw.get("MaximumBatchingWindowInSeconds") or 0) < 1 and \
+                    not stream_esm.stream_kind(config.event_source_arn):
                 raise ValueError("Maximum batch window in seconds must be greater than 0 if maximum batch size is "
                                  "greater than 10")
             raw["BatchSize"] = int(batch_size)

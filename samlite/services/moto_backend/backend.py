@@ -69,6 +69,8 @@ class MotoBackend:
         self._loading: asyncio.Future[None] | None = None
         self._urls: dict[str, list[tuple[re.Pattern[str], Any]]] = {}
         self.services: set[str] = set()
+        # Called on the moto thread with the AWS URL of each acknowledged write (stream pollers wake up).
+        self.on_write: list[Callable[[str], None]] = []
 
     # --- the endpoint's hook -----------------------------------------------------------------
     claims_unsigned = staticmethod(routing.claims_unsigned)
@@ -270,6 +272,8 @@ class MotoBackend:
         if status < 400:
             # Committed before the answer is sent: an acknowledged write survives a SIGKILL.
             self.journal.append(seq, "request", request.method, url, headers, request.body, clock)
+            for listener in self.on_write:
+                listener(url)
             if self.journal.since_snapshot >= COMPACT_ENTRIES:
                 self._compact()
         return status, out_headers, body

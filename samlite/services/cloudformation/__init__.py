@@ -1,0 +1,1 @@
+"""CloudFormation itself: Lambda-backed custom resources run at deploy time."""
