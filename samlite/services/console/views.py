@@ -63,6 +63,7 @@ class ConsoleViews:
         # queue name -> deque of [t_ms, visible, in_flight, delayed], filled while a page listens
         self.history: dict[str, deque[list[int]]] = {}
         self._sampled_ms = 0
+        self._last_counts: list[dict[str, Any]] = []
 
     # --- overview and stacks ---------------------------------------------------------------
     def overview(self) -> dict[str, Any]:
@@ -297,17 +298,18 @@ class ConsoleViews:
     # --- live pulse (server-sent events) ---------------------------------------------------
     def pulse(self) -> dict[str, Any]:
         """The small state every open page follows: queue counts, cursors, async counts."""
-        queues = []
         now = now_ms()
-        record = now - self._sampled_ms >= 400  # several pages share one history
+        record = now - self._sampled_ms >= 400  # several pages share one history (and one count)
+        if not record:
+            return {"t": now, "queues": self._last_counts, "metrics_id": self._metrics_top(),
+                    "async": self.async_counts()}
+        queues = []
         for q in self.queues.list_queues():
             visible, in_flight, delayed = self.queues.counts(q)
             queues.append({"name": q.name, "visible": visible, "in_flight": in_flight, "delayed": delayed})
-            if record:
-                self.history.setdefault(q.name, deque(maxlen=HISTORY_SAMPLES)).append([now, visible, in_flight,
-                                                                                      delayed])
-        if record:
-            self._sampled_ms = now
+            self.history.setdefault(q.name, deque(maxlen=HISTORY_SAMPLES)).append([now, visible, in_flight, delayed])
+        self._sampled_ms = now
+        self._last_counts = queues
         return {"t": now, "queues": queues, "metrics_id": self._metrics_top(),
                 "async": self.async_counts()}
 
