@@ -27,6 +27,9 @@ def test_s3_round_trip_and_presigned_urls(engine: EngineHandle) -> None:
     got = s3.get_object(Bucket="rt-bucket", Key="dir/a b.txt")
     assert got["Body"].read() == b"hello" and got["ContentType"] == "text/plain"
     assert s3.head_object(Bucket="rt-bucket", Key="dir/a b.txt")["ContentLength"] == 5
+    with pytest.raises(ClientError) as missing:  # a HEAD's 404 has no body: still a 404, not "not implemented"
+        s3.head_object(Bucket="rt-bucket", Key="no-such-key")
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="rt-bucket", Prefix="dir/")["Contents"]] == ["dir/a b.txt"]
     assert "rt-bucket" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 

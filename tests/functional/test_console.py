@@ -252,3 +252,103 @@ def test_async_events_are_listed_until_dropped(engine: EngineHandle, session: re
 
     (done,) = wait_for(finished, timeout=20, message="the async event to finish")
     assert done["outcome"] == "dropped" and done["condition"] == "RetriesExhausted" and done["attempts"] == 3
+
+
+# --- data: the moto backend's buckets, tables, topics, rules, secrets and parameters -------------
+@pytest.fixture(scope="module")
+def cloud_data(engine: EngineHandle) -> dict[str, str]:
+    s3 = engine.client("s3")
+    s3.create_bucket(Bucket="console-data")
+    s3.put_object(Bucket="console-data", Key="dir/<b>report</b>.txt", Body=b"hello\x00bytes")
+    s3.put_object(Bucket="console-data", Key="big.bin", Body=b"x" * (16 * 1024 * 1024 + 1))
+    ddb = engine.client("dynamodb")
+    ddb.create_table(TableName="console-orders", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    for i in range(30):
+        ddb.put_item(TableName="console-orders", Item={"pk": {"S": f"order-{i}"}, "n": {"N": str(i)},
+                                                         "tags": {"L": [{"S": "<script>"}]}})
+    sns = engine.client("sns")
+    topic = sns.create_topic(Name="console-topic")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="dev@example.com")
+    events = engine.client("events")
+    events.put_rule(Name="console-rule", EventPattern=json.dumps({"source": ["app.orders"]}))
+    events.put_targets(Rule="console-rule", Targets=[{"Id": "t1", "Arn": topic}])
+    engine.client("secretsmanager").create_secret(Name="console/db", SecretString="s3cr3t-value")
+    engine.client("ssm").put_parameter(Name="/console/flag", Value="on", Type="String")
+    return {"topic": topic}
+
+
+def test_data_lists_every_kind_without_secret_values(engine: EngineHandle, session: requests.Session,
+                                                     cloud_data: dict[str, str]) -> None:
+    reply = session.get(url(engine, "/api/data"), timeout=60)
+    assert reply.status_code == 200, reply.text
+    assert "s3cr3t-value" not in reply.text
+    data = reply.json()
+    bucket = next(b for b in data["buckets"] if b["name"] == "console-data")
+    assert bucket["objects"] == 2
+    table = next(t for t in data["tables"] if t["name"] == "console-orders")
+    assert table["keys"] == "pk(HASH)"
+    topic = next(t for t in data["topics"] if t["arn"] == cloud_data["topic"])
+    assert [s["endpoint"] for s in topic["subscriptions"]] == ["dev@example.com"]
+    rule = next(r for r in data["rules"] if r["name"] == "console-rule")
+    assert rule["targets"] == [{"id": "t1", "arn": cloud_data["topic"]}]
+    assert {"name": "console/db"} .items() <= next(s for s in data["secrets"] if s["name"] == "console/db").items()
+    assert any(p["name"] == "/console/flag" for p in data["parameters"])
+    # A value only on an explicit request.
+    secret = session.get(url(engine, "/api/data/secret"), params={"name": "console/db"}, timeout=30).json()
+    assert secret["string"] == "s3cr3t-value"
+    param = session.get(url(engine, "/api/data/parameter"), params={"name": "/console/flag"}, timeout=30).json()
+    assert param["value"] == "on"
+
+
+def test_bucket_objects_and_download(engine: EngineHandle, session: requests.Session,
+                                     cloud_data: dict[str, str]) -> None:
+    listed = session.get(url(engine, "/api/data/buckets/console-data"), timeout=30).json()
+    objects = {o["key"]: o for o in listed["objects"]}
+    assert objects["dir/<b>report</b>.txt"]["size"] == 11 and objects["dir/<b>report</b>.txt"]["last_modified"]
+    only_dir = session.get(url(engine, "/api/data/buckets/console-data"), params={"prefix": "dir/"}, timeout=30)
+    assert [o["key"] for o in only_dir.json()["objects"]] == ["dir/<b>report</b>.txt"]
+    got = session.get(url(engine, "/api/data/buckets/console-data/object"),
+                      params={"key": "dir/<b>report</b>.txt"}, timeout=30)
+    assert got.status_code == 200 and got.content == b"hello\x00bytes"
+    # Always an attachment, never a page on the console's origin.
+    assert got.headers["content-type"] == "application/octet-stream"
+    assert got.headers["content-disposition"].startswith('attachment; filename="b_.txt"')  # after the last /
+    assert got.headers["x-content-type-options"] == "nosniff"
+
+
+def test_table_scan_shows_the_first_items_with_the_key_schema(engine: EngineHandle, session: requests.Session,
+                                                              cloud_data: dict[str, str]) -> None:
+    table = session.get(url(engine, "/api/data/tables/console-orders"), timeout=30).json()
+    assert table["key_schema"] == [{"name": "pk", "type": "HASH"}]
+    assert len(table["items"]) == 25 and table["more"] is True
+    item = table["items"][0]
+    assert item["pk"].startswith("order-") and item["tags"] == ["<script>"]
+
+
+def test_data_bad_input(engine: EngineHandle, session: requests.Session, token: str,
+                        cloud_data: dict[str, str]) -> None:
+    def get(path: str, **params: str) -> requests.Response:
+        return session.get(url(engine, path), params=params, timeout=30)
+
+    assert requests.get(url(engine, "/api/data"), timeout=10).status_code == 403
+    assert requests.get(url(engine, "/api/data/secret"), params={"name": "console/db"}, timeout=10).status_code == 403
+    assert get("/api/data/buckets/no-such-bucket").status_code == 404
+    assert get("/api/data/buckets/no-such-bucket/object", key="a").status_code == 404
+    missing = get("/api/data/buckets/console-data/object", key="missing")
+    assert missing.status_code == 404, missing.text
+    assert get("/api/data/tables/no-such-table").status_code == 404
+    assert get("/api/data/secret", name="no/such").status_code == 404
+    assert get("/api/data/parameter", name="/no/such").status_code == 404
+    big = get("/api/data/buckets/console-data/object", key="big.bin")
+    assert big.status_code == 413 and "aws s3 cp" in big.json()["error"]
+    for bad in ({}, {"key": ""}, {"key": "a\x00b"}, {"key": "k" * 1025}, {"key": "line\nbreak"}):
+        assert get("/api/data/buckets/console-data/object", **bad).status_code == 400, bad
+    assert get("/api/data/buckets/Bad_Bucket").status_code == 400
+    assert get("/api/data/buckets/console-data", prefix="\x01").status_code == 400
+    assert get("/api/data/tables/x").status_code == 400
+    assert get("/api/data/secret", name="<script>").status_code == 400
+    assert get("/api/data/parameter").status_code == 400
+    posted = session.post(url(engine, "/api/data"), headers=same_origin(engine), timeout=10)
+    assert posted.status_code == 405

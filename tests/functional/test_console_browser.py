@@ -113,6 +113,27 @@ def test_console_in_a_browser(samlite_engine: EngineHandle, browser: Any, artifa
     expect(page.locator("#async")).to_contain_text("dropped", timeout=DEADLINE_MS)
     page.screenshot(path=str(artifacts / "console-async.png"), full_page=True)
 
+    # the data page: a bucket and a table made with boto3, an object key with markup stays text
+    s3 = engine.client("s3")
+    s3.create_bucket(Bucket="browser-data")
+    s3.put_object(Bucket="browser-data", Key=f"in/{SCRIPT}.json", Body=b"{}")
+    ddb = engine.client("dynamodb")
+    ddb.create_table(TableName="browser-orders", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    ddb.put_item(TableName="browser-orders", Item={"pk": {"S": "order-1"}, "note": {"S": SCRIPT}})
+    page.locator("header nav a", has_text="Data").click()
+    expect(page.locator("#data")).to_contain_text("browser-data", timeout=DEADLINE_MS)
+    expect(page.locator("#data")).to_contain_text("browser-orders")
+    page.screenshot(path=str(artifacts / "console-data.png"), full_page=True)
+    page.locator("#data a", has_text="browser-orders").click()
+    expect(page.locator("#table")).to_contain_text("order-1", timeout=DEADLINE_MS)
+    expect(page.locator("#table")).to_contain_text(SCRIPT)
+    page.go_back()
+    page.locator("#data a", has_text="browser-data").click()
+    expect(page.locator("#bucket")).to_contain_text(SCRIPT, timeout=DEADLINE_MS)
+    assert page.evaluate("window.pwned") is None and page.locator("#bucket script, #table script").count() == 0
+
     # 6. without the token the console refuses, in the browser and from elsewhere
     stranger = browser.new_context()
     base = console_url.split("?", 1)[0]

@@ -15,12 +15,12 @@ import logging
 import re
 from importlib import resources
 from typing import Any, Awaitable, Callable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from samlite.core.http import BodyTooLarge, Receive, Scope, Send, read_body
 from samlite.errors import NotFoundError, UsageError
 from samlite.services.console import auth
-from samlite.services.console.views import ConsoleViews
+from samlite.services.console.views import ConsoleViews, Download, TooLarge
 
 log = logging.getLogger("samlite.engine")
 
@@ -78,6 +78,14 @@ class ConsoleApp:
             ("POST", re.compile(r"/api/queues/([^/]+)/purge"), _sync(lambda n, q, b: v.purge(n)), MAX_BODY),
             ("POST", re.compile(r"/api/queues/([^/]+)/redrive"),
              lambda n, q, b: v.redrive(n, _obj(b).get("source")), MAX_BODY),
+            # Data (the moto backend), read-only: names and keys travel in the query string.
+            ("GET", re.compile(r"/api/data"), lambda q, b: v.data(), 0),
+            ("GET", re.compile(r"/api/data/buckets/([^/]+)"), lambda n, q, b: v.bucket(n, _str(q, "prefix")), 0),
+            ("GET", re.compile(r"/api/data/buckets/([^/]+)/object"),
+             lambda n, q, b: v.download(n, _str(q, "key")), 0),
+            ("GET", re.compile(r"/api/data/tables/([^/]+)"), lambda n, q, b: v.table(n), 0),
+            ("GET", re.compile(r"/api/data/secret"), lambda q, b: v.secret(_str(q, "name")), 0),
+            ("GET", re.compile(r"/api/data/parameter"), lambda q, b: v.parameter(_str(q, "name")), 0),
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -154,8 +162,15 @@ class ConsoleApp:
             except NotFoundError as exc:
                 await _json(send, 404, {"error": exc.message})
                 return
+            except TooLarge as exc:
+                await _json(send, 413, {"error": exc.message})
+                return
             except UsageError as exc:
                 await _json(send, 400, {"error": exc.message})
+                return
+            if isinstance(result, Download):
+                await _respond(send, 200, result.body, "application/octet-stream",
+                               [("Content-Disposition", _attachment(result.filename))])
                 return
             await _json(send, 200, result)
             return
@@ -248,6 +263,17 @@ def _int(query: dict[str, list[str]], name: str) -> int | None:
         return int(values[0])
     except ValueError:
         raise UsageError(f"{name} must be an integer, got {values[0]!r}") from None
+
+
+def _str(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition that always downloads: an ASCII fallback name plus the UTF-8 one."""
+    ascii_name = re.sub(r'[^A-Za-z0-9._-]', "_", filename)[:200] or "object"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _obj(body: bytes) -> dict[str, Any]:

@@ -28,10 +28,17 @@ if TYPE_CHECKING:
     from samlite.services.lambda_.esm import EsmManager
     from samlite.services.lambda_.service import LambdaService
     from samlite.services.logs.service import LogService
+    from samlite.services.moto_backend.backend import MotoBackend
     from samlite.services.sqs.service import Queue, QueueService
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}(\.fifo)?$")
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,140}$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")  # a name or an ARN
+PARAMETER_NAME = re.compile(r"^[A-Za-z0-9/_.-]{1,2048}$")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+DOWNLOAD_MAX = 16 * 1024 * 1024  # an object larger than this is refused (413): use `aws s3 cp`
 RECENT_INVOCATIONS = 50
 CHART_WINDOW_S = 900
 CHART_BUCKETS = 60
@@ -50,8 +57,9 @@ def now_ms() -> int:
 class ConsoleViews:
     def __init__(self, store: "Store", deployer: "Deployer", lambdas: "LambdaService", invoker: "InvokeService",
                  queues: "QueueService", esm: "EsmManager", metrics: "MetricsService", logs: "LogService",
-                 async_dispatcher: "AsyncDispatcher") -> None:
+                 async_dispatcher: "AsyncDispatcher", cloud: "MotoBackend | None" = None) -> None:
         self.store = store
+        self.cloud = cloud  # S3, DynamoDB, SNS, ... (moto): the Data pages, read-only
         self.deployer = deployer
         self.lambdas = lambdas
         self.invoker = invoker
@@ -63,6 +71,7 @@ class ConsoleViews:
         # queue name -> deque of [t_ms, visible, in_flight, delayed], filled while a page listens
         self.history: dict[str, deque[list[int]]] = {}
         self._sampled_ms = 0
+        self._last_counts: list[dict[str, Any]] = []
 
     # --- overview and stacks ---------------------------------------------------------------
     def overview(self) -> dict[str, Any]:
@@ -294,20 +303,95 @@ class ConsoleViews:
         finished = list(reversed(self.async_dispatcher.finished))
         return {"waiting": waiting, "finished": finished, "counts": self.async_counts()}
 
+    # --- data (the moto backend, read-only) ------------------------------------------------
+    def _backend(self) -> "MotoBackend":
+        if self.cloud is None:
+            raise NotFoundError("this engine serves no emulated cloud services")
+        return self.cloud
+
+    async def data(self) -> dict[str, Any]:
+        """Every bucket, table, topic, rule, secret and parameter (names only) and the sent mail."""
+        from samlite.services.moto_backend import listing
+
+        cloud = self._backend()
+        out: dict[str, Any] = {}
+        for kind in ("buckets", "tables", "emails"):
+            out[kind] = await cloud.cli_list(kind)
+        out["secrets"] = [{"name": s["name"], "arn": s["arn"], "stack": s["stack"]}
+                          for s in await cloud.cli_list("secrets")]
+        out["parameters"] = [{"name": p["name"], "type": p["type"], "stack": p["stack"]}
+                             for p in await cloud.cli_list("parameters")]
+        out["topics"] = await cloud.read(listing.topics)
+        out["rules"] = await cloud.read(listing.rules)
+        return out
+
+    @staticmethod
+    def bucket_name(name: str) -> str:
+        if not BUCKET_NAME.match(name) or ".." in name:
+            raise UsageError(f"bad bucket name {name!r}")
+        return name
+
+    async def bucket(self, name: str, prefix: str | None) -> dict[str, Any]:
+        from samlite.services.moto_backend import listing
+
+        prefix = prefix or ""
+        if len(prefix.encode()) > 1024 or CONTROL_CHARS.search(prefix):
+            raise UsageError("bad prefix: at most 1024 bytes, no control characters")
+        return await self._backend().read(listing.bucket_objects, self.bucket_name(name), prefix)
+
+    async def download(self, bucket: str, key: str | None) -> "Download":
+        """One object's bytes, as an attachment (never rendered on the console's origin)."""
+        from samlite.services.moto_backend import listing
+
+        bucket = self.bucket_name(bucket)
+        if not key or len(key.encode()) > 1024 or CONTROL_CHARS.search(key):
+            raise UsageError("bad object key: 1-1024 bytes, no control characters (pass it as ?key=)")
+        size, content_type = await self._backend().read(listing.object_size, bucket, key)
+        if size > DOWNLOAD_MAX:
+            raise TooLarge(f"{key!r} is {size} bytes; the console downloads at most {DOWNLOAD_MAX} bytes"
+                           f" (use `aws s3 cp s3://{bucket}/{key} .`)")
+        body = await self._backend().read(listing.object_body, bucket, key, DOWNLOAD_MAX)
+        if len(body) > DOWNLOAD_MAX:  # it grew between the two reads
+            raise TooLarge(f"{key!r} is larger than {DOWNLOAD_MAX} bytes")
+        return Download(body, key.rsplit("/", 1)[-1] or "object", content_type)
+
+    async def table(self, name: str) -> dict[str, Any]:
+        from samlite.services.moto_backend import listing
+
+        if not TABLE_NAME.match(name):
+            raise UsageError(f"bad table name {name!r}: 3-255 letters, digits, '_', '-' or '.'")
+        return await self._backend().read(listing.table_items, name)
+
+    async def secret(self, name: str | None) -> dict[str, Any]:
+        """A secret's value: only on an explicit request (the page asks on a click)."""
+        from samlite.services.moto_backend import listing
+
+        if not name or not SECRET_NAME.match(name):
+            raise UsageError(f"bad secret name {name!r}")
+        return await self._backend().read(listing.secret_value, name)
+
+    async def parameter(self, name: str | None) -> dict[str, Any]:
+        from samlite.services.moto_backend import listing
+
+        if not name or not PARAMETER_NAME.match(name):
+            raise UsageError(f"bad parameter name {name!r}")
+        return await self._backend().read(listing.parameter_value, name)
+
     # --- live pulse (server-sent events) ---------------------------------------------------
     def pulse(self) -> dict[str, Any]:
         """The small state every open page follows: queue counts, cursors, async counts."""
-        queues = []
         now = now_ms()
-        record = now - self._sampled_ms >= 400  # several pages share one history
+        record = now - self._sampled_ms >= 400  # several pages share one history (and one count)
+        if not record:
+            return {"t": now, "queues": self._last_counts, "metrics_id": self._metrics_top(),
+                    "async": self.async_counts()}
+        queues = []
         for q in self.queues.list_queues():
             visible, in_flight, delayed = self.queues.counts(q)
             queues.append({"name": q.name, "visible": visible, "in_flight": in_flight, "delayed": delayed})
-            if record:
-                self.history.setdefault(q.name, deque(maxlen=HISTORY_SAMPLES)).append([now, visible, in_flight,
-                                                                                      delayed])
-        if record:
-            self._sampled_ms = now
+            self.history.setdefault(q.name, deque(maxlen=HISTORY_SAMPLES)).append([now, visible, in_flight, delayed])
+        self._sampled_ms = now
+        self._last_counts = queues
         return {"t": now, "queues": queues, "metrics_id": self._metrics_top(),
                 "async": self.async_counts()}
 
@@ -322,6 +406,19 @@ class ConsoleViews:
         if len(rows) == limit:
             cursor = max(cursor, self._metrics_top())
         return [_invocation(r) for r in rows if r["function_name"] == name], cursor
+
+
+class TooLarge(UsageError):
+    """A request for more than the console hands out (413)."""
+
+
+class Download:
+    """A file answer (an S3 object), sent as an attachment instead of JSON."""
+
+    def __init__(self, body: bytes, filename: str, content_type: str) -> None:
+        self.body = body
+        self.filename = filename
+        self.content_type = content_type
 
 
 def _invocation(r: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -71,6 +72,8 @@ class MotoBackend:
         self.services: set[str] = set()
         # Called on the moto thread with the AWS URL of each acknowledged write (stream pollers wake up).
         self.on_write: list[Callable[[str], None]] = []
+        self._clients: dict[str, Any] = {}  # boto3 clients to our own endpoint (listings, console reads)
+        self._clients_lock = threading.Lock()
 
     # --- the endpoint's hook -----------------------------------------------------------------
     claims_unsigned = staticmethod(routing.claims_unsigned)
@@ -160,13 +163,23 @@ class MotoBackend:
             row["stack"] = next((owners[v] for v in (row.get("name"), row.get("arn"), row.get("id")) if v in owners), None)
         return [row for row in found if stack is None or row["stack"] == stack]
 
+    async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a read-only `fn(client, *args)` (listing.py) off the loop: it calls the AWS endpoint
+        with boto3, so each call is answered on the moto thread like any SDK call."""
+        await self._ensure_loaded()
+        return await asyncio.to_thread(fn, self._client, *args)
+
     def _client(self, service: str) -> Any:
         import boto3
         from botocore.config import Config
 
-        return boto3.client(service, endpoint_url=self.aws_url, region_name=self.region,
-                            aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY,
-                            config=Config(retries={"max_attempts": 1}))
+        with self._clients_lock:  # making a client is not thread-safe; using one is
+            client = self._clients.get(service)
+            if client is None:
+                client = self._clients[service] = boto3.session.Session().client(
+                    service, endpoint_url=self.aws_url, region_name=self.region, aws_access_key_id=ACCESS_KEY_ID,
+                    aws_secret_access_key=SECRET_ACCESS_KEY, config=Config(retries={"max_attempts": 1}))
+        return client
 
     # --- loading (moto thread) -----------------------------------------------------------------
     async def _ensure_loaded(self) -> None:
@@ -321,7 +334,9 @@ class MotoBackend:
                 except NotImplementedError as exc:
                     return _unknown_operation(headers, body, str(exc))
                 out_body = _bytes(out_body)
-                if int(status) == 404 and not out_body:  # moto's answer to an action it does not know
+                # moto's answer to an action it does not know (a HEAD's 404 has no body by nature:
+                # HeadObject/HeadBucket of a missing key or bucket is a real 404)
+                if int(status) == 404 and not out_body and method != "HEAD":
                     return _unknown_operation(headers, body, f"unknown operation for {service}")
                 return int(status), dict(out_headers or {}), out_body
         return _unknown_operation(headers, body, f"samlite does not emulate {parts.netloc.split('.')[0]}")

@@ -382,12 +382,18 @@ class QueueService:
         return {n: values[n] for n in wanted if n in values}
 
     def counts(self, q: Queue) -> tuple[int, int, int]:
+        """Visible, in-flight and delayed messages: three COUNTs over the covering indexes
+        (queue, visible_ms) and (queue, in_flight, visible_ms), so a large queue costs an index
+        range, never a read of its rows (bodies). Messages past retention count until the sweep
+        (every SWEEP_INTERVAL_S) deletes them: the numbers are approximate, as on AWS."""
         now = now_ms()
-        row = self.store.query_one(
-            "SELECT SUM(visible_ms <= ?), SUM(visible_ms > ? AND in_flight = 1), SUM(visible_ms > ? AND in_flight = 0)"
-            " FROM messages WHERE queue = ? AND sent_ms >= ?",
-            (now, now, now, q.name, now - q.retention_s * 1000))
-        return (row[0] or 0, row[1] or 0, row[2] or 0) if row else (0, 0, 0)
+        visible = self.store.scalar("SELECT COUNT(*) FROM messages INDEXED BY messages_ready"
+                                    " WHERE queue = ? AND visible_ms <= ?", (q.name, now))
+        in_flight = self.store.scalar("SELECT COUNT(*) FROM messages INDEXED BY messages_inflight"
+                                      " WHERE queue = ? AND in_flight = 1 AND visible_ms > ?", (q.name, now))
+        delayed = self.store.scalar("SELECT COUNT(*) FROM messages INDEXED BY messages_inflight"
+                                    " WHERE queue = ? AND in_flight = 0 AND visible_ms > ?", (q.name, now))
+        return visible or 0, in_flight or 0, delayed or 0
 
     def list_queues(self, prefix: str | None = None) -> list[Queue]:
         return [self.queues[n] for n in sorted(self.queues) if not prefix or n.startswith(prefix)]

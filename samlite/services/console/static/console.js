@@ -118,6 +118,9 @@ async function route() {
     else if (page === "queues" && parts[1]) view = await queuePage(parts[1]);
     else if (page === "queues") view = await listPage("queues");
     else if (page === "async") view = await asyncPage();
+    else if (page === "data" && parts[1] === "buckets" && parts[2]) view = await bucketPage(parts[2]);
+    else if (page === "data" && parts[1] === "tables" && parts[2]) view = await tablePage(parts[2]);
+    else if (page === "data") view = await dataPage();
     else view = await stacksPage();
     if (token !== pageToken) return;
     main.replaceChildren(view);
@@ -379,6 +382,69 @@ async function asyncPage() {
   };
   openLive();
   return el("div", { id: "async" }, el("h2", null, "Async events"), box);
+}
+
+// --- pages: data (S3, DynamoDB, SNS, EventBridge, Secrets Manager, SSM, SES; read-only) ----------------
+function fmtBytes(n) { return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1048576).toFixed(1)} MB`; }
+function none(what) { return el("p", { class: "muted" }, `No ${what}.`); }
+
+function reveal(path, params, show) {
+  // A value is fetched only when asked for, one at a time.
+  const out = el("code", { class: "value" }, "");
+  const button = el("button", { class: "reveal", onclick: async () => {
+    try { out.textContent = show(await api(path + "?" + new URLSearchParams(params))); }
+    catch (e) { out.textContent = e.message; }
+    button.remove();
+  } }, "Show value");
+  return el("span", null, button, out);
+}
+
+async function dataPage() {
+  openLive();
+  const d = await api("/api/data");
+  return el("div", { id: "data" }, el("h2", null, "Data"),
+    el("h3", null, "Buckets"), d.buckets.length ? table(["bucket", "stack", "objects", "bytes", "created"],
+      d.buckets.map((b) => [link(`#/data/buckets/${encodeURIComponent(b.name)}`, b.name), b.stack, b.objects, fmtBytes(b.bytes), b.created]))
+      : none("bucket"),
+    el("h3", null, "Tables"), d.tables.length ? table(["table", "stack", "keys", "items"],
+      d.tables.map((t) => [link(`#/data/tables/${encodeURIComponent(t.name)}`, t.name), t.stack, t.keys, t.items]))
+      : none("table"),
+    el("h3", null, "Topics"), d.topics.length ? table(["topic", "subscriptions"],
+      d.topics.map((t) => [t.name, t.subscriptions.map((s) => `${s.protocol}: ${s.endpoint}`).join("\n")])) : none("topic"),
+    el("h3", null, "Rules"), d.rules.length ? table(["rule", "bus", "state", "pattern / schedule", "targets"],
+      d.rules.map((r) => [r.name, r.bus, r.state, r.pattern || r.schedule, r.targets.map((t) => `${t.id}: ${t.arn}`).join("\n")]))
+      : none("rule"),
+    el("h3", null, "Secrets"), d.secrets.length ? table(["secret", "stack", "value"],
+      d.secrets.map((s) => [s.name, s.stack, reveal("/api/data/secret", { name: s.name },
+        (v) => v.string != null ? v.string : `(${v.binary_bytes} binary bytes)`)])) : none("secret"),
+    el("h3", null, "Parameters"), d.parameters.length ? table(["parameter", "type", "stack", "value"],
+      d.parameters.map((p) => [p.name, p.type, p.stack, reveal("/api/data/parameter", { name: p.name }, (v) => v.value)]))
+      : none("parameter"),
+    el("h3", null, "Sent email (SES)"), d.emails.length ? table(["from", "to", "subject", "body"],
+      d.emails.map((m) => [m.source, m.to, m.subject, m.body])) : none("email sent"));
+}
+
+async function bucketPage(name) {
+  openLive();
+  const b = await api(`/api/data/buckets/${encodeURIComponent(name)}`);
+  const href = (key) => `${BASE}/api/data/buckets/${encodeURIComponent(name)}/object?` + new URLSearchParams({ key });
+  return el("div", { id: "bucket" }, el("h2", null, link("#/data", "Data"), " › ", name),
+    b.objects.length ? table(["key", "size", "last modified", ""],
+      b.objects.map((o) => [o.key, fmtBytes(o.size), o.last_modified, el("a", { href: href(o.key), download: "" }, "download")]))
+      : none("object"),
+    b.truncated ? el("p", { class: "muted" }, `The first ${b.objects.length} objects (\`samlite list buckets\` and the aws CLI list all).`) : null);
+}
+
+async function tablePage(name) {
+  openLive();
+  const t = await api(`/api/data/tables/${encodeURIComponent(name)}`);
+  const keys = t.key_schema.map((k) => k.name);
+  const columns = [...new Set([...keys, ...t.items.flatMap((i) => Object.keys(i))])];
+  const cell = (v) => v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v);
+  return el("div", { id: "table" }, el("h2", null, link("#/data", "Data"), " › ", name),
+    el("p", null, "Key: ", t.key_schema.map((k) => `${k.name} (${k.type})`).join(", "), ` · about ${t.item_count} items`),
+    t.items.length ? table(columns, t.items.map((i) => columns.map((c) => cell(i[c])))) : none("item"),
+    t.more ? el("p", { class: "muted" }, `The first ${t.items.length} items of a scan.`) : null);
 }
 
 window.addEventListener("hashchange", route);
