@@ -72,6 +72,8 @@ class Engine:
         from samlite.services.console import auth as console_auth
         from samlite.services.console.app import ConsoleApp
         from samlite.services.console.views import ConsoleViews
+        from samlite.services.events.bridge import Bridge
+        from samlite.services.events.schedules import Scheduler
         from samlite.services.lambda_ import api as lambda_api
         from samlite.services.lambda_.async_invoke import AsyncDispatcher
         from samlite.services.lambda_.esm import EsmManager
@@ -94,6 +96,11 @@ class Engine:
                                  lambda: {r["physical_id"]: r["stack"] for r in store.query(
                                      "SELECT physical_id, stack FROM resources")},
                                  _sigv4_check(settings))
+        # What S3, SNS, EventBridge and schedules deliver reaches samlite's functions and queues.
+        self.bridge = Bridge(settings, self.async_dispatcher, self.queues, self.cloud)
+        self.cloud.observer = self.bridge
+        self.async_dispatcher.external = self.bridge.destination
+        self.scheduler = Scheduler(self.bridge, self.cloud, settings.home / "cloud")
         self.deployer = Deployer(settings, store, catalog, self.invoker, self.queues, self.esm, self.gateway,
                                  self.cloud, self.gateway_url)
         self.lambdas = LambdaService(settings, store, catalog, self.invoker, self.esm, self.aws_url)
@@ -110,6 +117,7 @@ class Engine:
             "engine": self, "deployer": self.deployer, "invoker": self.invoker, "queues": self.queues,
             "esm": self.esm, "async_dispatcher": self.async_dispatcher, "gateway": self.gateway,
             "logs": self.logs, "metrics": self.metrics, "lambdas": self.lambdas, "cloud": self.cloud,
+            "events": self.scheduler, "notifications": self.bridge,
         })
         self.console_token = console_auth.new_token()
         self.gateway.console = ConsoleApp(
@@ -123,6 +131,7 @@ class Engine:
         await self.async_dispatcher.start()
         await self.esm.start()
         await self.gateway.start()
+        await self.scheduler.start()
 
         for app, sock in ((self.gateway, gateway_sock), (self.aws, aws_sock), (self.control, control_sock)):
             server = uvicorn.Server(_server_config(app))
@@ -146,6 +155,7 @@ class Engine:
         for server in self._servers:
             for s in server.servers:
                 s.close()
+        await self.scheduler.stop()
         await self.esm.stop()
         await self.async_dispatcher.stop()
         servers = [_shutdown(server, deadline_s) for server in self._servers]
