@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from samlite.template import model
+from samlite.template import event_sources, model
 from samlite.template import validate as checks
 
 if TYPE_CHECKING:
@@ -387,6 +387,9 @@ class Assembler:
                 self._sqs_event(lid, event_name, eprops, function, report)
             elif etype in ("Api", "HttpApi"):
                 self._route_event(entry, event_name, etype, eprops, report)
+            elif etype in event_sources.TYPES:
+                self.generated_props.update(event_sources.generated(self.b, lid, function.arn, event_name, etype,
+                                                                    eprops, report))
 
     def _sqs_event(self, lid: str, event_name: str, eprops: dict[str, Any],
                    function: model.Function, report: Any) -> None:
