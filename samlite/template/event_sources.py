@@ -155,7 +155,7 @@ def _check(etype: str, eprops: dict[str, Any], report: Any) -> None:
     if key and isinstance(eprops.get(key), str):
         tz = eprops.get("ScheduleExpressionTimezone")
         try:
-            cron.parse(eprops[key], tz if isinstance(tz, str) else None)
+            cron.parse(eprops[key], tz if isinstance(tz, str) else None, scheduler=etype == "ScheduleV2")
         except cron.ScheduleError as exc:
             report((key,), f"{exc} ({eprops[key]!r})", "error")
     pattern = eprops.get("Pattern")

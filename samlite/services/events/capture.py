@@ -141,7 +141,7 @@ class Capture:
             def checked(backend: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
                 expression = kwargs.get("schedule_expression")
                 try:
-                    cron.parse(expression or "", kwargs.get("schedule_expression_timezone"))
+                    cron.parse(expression or "", kwargs.get("schedule_expression_timezone"), scheduler=True)
                 except cron.ScheduleError as exc:
                     raise JsonRESTError("ValidationException", f"Invalid Schedule Expression {expression}. {exc}"
                                         if "timezone" not in str(exc) else str(exc)) from None

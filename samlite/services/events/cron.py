@@ -76,8 +76,12 @@ class Schedule:
             yield it.get_next(datetime)
 
 
-def parse(expression: str, tz: str | None = None) -> Schedule:
-    """Parse a ScheduleExpression; ScheduleError says what AWS would reject."""
+def parse(expression: str, tz: str | None = None, scheduler: bool = False) -> Schedule:
+    """Parse a ScheduleExpression; ScheduleError says what AWS would reject.
+
+    Rules (`scheduler=False`) take rate() with a singular unit for 1 and a plural one otherwise,
+    and cron(); EventBridge Scheduler also takes at() and either unit form.
+    """
     try:
         zone = ZoneInfo(tz or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -88,11 +92,11 @@ def parse(expression: str, tz: str | None = None) -> Schedule:
         value, unit = int(m.group(1)), m.group(2)
         if value <= 0:
             raise ScheduleError("Parameter ScheduleExpression is not valid.")
-        if (value == 1) != (not unit.endswith("s")):
+        if not scheduler and (value == 1) != (not unit.endswith("s")):
             raise ScheduleError("Parameter ScheduleExpression is not valid.")  # rate(1 minutes), rate(5 minute)
         return Schedule(text, "rate", zone, rate_s=value * _UNIT_S[unit.rstrip("s")])
     m = _AT.match(text)
-    if m:
+    if m and scheduler:
         return Schedule(text, "at", zone, at=datetime.fromisoformat(m.group(1)).replace(tzinfo=zone))
     m = _CRON.match(text)
     if not m:

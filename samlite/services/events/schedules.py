@@ -97,7 +97,7 @@ class Scheduler:
         for item in items:
             old = self.entries.get(item["key"])
             try:
-                schedule = cron.parse(item["expression"], item.get("timezone"))
+                schedule = cron.parse(item["expression"], item.get("timezone"), scheduler=item["kind"] == "schedule")
             except cron.ScheduleError:
                 log.warning("scheduler: %s has an invalid expression %r; skipped", item["key"], item["expression"])
                 continue
