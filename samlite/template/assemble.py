@@ -162,8 +162,7 @@ class Assembler:
         if entry.type in ("AWS::Lambda::Url",):
             return self.b.getatt_value(lid, "FunctionUrl")
         if entry.type in ("AWS::Lambda::Permission", "AWS::Lambda::EventInvokeConfig",
-                          "AWS::Lambda::Version", "AWS::Lambda::Alias",
-                          "AWS::SNS::Subscription"):
+                          "AWS::Lambda::Version", "AWS::Lambda::Alias"):
             return self.b.physical_name(lid)
         value = self.b.ref_value(lid)
         return value if isinstance(value, str) else json.dumps(value)

@@ -52,7 +52,7 @@ def expand(b: Builder, fn: Any, event_name: str, etype: str, eprops: dict[str, A
     if etype == "S3":
         _s3(b, fn, event_name, eprops, where)
     elif etype == "SNS":
-        b._generate(gen, "AWS::SNS::Subscription", lid)
+        b._generate(gen, "AWS::SNS::Subscription", lid, {"TopicArn": eprops.get("Topic")})  # for its Ref (ARN)
         if eprops.get("SqsSubscription") not in (None, False, "false"):
             b._warn_not_emulated(lid, f"SNS event '{event_name}': SqsSubscription is not emulated; the function "
                                  "is subscribed to the topic directly", where)

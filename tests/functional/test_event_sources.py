@@ -230,6 +230,19 @@ def test_the_generated_resources_are_deployed_not_skipped(engine: EngineHandle) 
         assert status[lid] != "SKIPPED", (lid, status[lid])
 
 
+def test_list_subscriptions_rules_and_schedules(engine: EngineHandle) -> None:
+    def rows(kind: str) -> list[dict[str, Any]]:
+        return json.loads(engine.cli("list", kind, "--stack-name", "sources", "--output", "json", check=True).stdout)
+
+    subs = rows("subscriptions")
+    assert [(s["protocol"], s["endpoint"].rsplit(":", 1)[1].startswith("sources-OnMessage")) for s in subs] == [
+        ("lambda", True)]
+    rules = {r["name"]: r for r in rows("rules")}
+    assert rules["every-minute"]["schedule"] == "rate(1 minute)" and rules["every-minute"]["targets"] == 1
+    assert any(r["bus"] == "orders-bus" and r["schedule"] is None for r in rules.values())
+    assert [s["name"] for s in rows("schedules")] == ["noon-paris"]
+
+
 def test_validate_reports_bad_schedules_and_patterns(tmp_path: Path, engine: EngineHandle) -> None:
     template = TEMPLATE.replace("rate(1 minute), Name", "cron(0 10 * * * *), Name").replace(
         '[{numeric: [">", 10]}]', '[{numeric: [">", "x"]}]')
