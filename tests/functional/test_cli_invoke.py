@@ -205,8 +205,8 @@ def test_generate_event_shapes(engine: EngineHandle) -> None:
     sqs = json.loads(engine.cli("generate-event", "sqs", "receive-message", "--body", "hi", check=True).stdout)
     record = sqs["Records"][0]
     assert record["md5OfBody"] == "49f68a5c8493ec2c0bf489821c21fc3b" and record["messageAttributes"] == {}
-    s3 = json.loads(engine.cli("generate-event", "s3", "put", "--bucket", "b1", "--key", "in/a b.txt", "--body", "hello",
-                               check=True).stdout)["Records"][0]
+    s3 = json.loads(engine.cli("generate-event", "s3", "put", "--bucket", "b1", "--key", "in/a b.txt",
+                               "--body", "hello", check=True).stdout)["Records"][0]
     assert s3["eventVersion"] == "2.1" and s3["eventName"] == "ObjectCreated:Put"
     assert s3["s3"]["object"]["key"] == "in/a+b.txt" and s3["s3"]["object"]["size"] == 5
     assert s3["s3"]["object"]["eTag"] == "5d41402abc4b2a76b9719d911017c592" and s3["s3"]["bucket"]["name"] == "b1"

@@ -1,6 +1,6 @@
 """`samlite list buckets|tables|secrets|parameters|streams|topics|subscriptions|rules|schedules|
-state-machines|user-pools|emails`: what the moto backend holds, read through the AWS endpoint's public APIs (sent mail, which SES
-has no API to list, is read from moto's SES backend)."""
+state-machines|user-pools|emails`: what the moto backend holds, read through the AWS endpoint's
+public APIs (sent mail, which SES has no API to list, is read from moto's SES backend)."""
 
 from __future__ import annotations
 
