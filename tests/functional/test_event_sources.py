@@ -88,6 +88,33 @@ Resources:
             ScheduleExpressionTimezone: Europe/Paris
             Input: '{"v2": true}'
             Name: noon-paris
+  Results:
+    Type: AWS::SNS::Topic
+  ResultsToSink:
+    Type: AWS::SNS::Subscription
+    Properties: {TopicArn: !Ref Results, Protocol: sqs, Endpoint: !GetAtt Sink.Arn, RawMessageDelivery: true}
+  Flaky:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: flaky.handler
+      EventInvokeConfig:
+        MaximumRetryAttempts: 0
+        DestinationConfig:
+          OnFailure: {Type: SNS, Destination: !Ref Results}
+          OnSuccess: {Type: EventBridge, Destination: !GetAtt Bus.Arn}
+  SuccessRule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern: {source: [lambda], detail-type: [Lambda Function Invocation Result - Success]}
+      Targets: [{Id: sink, Arn: !GetAtt Sink.Arn}]
+"""
+
+FLAKY = """\
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("boom")
+    return {"ok": True}
 """
 
 APP = """\
@@ -105,7 +132,7 @@ def handler(event, context):
 @pytest.fixture(scope="module")
 def engine(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> EngineHandle:
     root = tmp_path_factory.mktemp("sources")
-    template = write_project(root, TEMPLATE, {"src/app.py": APP})
+    template = write_project(root, TEMPLATE, {"src/app.py": APP, "src/flaky.py": FLAKY})
     result = samlite_module_engine.deploy(template, "sources")
     assert "not emulated" not in result.stderr, result.stderr
     samlite_module_engine.deployed_at = time.time()  # type: ignore[attr-defined]
@@ -123,7 +150,8 @@ class Sink:
             for m in self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10,
                                               WaitTimeSeconds=1).get("Messages", []):
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
-                self.seen.append(json.loads(m["Body"]))
+                body = json.loads(m["Body"])
+                self.seen.append(body if isinstance(body, dict) and "tag" in body else {"tag": "raw", "event": body})
             for i, item in enumerate(self.seen):
                 if item["tag"] == tag and (match is None or match(item["event"])):
                     return self.seen.pop(i)["event"]
@@ -235,12 +263,25 @@ def test_list_subscriptions_rules_and_schedules(engine: EngineHandle) -> None:
         return json.loads(engine.cli("list", kind, "--stack-name", "sources", "--output", "json", check=True).stdout)
 
     subs = rows("subscriptions")
-    assert [(s["protocol"], s["endpoint"].rsplit(":", 1)[1].startswith("sources-OnMessage")) for s in subs] == [
-        ("lambda", True)]
+    assert sorted((s["protocol"], s["endpoint"].rsplit(":", 1)[1].split("-")[1]) for s in subs) == [
+        ("lambda", "OnMessage"), ("sqs", "Sink")]
     rules = {r["name"]: r for r in rows("rules")}
     assert rules["every-minute"]["schedule"] == "rate(1 minute)" and rules["every-minute"]["targets"] == 1
     assert any(r["bus"] == "orders-bus" and r["schedule"] is None for r in rules.values())
     assert [s["name"] for s in rows("schedules")] == ["noon-paris"]
+
+
+def test_async_destinations_of_type_sns_and_eventbridge_deliver(engine: EngineHandle, sink: Sink) -> None:
+    lam = engine.client("lambda")
+    name = next(f["FunctionName"] for f in lam.list_functions()["Functions"] if "Flaky" in f["FunctionName"])
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"fail": True}))
+    failed = sink.wait("raw", match=lambda e: e.get("requestContext", {}).get("condition") == "RetriesExhausted")
+    assert failed["requestPayload"] == {"fail": True} and failed["responseContext"]["functionError"] == "Unhandled"
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"fail": False}))
+    event = sink.wait("raw", match=lambda e: e.get("source") == "lambda")
+    assert event["detail-type"] == "Lambda Function Invocation Result - Success"
+    assert event["detail"]["responsePayload"] == {"ok": True}
+    assert event["detail"]["requestContext"]["condition"] == "Success"
 
 
 def test_validate_reports_bad_schedules_and_patterns(tmp_path: Path, engine: EngineHandle) -> None:

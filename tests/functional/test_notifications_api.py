@@ -226,3 +226,100 @@ def test_bad_schedule_expressions_are_refused(engine: EngineHandle, expression: 
     with pytest.raises(ClientError) as err:
         engine.client("events").put_rule(Name="bad-schedule", ScheduleExpression=expression)
     assert err.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_s3_eventbridge_configuration_sends_object_created_to_the_default_bus(engine: EngineHandle) -> None:
+    url, arn = _queue(engine, "s3-to-bus")
+    s3, events = engine.client("s3"), engine.client("events")
+    s3.create_bucket(Bucket="bus-bucket")
+    s3.put_bucket_notification_configuration(Bucket="bus-bucket",
+                                             NotificationConfiguration={"EventBridgeConfiguration": {}})
+    events.put_rule(Name="s3-created", EventPattern=json.dumps({
+        "source": ["aws.s3"], "detail-type": ["Object Created", "Object Deleted"],
+        "detail": {"bucket": {"name": ["bus-bucket"]}}}))
+    events.put_targets(Rule="s3-created", Targets=[{"Id": "q", "Arn": arn}])
+    s3.put_object(Bucket="bus-bucket", Key="photos/a b.jpg", Body=b"12345")
+    event = json.loads(_receive(engine, url)[0]["Body"])
+    assert event["source"] == "aws.s3" and event["detail-type"] == "Object Created"
+    assert event["resources"] == ["arn:aws:s3:::bus-bucket"]
+    detail = event["detail"]
+    assert detail["version"] == "0" and detail["bucket"] == {"name": "bus-bucket"} and detail["reason"] == "PutObject"
+    assert detail["object"]["key"] == "photos/a b.jpg" and detail["object"]["size"] == 5
+    assert detail["object"]["etag"] == "827ccb0eea8a706c4c34a16891f84e7b" and "sequencer" in detail["object"]
+    assert set(detail) == {"version", "bucket", "object", "request-id", "requester", "source-ip-address", "reason"}
+    s3.delete_object(Bucket="bus-bucket", Key="photos/a b.jpg")
+    deleted = json.loads(_receive(engine, url)[0]["Body"])
+    assert deleted["detail-type"] == "Object Deleted" and deleted["detail"]["deletion-type"] == "Permanently Deleted"
+
+
+def test_sns_http_subscriber_on_this_machine_gets_the_notification(engine: EngineHandle) -> None:
+    import http.server
+    import threading
+
+    got: list[tuple[dict[str, str], bytes]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            got.append(({k.lower(): v for k, v in self.headers.items()},
+                        self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sns = engine.client("sns")
+        topic = sns.create_topic(Name="webhooks")["TopicArn"]
+        endpoint = f"http://127.0.0.1:{server.server_port}/hook"
+        sub = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint, ReturnSubscriptionArn=True)
+        message_id = sns.publish(TopicArn=topic, Message="ping")["MessageId"]
+        wait_for(lambda: got, timeout=15, message="a POST to the subscriber")
+        headers, body = got[0]
+        assert headers["x-amz-sns-message-type"] == "Notification"
+        assert headers["x-amz-sns-message-id"] == message_id and headers["x-amz-sns-topic-arn"] == topic
+        assert headers["x-amz-sns-subscription-arn"] == sub["SubscriptionArn"]
+        envelope = json.loads(body)
+        assert envelope["Message"] == "ping" and envelope["Type"] == "Notification" and "Subject" not in envelope
+    finally:
+        server.shutdown()
+
+
+def test_rule_targets_a_state_machine_and_another_bus(engine: EngineHandle) -> None:
+    url, arn = _queue(engine, "eb-forwarded")
+    sfn, events = engine.client("stepfunctions"), engine.client("events")
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    machine = sfn.create_state_machine(name="on-event", roleArn="arn:aws:iam::123456789012:role/sfn",
+                                       definition=definition)["stateMachineArn"]
+    bus = events.create_event_bus(Name="audit")["EventBusArn"]
+    events.put_rule(Name="audit-all", EventBusName="audit", EventPattern=json.dumps({"source": ["billing"]}))
+    events.put_targets(Rule="audit-all", EventBusName="audit", Targets=[{"Id": "q", "Arn": arn}])
+    events.put_rule(Name="billing", EventPattern=json.dumps({"source": ["billing"]}))
+    events.put_targets(Rule="billing", Targets=[{"Id": "sfn", "Arn": machine, "InputPath": "$.detail"},
+                                                {"Id": "bus", "Arn": bus}])
+    events.put_events(Entries=[{"Source": "billing", "DetailType": "Invoice", "Detail": json.dumps({"amount": 3})}])
+    forwarded = json.loads(_receive(engine, url)[0]["Body"])
+    assert forwarded["source"] == "billing" and forwarded["detail"] == {"amount": 3}
+    executions = wait_for(lambda: sfn.list_executions(stateMachineArn=machine)["executions"], timeout=10,
+                          message="an execution")
+    described = sfn.describe_execution(executionArn=executions[0]["executionArn"])
+    assert json.loads(described["input"]) == {"amount": 3}
+
+
+def test_an_accepted_publish_is_delivered_once_across_a_kill(samlite_engine: EngineHandle) -> None:
+    """The deliveries of a call are committed before its answer; a journal replay delivers nothing again."""
+    url, arn = _queue(samlite_engine, "durable-sink")
+    sns = samlite_engine.client("sns")
+    topic = sns.create_topic(Name="durable")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    sns.publish(TopicArn=topic, Message="kept")
+    samlite_engine.kill()
+    samlite_engine.start()
+    sqs, sns = samlite_engine.client("sqs"), samlite_engine.client("sns")  # the ports change on restart
+    url = sqs.get_queue_url(QueueName="durable-sink")["QueueUrl"]
+    sns.publish(TopicArn=topic, Message="after")  # moto reloads (and replays its journal) here
+    bodies = [m["Body"] for m in _receive(samlite_engine, url, 2)]
+    wait_for(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages") is None, timeout=5)
+    assert sorted(bodies) == ["after", "kept"]
