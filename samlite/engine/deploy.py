@@ -311,7 +311,8 @@ class Deployer:
                 src = Path(art["path"])
                 if not src.is_file():
                     raise DeployError(f"{art.get('logical_id')}: artifact {src} is missing", hint="Run `samlite build`.")
-                tmp = stored.with_suffix(f".{os.getpid()}.tmp")
+                # Unique per call: two deploys in this process may install the same artifact at once.
+                tmp = stored.with_suffix(f".{os.getpid()}.{secrets.token_hex(4)}.tmp")
                 shutil.copyfile(src, tmp)
                 if _sha256(tmp) != sha:
                     tmp.unlink()
