@@ -410,7 +410,7 @@ def test_no_color_and_dumb_terminals(samlite_engine: EngineHandle, tmp_path: Pat
     project.mkdir()
     # A skipped resource gives a yellow warning; success is green; tables have bold headers.
     (project / "template.yaml").write_text(QUEUE_PROJECT.replace(
-        "Outputs:", "  Table:\n    Type: AWS::DynamoDB::Table\nOutputs:"))
+        "Outputs:", "  Table:\n    Type: AWS::AppSync::GraphQLApi\nOutputs:"))
     env = {k: v for k, v in samlite_engine.env.items() if k not in ("NO_COLOR", "TERM", "FORCE_COLOR")}
     deploy = ["deploy", "--stack-name", "colours", "--no-confirm-changeset"]
     coloured = _in_a_terminal(deploy, {**env, "TERM": "xterm-256color"}, project)
