@@ -323,3 +323,27 @@ def test_an_accepted_publish_is_delivered_once_across_a_kill(samlite_engine: Eng
     bodies = [m["Body"] for m in _receive(samlite_engine, url, 2)]
     wait_for(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages") is None, timeout=5)
     assert sorted(bodies) == ["after", "kept"]
+
+
+def test_multipart_upload_delete_objects_and_publish_batch(engine: EngineHandle) -> None:
+    url, arn = _queue(engine, "s3-multi")
+    s3, sns = engine.client("s3"), engine.client("sns")
+    s3.create_bucket(Bucket="multi-n")
+    s3.put_bucket_notification_configuration(Bucket="multi-n", NotificationConfiguration={"QueueConfigurations": [{
+        "QueueArn": arn, "Events": ["s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectRemoved:*"]}]})
+    upload = s3.create_multipart_upload(Bucket="multi-n", Key="big")["UploadId"]
+    etag = s3.upload_part(Bucket="multi-n", Key="big", UploadId=upload, PartNumber=1, Body=b"x" * 10)["ETag"]
+    s3.complete_multipart_upload(Bucket="multi-n", Key="big", UploadId=upload,
+                                 MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]})
+    record = json.loads(_receive(engine, url)[0]["Body"])["Records"][0]
+    assert record["eventName"] == "ObjectCreated:CompleteMultipartUpload" and record["s3"]["object"]["size"] == 10
+    s3.put_object(Bucket="multi-n", Key="small", Body=b"y")  # Put is not configured
+    s3.delete_objects(Bucket="multi-n", Delete={"Objects": [{"Key": "big"}, {"Key": "small"}]})
+    names = sorted(json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"] for m in _receive(engine, url, 2))
+    assert names == ["big", "small"]
+
+    raw_url, raw_arn = _queue(engine, "batch-raw")
+    topic = sns.create_topic(Name="batched")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=raw_arn, Attributes={"RawMessageDelivery": "true"})
+    sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[{"Id": str(i), "Message": f"b{i}"} for i in range(3)])
+    assert sorted(m["Body"] for m in _receive(engine, raw_url, 3)) == ["b0", "b1", "b2"]
