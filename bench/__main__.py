@@ -46,6 +46,7 @@ MODULES: list[tuple[str, float, float]] = [
     ("sqs", 150, 75),
     ("cloud", 240, 90),
     ("streams", 120, 60),
+    ("triggers", 150, 60),  # S3/EventBridge/SNS → functions; a full run waits for a rate(1 minute) firing
     ("gateway", 180, 120),  # includes a first-time `npm install` of the peer
     ("dev", 150, 90),  # includes `make demo` end to end
     ("node", 60, 40),

@@ -111,6 +111,10 @@ class EngineClient:
     def cloud(self) -> CloudClient:
         return CloudClient(self)
 
+    @property
+    def events(self) -> EventsClient:
+        return EventsClient(self)
+
     def info(self) -> dict[str, Any]:
         if self._info is None:
             self._info = self.call("engine", "status", timeout=10)
@@ -225,6 +229,17 @@ class CloudClient(_Service):
     def list(self, kind: str, stack: str | None = None) -> Rows:
         """What the moto backend holds: buckets, tables, secrets, parameters, streams, topics, ..."""
         return self._call("list", kind=kind, stack=stack)
+
+
+class EventsClient(_Service):
+    name = "events"
+
+    def fire(self, name: str) -> dict[str, Any]:
+        """Fire a schedule rule, a Scheduler schedule or a pattern rule now."""
+        return self._call("fire", name=name)
+
+    def schedules(self) -> Rows:
+        return self._call("schedules")
 
 
 class MetricsClient(_Service):

@@ -7,6 +7,7 @@ is what a deployed function would get.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from typing import Any, Callable
@@ -92,6 +93,39 @@ def _schedule(opts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _s3(opts: dict[str, Any], event_name: str) -> dict[str, Any]:
+    from samlite.services.events import records
+
+    key = opts.get("key") or "test/key"
+    body = (opts["body"] if opts["body"] is not None else "Hello from S3!").encode()
+    deleting = event_name.startswith("ObjectRemoved")
+    bucket = opts.get("bucket") or "example-bucket"
+    record = records.s3_record(region=opts["region"], event_name=event_name, bucket=bucket, key=key,
+                               configuration_id="testConfigRule", size=None if deleting else len(body), etag=None if deleting else hashlib.md5(body).hexdigest(), version_id=None,
+                               seq=records.sequencer(), owner=ACCOUNT)
+    return {"Records": [record]}
+
+
+def _sns(opts: dict[str, Any]) -> dict[str, Any]:
+    from samlite.services.events import records
+
+    topic = f"arn:aws:sns:{opts['region']}:{ACCOUNT}:{opts.get('topic') or 'ExampleTopic'}"
+    return records.sns_lambda_event(region=opts["region"], topic_arn=topic, subscription_arn=f"{topic}:{uuid.uuid4()}",
+                                    message_id=str(uuid.uuid4()), message=opts["body"] if opts["body"] is not None
+                                    else "Hello from SNS!", subject=opts.get("subject") or "TestInvoke",
+                                    attributes={}, timestamp=records.iso_ms())
+
+
+def _eventbridge(opts: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    from samlite.services.events import records
+
+    detail = json.loads(opts["body"]) if opts["body"] is not None else {"key": "value"}
+    return records.event(account=ACCOUNT, region=opts["region"], source=opts.get("source") or "my.app",
+                         detail_type=opts.get("detail_type") or "My Event", detail=detail)
+
+
 # (service, event) -> builder; aliases included.
 GENERATORS: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
     ("sqs", "receive-message"): _sqs,
@@ -103,6 +137,11 @@ GENERATORS: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = 
     ("events", "schedule"): _schedule,
     ("events", "scheduled-event"): _schedule,
     ("cloudwatch", "scheduled-event"): _schedule,
+    ("s3", "put"): lambda opts: _s3(opts, "ObjectCreated:Put"),
+    ("s3", "delete"): lambda opts: _s3(opts, "ObjectRemoved:Delete"),
+    ("sns", "notification"): _sns,
+    ("eventbridge", "event"): _eventbridge,
+    ("events", "event"): _eventbridge,
 }
 
 from samlite.sample_stream_events import STREAM_GENERATORS  # noqa: E402 - DynamoDB Streams and Kinesis

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "engine": ("samlite.cli.engine", "engine", "Start, stop or inspect the local engine."),
     "console": ("samlite.cli.console", "console", "Print (and open) the local web console's URL."),
     "generate-event": ("samlite.cli.events", "generate_event", "Print sample events."),
+    "events": ("samlite.cli.schedules", "events_group", "Fire EventBridge rules and schedules now."),
     "metrics": ("samlite.cli.metrics", "metrics", "Invocation metrics and cost per function."),
     "tune": ("samlite.cli.metrics", "tune", "Power-tune a function's memory size."),
 }

@@ -8,11 +8,15 @@ values (string, number, boolean, null) or one-key operators: `prefix`, `suffix`,
 matches. For SQS the record's `body` is matched as parsed JSON when it is a JSON object; a plain
 (non-JSON) body is matched only by value patterns on `body` itself, never by nested ones.
 Several filters are ORed. Patterns are validated at deploy time with `compile_patterns`.
+
+EventBridge rules use the same language on whole events (`matches`, `check_pattern`), plus
+`$or` (a list of alternative sub-patterns at any level).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterable
 
 _MISSING = object()
@@ -34,17 +38,27 @@ def compile_patterns(patterns: Iterable[str]) -> list[dict[str, Any]]:
             pattern = json.loads(text)
         except ValueError as exc:
             raise PatternError(f"filter pattern is not valid JSON: {exc}") from None
-        if not isinstance(pattern, dict):
-            raise PatternError("a filter pattern must be a JSON object")
-        _check(pattern, "")
+        check_pattern(pattern)
         compiled.append(pattern)
     return compiled
+
+
+def check_pattern(pattern: Any) -> None:
+    """Raise PatternError when `pattern` (parsed JSON) is not a usable pattern."""
+    if not isinstance(pattern, dict):
+        raise PatternError("a filter pattern must be a JSON object")
+    _check(pattern, "")
 
 
 def _check(pattern: dict[str, Any], path: str) -> None:
     for key, value in pattern.items():
         where = f"{path}.{key}" if path else key
-        if isinstance(value, dict):
+        if key == "$or":
+            if not isinstance(value, list) or len(value) < 2 or not all(isinstance(p, dict) for p in value):
+                raise PatternError(f"$or must be an array of at least two objects at {where}")
+            for alternative in value:
+                _check(alternative, path)
+        elif isinstance(value, dict):
             _check(value, where)
         elif isinstance(value, list):
             for alt in value:
@@ -56,6 +70,11 @@ def _check(pattern: dict[str, Any], path: str) -> None:
                         _check_numeric(arg, where)
                     if op == "exists" and not isinstance(arg, bool):
                         raise PatternError(f"exists must be true or false at {where}")
+                    if op in ("prefix", "suffix", "wildcard", "equals-ignore-case") and \
+                            not isinstance(arg, (str, dict)):
+                        raise PatternError(f"{op} match pattern must be a string at {where}")
+                    if op == "wildcard" and "**" in str(arg):
+                        raise PatternError(f"consecutive wildcard characters are not allowed at {where}")
                 elif isinstance(alt, list):
                     raise PatternError(f"nested arrays are not allowed at {where}")
         else:
@@ -94,6 +113,10 @@ def matches(pattern: dict[str, Any], event: Any) -> bool:
     if not isinstance(event, dict):
         return False
     for key, expected in pattern.items():
+        if key == "$or":
+            if not any(matches(alternative, event) for alternative in expected):
+                return False
+            continue
         value = event.get(key, _MISSING)
         if isinstance(expected, dict):
             # A nested pattern needs a nested object; a plain-string body never matches one.
@@ -144,9 +167,7 @@ def _match_one(alt: Any, value: Any) -> bool:
             return False
         return all(_compare(number, arg[i], float(arg[i + 1])) for i in range(0, len(arg), 2))
     if op == "wildcard":
-        import fnmatch
-
-        return isinstance(value, str) and fnmatch.fnmatchcase(value, str(arg))
+        return isinstance(value, str) and _wildcard(str(arg)).fullmatch(value) is not None
     if op == "cidr":
         import ipaddress
 
@@ -155,6 +176,12 @@ def _match_one(alt: Any, value: Any) -> bool:
         except (ValueError, TypeError):
             return False
     return False
+
+
+def _wildcard(pattern: str) -> "re.Pattern[str]":
+    """AWS wildcards: `*` matches any run of characters, `\\*` a literal star; nothing else is special."""
+    parts = re.split(r"(\\\*|\*)", pattern)
+    return re.compile("".join(".*" if p == "*" else re.escape("*" if p == "\\*" else p) for p in parts), re.DOTALL)
 
 
 def _equal(expected: Any, value: Any) -> bool:

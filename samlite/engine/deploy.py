@@ -346,9 +346,9 @@ class Deployer:
             if not stored.exists():
                 src = Path(art["path"])
                 if not src.is_file():
-                    raise DeployError(f"{art.get('logical_id')}: artifact {src} is missing",
-                                      hint="Run `samlite build`.")
-                tmp = stored.with_suffix(f".{os.getpid()}.tmp")
+                    raise DeployError(f"{art.get('logical_id')}: artifact {src} is missing", hint="Run `samlite build`.")
+                # Unique per call: two deploys in this process may install the same artifact at once.
+                tmp = stored.with_suffix(f".{os.getpid()}.{secrets.token_hex(4)}.tmp")
                 shutil.copyfile(src, tmp)
                 if _sha256(tmp) != sha:
                     tmp.unlink()

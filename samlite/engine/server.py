@@ -74,6 +74,8 @@ class Engine:
         from samlite.services.console import auth as console_auth
         from samlite.services.console.app import ConsoleApp
         from samlite.services.console.views import ConsoleViews
+        from samlite.services.events.bridge import Bridge
+        from samlite.services.events.schedules import Scheduler
         from samlite.services.lambda_ import api as lambda_api
         from samlite.services.lambda_.async_invoke import AsyncDispatcher
         from samlite.services.lambda_.esm import EsmManager
@@ -97,6 +99,11 @@ class Engine:
                                  _sigv4_check(settings))
         self.esm = EsmManager(settings, store, self.invoker, self.queues, StreamReader(self.cloud))
         self.gateway = GatewayApp(settings, store, catalog, self.invoker)
+        # What S3, SNS, EventBridge and schedules deliver reaches samlite's functions and queues.
+        self.bridge = Bridge(settings, self.async_dispatcher, self.queues, self.cloud)
+        self.cloud.observer = self.bridge
+        self.async_dispatcher.external = self.bridge.destination
+        self.scheduler = Scheduler(self.bridge, self.cloud, settings.home / "cloud")
         self.logs = LogService(store, catalog, settings.region, settings.account_id)
         self.deployer = Deployer(settings, store, catalog, self.invoker, self.queues, self.esm, self.gateway,
                                  self.cloud, self.logs, self.gateway_url,
@@ -116,7 +123,7 @@ class Engine:
             "engine": self, "deployer": self.deployer, "invoker": self.invoker, "queues": self.queues,
             "esm": self.esm, "async_dispatcher": self.async_dispatcher, "gateway": self.gateway,
             "logs": self.logs, "metrics": self.metrics, "lambdas": self.lambdas, "cloud": self.cloud,
-            "sweeper": self.sweeper,
+            "sweeper": self.sweeper, "events": self.scheduler, "notifications": self.bridge,
         })
         self.console_token = console_auth.new_token()
         self.gateway.console = ConsoleApp(
@@ -131,6 +138,7 @@ class Engine:
         await self.esm.start()
         await self.gateway.start()
         await self.sweeper.start()
+        await self.scheduler.start()
 
         for app, sock in ((self.gateway, gateway_sock), (self.aws, aws_sock), (self.control, control_sock)):
             server = uvicorn.Server(_server_config(app))
@@ -155,6 +163,7 @@ class Engine:
             for s in server.servers:
                 s.close()
         await self.sweeper.stop()
+        await self.scheduler.stop()
         await self.esm.stop()
         await self.async_dispatcher.stop()
         servers = [_shutdown(server, deadline_s) for server in self._servers]

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from samlite.template import model, raw_apis, streams
+from samlite.template import event_sources, model, raw_apis, streams
 from samlite.template import validate as checks
 
 if TYPE_CHECKING:
@@ -162,8 +162,7 @@ class Assembler:
         if entry.type in ("AWS::Lambda::Url",):
             return self.b.getatt_value(lid, "FunctionUrl")
         if entry.type in ("AWS::Lambda::Permission", "AWS::Lambda::EventInvokeConfig",
-                          "AWS::Lambda::Version", "AWS::Lambda::Alias",
-                          "AWS::SNS::Subscription"):
+                          "AWS::Lambda::Version", "AWS::Lambda::Alias"):
             return self.b.physical_name(lid)
         value = self.b.ref_value(lid)
         return value if isinstance(value, str) else json.dumps(value)
@@ -397,6 +396,9 @@ class Assembler:
                 self._stream_event(lid, event_name, eprops, function, report)
             elif etype in ("Api", "HttpApi"):
                 self._route_event(entry, event_name, etype, eprops, report)
+            elif etype in event_sources.TYPES:
+                self.generated_props.update(event_sources.generated(self.b, lid, function.arn, event_name, etype,
+                                                                    eprops, report))
 
     def _sqs_event(self, lid: str, event_name: str, eprops: dict[str, Any],
                    function: model.Function, report: Any) -> None:

@@ -38,6 +38,8 @@ NAME_PROPERTY = {
     "AWS::SNS::Subscription": "",
     "AWS::Events::EventBus": "Name",
     "AWS::Events::Rule": "Name",
+    "AWS::Scheduler::Schedule": "Name",
+    "AWS::Scheduler::ScheduleGroup": "Name",
     "AWS::StepFunctions::StateMachine": "StateMachineName",
     "AWS::Serverless::StateMachine": "Name",
     "AWS::Cognito::UserPool": "UserPoolName",
@@ -65,6 +67,8 @@ ATTRIBUTES = {k: frozenset(v.split()) for k, v in {
     "AWS::Cognito::UserPool": "Arn ProviderName ProviderURL UserPoolId",
     "AWS::Cognito::UserPoolClient": "ClientId ClientSecret Name",
     "AWS::SNS::Subscription": "Arn",
+    "AWS::Scheduler::Schedule": "Arn",
+    "AWS::Scheduler::ScheduleGroup": "Arn CreationDate LastModificationDate State",
 }.items()}
 
 _MIXED = string.ascii_letters + string.digits
@@ -117,6 +121,7 @@ def arn(rtype: str, region: str, account: str, stack: str, lid: str, name: str) 
         "AWS::SNS::Topic": f"arn:aws:sns:{region}:{account}:{name}",
         "AWS::Events::EventBus": f"arn:aws:events:{region}:{account}:event-bus/{name}",
         "AWS::Events::Rule": f"arn:aws:events:{region}:{account}:rule/{name}",
+        "AWS::Scheduler::ScheduleGroup": f"arn:aws:scheduler:{region}:{account}:schedule-group/{name}",
         "AWS::StepFunctions::StateMachine": f"arn:aws:states:{region}:{account}:stateMachine:{name}",
         "AWS::Serverless::StateMachine": f"arn:aws:states:{region}:{account}:stateMachine:{name}",
         "AWS::Cognito::UserPool":
@@ -152,6 +157,9 @@ def getatt(b: "Builder", lid: str, attr: str) -> Any:
         topic = (entry.resolved or {}).get("TopicArn") or b._resolver("Resources", lid, ("Properties",)).resolve(
             entry.raw.get("TopicArn"), ("TopicArn",))
         return f"{topic}:{subscription_id(ctx.stack_name, lid)}"
+    if rtype == "AWS::Scheduler::Schedule" and attr == "Arn":
+        group = b._resolver("Resources", lid, ("Properties",)).resolve(entry.raw.get("GroupName"), ("GroupName",))
+        return f"arn:aws:scheduler:{ctx.region}:{ctx.account_id}:schedule/{group or 'default'}/{name}"
     if attr in ("Arn", "TopicArn"):
         return the_arn
     if attr == "StreamArn":

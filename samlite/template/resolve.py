@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from samlite.template import cloud, custom, model
+from samlite.template import cloud, custom, event_sources, model
 from samlite.template import validate as checks
 from samlite.template.intrinsics import (
     IntrinsicError,
@@ -427,16 +427,10 @@ class Builder:
                 self._generate(f"{lid}{event_name}Permission", "AWS::Lambda::Permission", lid)
             elif etype in ("SQS", "DynamoDB", "Kinesis"):
                 self._generate(f"{lid}{event_name}", "AWS::Lambda::EventSourceMapping", lid)
-            elif etype in ("Schedule", "CloudWatchEvent", "EventBridgeRule"):
-                rule = self._generate(f"{lid}{event_name}", "AWS::Events::Rule", lid)
-                self._generate(f"{lid}{event_name}Permission", "AWS::Lambda::Permission", lid)
-                self._warn_not_emulated(rule.logical_id, f"{etype} event '{event_name}' "
-                                        f"({rule.logical_id}) is not emulated: nothing triggers "
-                                        "the function on it",
-                                        (lid, ("Properties", "Events", event_name)))
+            elif etype in event_sources.TYPES:
+                event_sources.expand(self, fn, event_name, etype, eprops)
             elif isinstance(etype, str):
-                generated_type = {"SNS": "AWS::SNS::Subscription", "S3": "AWS::S3::Bucket",
-                                  "DynamoDB": "AWS::Lambda::EventSourceMapping",
+                generated_type = {"DynamoDB": "AWS::Lambda::EventSourceMapping",
                                   "Kinesis": "AWS::Lambda::EventSourceMapping"}.get(etype)
                 if generated_type:
                     gen = self._generate(f"{lid}{event_name}", generated_type, lid)
@@ -459,10 +453,7 @@ class Builder:
                 if dest.get("Destination") is None and dest.get("Type") == "SQS":
                     self._generate(f"{lid}EventInvokeConfig{which}Queue", "AWS::SQS::Queue", lid)
                 elif dest.get("Destination") is None and dest.get("Type") == "SNS":
-                    gen = self._generate(f"{lid}EventInvokeConfig{which}Topic", "AWS::SNS::Topic", lid)
-                    self._warn_not_emulated(gen.logical_id, f"AWS::SNS::Topic {gen.logical_id} is "
-                                            "not emulated by samlite; async results sent to it "
-                                            "are dropped", (lid, ("Properties", "EventInvokeConfig")))
+                    self._generate(f"{lid}EventInvokeConfig{which}Topic", "AWS::SNS::Topic", lid)
         alias = props.get("AutoPublishAlias")
         if isinstance(alias, str):
             self._generate(f"{lid}Version{_hex(lid, 10)}", "AWS::Lambda::Version", lid).emulated = False

@@ -205,5 +205,18 @@ def test_generate_event_shapes(engine: EngineHandle) -> None:
     sqs = json.loads(engine.cli("generate-event", "sqs", "receive-message", "--body", "hi", check=True).stdout)
     record = sqs["Records"][0]
     assert record["md5OfBody"] == "49f68a5c8493ec2c0bf489821c21fc3b" and record["messageAttributes"] == {}
-    r = engine.cli("generate-event", "s3", "put")
+    s3 = json.loads(engine.cli("generate-event", "s3", "put", "--bucket", "b1", "--key", "in/a b.txt",
+                               "--body", "hello", check=True).stdout)["Records"][0]
+    assert s3["eventVersion"] == "2.1" and s3["eventName"] == "ObjectCreated:Put"
+    assert s3["s3"]["object"]["key"] == "in/a+b.txt" and s3["s3"]["object"]["size"] == 5
+    assert s3["s3"]["object"]["eTag"] == "5d41402abc4b2a76b9719d911017c592" and s3["s3"]["bucket"]["name"] == "b1"
+    removed = json.loads(engine.cli("generate-event", "s3", "delete", check=True).stdout)["Records"][0]
+    assert set(removed["s3"]["object"]) == {"key", "sequencer"}
+    sns = json.loads(engine.cli("generate-event", "sns", "notification", "--body", "m", check=True).stdout)
+    assert sns["Records"][0]["EventSource"] == "aws:sns" and sns["Records"][0]["Sns"]["Message"] == "m"
+    assert "SigningCertUrl" in sns["Records"][0]["Sns"]
+    eb = json.loads(engine.cli("generate-event", "eventbridge", "event", "--source", "shop", "--body", '{"n": 1}',
+                               check=True).stdout)
+    assert eb["source"] == "shop" and eb["detail"] == {"n": 1} and eb["version"] == "0"
+    r = engine.cli("generate-event", "alexa", "skill")
     assert r.returncode == 2 and "sqs receive-message" in r.stderr

@@ -13,7 +13,8 @@ due events through the one invoke path, with the same request id on every attemp
   short retry base also sees its age limit in proportion (60 s of age = 1 s at base 1).
 When an event is finished, the OnSuccess / OnFailure destination gets AWS's invocation record
 (`invocation_record`) and the function's DLQ the original event; routing and removing the row
-happen in one transaction. SQS and Lambda targets run locally; SNS, EventBridge and S3 are logged and skipped.
+happen in one transaction. SQS and Lambda targets run locally; SNS and EventBridge go through
+`external` (the event bridge, right after the transaction); S3 is logged and skipped.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import time
 import uuid
 from collections import deque
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from samlite.config import Settings
@@ -63,6 +64,8 @@ class AsyncDispatcher:
         self._stopping = False
         # The last finished events (rows leave the store when done), for the web console.
         self.finished: deque[dict[str, Any]] = deque(maxlen=FINISHED_KEPT)
+        # (type, arn, body, SNS message attributes) -> publishes to a topic or bus; set by the engine.
+        self.external: Callable[[str, str, str, dict[str, Any] | None], None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -272,6 +275,8 @@ class AsyncDispatcher:
                 log.warning("%s: %s function %s does not exist; record dropped", function_name, what, arn)
                 return
             self.enqueue(target, body.encode(), str(uuid.uuid4()))
+        elif kind in ("SNS", "EventBridge") and self.external is not None:
+            self.external(kind, arn, body, None)
         else:
             log.warning("%s: %s type %s (%s) is not run locally; record dropped", function_name, what, kind, arn)
 
@@ -279,6 +284,15 @@ class AsyncDispatcher:
                      function_name: str) -> None:
         kind = str(dlq.get("type") or _type_from_arn(dlq.get("arn", "")))
         arn = str(dlq.get("arn") or "")
+        response = response or {}
+        attrs = {
+            "RequestID": {"DataType": "String", "StringValue": request_id},
+            "ErrorCode": {"DataType": "Number", "StringValue": str(int(response.get("statusCode") or 200))},
+            "ErrorMessage": {"DataType": "String", "StringValue": _first_kb(_error_message(response) or "Unknown error")},
+        }
+        if kind == "SNS" and self.external is not None:
+            self.external("SNS", arn, payload.decode("utf-8", "replace"), attrs)
+            return
         if kind != "SQS":
             log.warning("%s: dead-letter target type %s (%s) is not run locally; event dropped",
                         function_name, kind, arn)
@@ -287,14 +301,6 @@ class AsyncDispatcher:
         if queue is None:
             log.warning("%s: dead-letter queue %s does not exist; event dropped", function_name, arn)
             return
-        response = response or {}
-        status = int(response.get("statusCode") or 200)
-        message = _error_message(response) or "Unknown error"
-        attrs = {
-            "RequestID": {"DataType": "String", "StringValue": request_id},
-            "ErrorCode": {"DataType": "Number", "StringValue": str(status)},
-            "ErrorMessage": {"DataType": "String", "StringValue": _first_kb(message)},
-        }
         self.queues.send(queue, {"MessageBody": payload.decode("utf-8", "replace"), "MessageAttributes": attrs})
 
     # --- control surface -------------------------------------------------------------------

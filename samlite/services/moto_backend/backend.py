@@ -74,6 +74,9 @@ class MotoBackend:
         self.on_write: list[Callable[[str], None]] = []
         self._clients: dict[str, Any] = {}  # boto3 clients to our own endpoint (listings, console reads)
         self._clients_lock = threading.Lock()
+        # What moto would deliver (S3 notifications, SNS, EventBridge) goes to samlite's services
+        # instead: install/begin/end run on the moto thread, deliver(notes) on the loop.
+        self.observer: Any = None
 
     # --- the endpoint's hook -----------------------------------------------------------------
     claims_unsigned = staticmethod(routing.claims_unsigned)
@@ -107,10 +110,12 @@ class MotoBackend:
         try:
             await self._ensure_loaded()
             fut = asyncio.get_running_loop().run_in_executor(self._executor, self._call, request)
-            status, headers, body = await asyncio.wait_for(fut, CALL_TIMEOUT_S)
+            status, headers, body, notes = await asyncio.wait_for(fut, CALL_TIMEOUT_S)
         except Exception as exc:  # an API answers, it never drops the connection
             log.exception("moto backend failed on %s %s (request id %s)", request.method, request.path, rid)
             return _internal_error(request, rid, exc)
+        if notes:
+            await self.observer.deliver(notes)  # committed before the answer, like the journal entry
         content_type = None
         out: list[tuple[str, str]] = []
         for key, value in headers.items():
@@ -203,6 +208,8 @@ class MotoBackend:
         # moto lists a response class's methods (inspect.getmembers) on every call; they never change.
         moto_responses.method_names_from_class = functools.lru_cache(maxsize=None)(
             moto_responses.method_names_from_class)
+        if self.observer is not None:
+            self.observer.install()
 
         self.journal = Journal(self.home)
         seq, state = self.journal.load_snapshot()
@@ -265,7 +272,7 @@ class MotoBackend:
             log.exception("moto backend: snapshot failed; keeping the journal")
 
     # --- one call (moto thread) -----------------------------------------------------------------
-    def _call(self, request: Request) -> tuple[int, dict[str, Any], bytes]:
+    def _call(self, request: Request) -> tuple[int, dict[str, Any], bytes, list[Any]]:
         assert self.journal is not None
         query = request.query_string.decode("latin-1")
         lowered = {k.lower(): v for k, v in request.headers}
@@ -274,14 +281,20 @@ class MotoBackend:
         json_protocol = bool(lowered.get("x-amz-target"))
         if json_protocol and not _json_object(request.body):
             return 400, {"Content-Type": "application/x-amz-json-1.1"}, (
-                b'{"__type": "SerializationException", "message": "The request body is not a valid JSON object."}')
+                b'{"__type": "SerializationException", "message": "The request body is not a valid JSON object."}'), []
         if not _mutates(request.method, lowered, request.body, host):
-            return _aws_status(json_protocol, *self._execute(None, None, request.method, url, headers, request.body))
+            return (*_aws_status(json_protocol, *self._execute(None, None, request.method, url, headers, request.body)),
+                    [])
         # Deploy handlers pin moto's clock for time-derived ids (a table's stream label).
         pinned = lowered.get("x-samlite-clock")
         seq, clock = self.journal.next_seq(), float(pinned) if pinned else time.time()
-        status, out_headers, body = _aws_status(json_protocol,
-                                                *self._execute(seq, clock, request.method, url, headers, request.body))
+        if self.observer is not None:
+            self.observer.begin()
+        try:
+            status, out_headers, body = _aws_status(
+                json_protocol, *self._execute(seq, clock, request.method, url, headers, request.body))
+        finally:
+            notes = self.observer.end() if self.observer is not None else []
         if status < 400:
             # Committed before the answer is sent: an acknowledged write survives a SIGKILL.
             self.journal.append(seq, "request", request.method, url, headers, request.body, clock)
@@ -289,7 +302,7 @@ class MotoBackend:
                 listener(url)
             if self.journal.since_snapshot >= COMPACT_ENTRIES:
                 self._compact()
-        return status, out_headers, body
+        return status, out_headers, body, notes if status < 400 else []
 
     def _execute(self, seq: int | None, clock: float | None, method: str, url: str,
                  headers: list[tuple[str, str]], body: bytes) -> tuple[int, dict[str, Any], bytes]:

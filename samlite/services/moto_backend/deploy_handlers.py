@@ -9,6 +9,7 @@ Ref/GetAtt to (samlite.template.cloud). Runs before the deploy's store transacti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -30,17 +31,20 @@ ORDER = [
     "AWS::SecretsManager::Secret", "AWS::SSM::Parameter", "AWS::Kinesis::Stream", "AWS::KinesisFirehose::DeliveryStream",
     "AWS::SNS::Subscription", "AWS::Events::EventBus", "AWS::Events::Rule", "AWS::StepFunctions::StateMachine",
     "AWS::Serverless::StateMachine", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient",
+    "AWS::Scheduler::ScheduleGroup", "AWS::Scheduler::Schedule",
 ]
+# Generated resources that are real ones (function events, an async destination's topic); the
+# rest stand for SAM wiring samlite does not need (roles, permissions).
+GENERATED_REAL = frozenset({"AWS::SNS::Topic", "AWS::SNS::Subscription", "AWS::Events::Rule",
+                            "AWS::Scheduler::Schedule"})
 RANK = {t: i for i, t in enumerate(ORDER)}
 
 
 def _cloud(stack: Stack | None) -> dict[str, Resource]:
     if stack is None:
         return {}
-    # Generated resources stand for SAM event wiring (a Schedule's rule, an S3 event's bucket) that
-    # samlite does not run; only a generated destination topic is a real resource.
     return {lid: r for lid, r in stack.resources.items() if r.type in cloud.TYPES and r.emulated
-            and (not r.generated or r.type == "AWS::SNS::Topic")}
+            and (not r.generated or r.type in GENERATED_REAL)}
 
 
 async def apply(backend: "MotoBackend", new: Stack, old: Stack | None) -> None:
@@ -412,8 +416,7 @@ class _Handlers:
             events.remove_targets(Rule=name, EventBusName=bus, Ids=current)
         targets = [t for t in p.get("Targets") or [] if isinstance(t, dict) and t.get("Arn")]
         if targets:
-            events.put_targets(Rule=name, EventBusName=bus, Targets=[{k: v for k, v in t.items() if k in (
-                "Id", "Arn", "Input", "InputPath", "RoleArn")} for t in targets])
+            events.put_targets(Rule=name, EventBusName=bus, Targets=[_target(t) for t in targets])
 
     def delete_events_rule(self, r: Resource, _: Resource | None) -> None:
         events, name = self.client("events"), self.name(r)
@@ -425,6 +428,41 @@ class _Handlers:
             events.delete_rule(Name=name, EventBusName=bus)
         except events.exceptions.ResourceNotFoundException:
             pass
+
+    # --- EventBridge Scheduler -----------------------------------------------------------------
+    def create_scheduler_schedulegroup(self, r: Resource, prev: Resource | None) -> None:
+        scheduler = self.client("scheduler")
+        with contextlib.suppress(scheduler.exceptions.ConflictException):
+            scheduler.create_schedule_group(Name=self.name(r))
+
+    def delete_scheduler_schedulegroup(self, r: Resource, _: Resource | None) -> None:
+        scheduler = self.client("scheduler")
+        with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
+            scheduler.delete_schedule_group(Name=self.name(r))
+
+    def create_scheduler_schedule(self, r: Resource, prev: Resource | None) -> None:
+        scheduler, p, name = self.client("scheduler"), r.properties, self.name(r)
+        target = {k: v for k, v in (p.get("Target") or {}).items() if k in (
+            "Arn", "RoleArn", "Input", "RetryPolicy", "DeadLetterConfig", "SqsParameters", "EventBridgeParameters")}
+        retry = target.get("RetryPolicy") or {}
+        if retry:
+            target["RetryPolicy"] = {k: _int(v) for k, v in retry.items()}
+        args = _drop_none({
+            "Name": name, "GroupName": p.get("GroupName"), "ScheduleExpression": p.get("ScheduleExpression"),
+            "ScheduleExpressionTimezone": p.get("ScheduleExpressionTimezone"), "State": p.get("State"),
+            "FlexibleTimeWindow": _window(p.get("FlexibleTimeWindow")), "Target": target,
+            "Description": p.get("Description"), "StartDate": p.get("StartDate"), "EndDate": p.get("EndDate")})
+        try:
+            scheduler.get_schedule(Name=name, **({"GroupName": args["GroupName"]} if "GroupName" in args else {}))
+            scheduler.update_schedule(**args)
+        except scheduler.exceptions.ResourceNotFoundException:
+            scheduler.create_schedule(**args)
+
+    def delete_scheduler_schedule(self, r: Resource, _: Resource | None) -> None:
+        scheduler = self.client("scheduler")
+        group = r.properties.get("GroupName")
+        with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
+            scheduler.delete_schedule(Name=self.name(r), **({"GroupName": group} if group else {}))
 
     # --- Step Functions ----------------------------------------------------------------------
     def _definition(self, r: Resource) -> str:
@@ -548,6 +586,26 @@ def _throughput(value: Any) -> dict[str, int] | None:
         return None
     return {"ReadCapacityUnits": _int(value.get("ReadCapacityUnits")) or 1,
             "WriteCapacityUnits": _int(value.get("WriteCapacityUnits")) or 1}
+
+
+def _target(t: dict[str, Any]) -> dict[str, Any]:
+    """A rule target in the PutTargets shape (CloudFormation's numbers may be strings)."""
+    out = {k: v for k, v in t.items() if k in ("Id", "Arn", "Input", "InputPath", "RoleArn", "InputTransformer",
+                                                 "SqsParameters", "DeadLetterConfig")}
+    if isinstance(t.get("RetryPolicy"), dict):
+        out["RetryPolicy"] = {k: _int(v) for k, v in t["RetryPolicy"].items()}
+    transformer = out.get("InputTransformer")
+    if isinstance(transformer, dict) and isinstance(transformer.get("InputPathsMap"), dict):
+        out["InputTransformer"] = {**transformer, "InputPathsMap": {k: str(v) for k, v in
+                                                                     transformer["InputPathsMap"].items()}}
+    return out
+
+
+def _window(value: Any) -> dict[str, Any]:
+    window = dict(value) if isinstance(value, dict) else {"Mode": "OFF"}
+    if "MaximumWindowInMinutes" in window:
+        window["MaximumWindowInMinutes"] = _int(window["MaximumWindowInMinutes"])
+    return window
 
 
 def _notification(cfg: dict[str, Any]) -> dict[str, Any]:

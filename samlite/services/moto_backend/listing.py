@@ -1,12 +1,13 @@
-"""`samlite list buckets|tables|secrets|parameters|streams|topics|state-machines|user-pools|emails`:
-what the moto backend holds, read through the AWS endpoint's public APIs (sent mail, which SES
-has no API to list, is read from moto's SES backend)."""
+"""`samlite list buckets|tables|secrets|parameters|streams|topics|subscriptions|rules|schedules|
+state-machines|user-pools|emails`: what the moto backend holds, read through the AWS endpoint's
+public APIs (sent mail, which SES has no API to list, is read from moto's SES backend)."""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-KINDS = ("buckets", "tables", "secrets", "parameters", "streams", "topics", "state-machines", "user-pools", "emails")
+KINDS = ("buckets", "tables", "secrets", "parameters", "streams", "topics", "subscriptions", "rules", "schedules",
+         "state-machines", "user-pools", "emails")
 
 
 def rows(kind: str, client: Callable[[str], Any]) -> list[dict[str, Any]]:
@@ -47,6 +48,22 @@ def rows(kind: str, client: Callable[[str], Any]) -> list[dict[str, Any]]:
         return [{"arn": t["TopicArn"], "name": t["TopicArn"].rsplit(":", 1)[1],
                  "subscriptions": len(sns.list_subscriptions_by_topic(TopicArn=t["TopicArn"])["Subscriptions"])}
                 for t in _pages(sns, "list_topics", "Topics")]
+    if kind == "subscriptions":
+        return [{"arn": s["SubscriptionArn"], "topic": s["TopicArn"].rsplit(":", 1)[1], "protocol": s["Protocol"],
+                 "endpoint": s["Endpoint"]} for s in _pages(client("sns"), "list_subscriptions", "Subscriptions")]
+    if kind == "rules":
+        events = client("events")
+        out = []
+        for bus in _pages(events, "list_event_buses", "EventBuses"):
+            for rule in _pages(events, "list_rules", "Rules", EventBusName=bus["Name"]):
+                targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus["Name"])["Targets"]
+                out.append({"name": rule["Name"], "arn": rule["Arn"], "bus": bus["Name"], "state": rule["State"],
+                            "schedule": rule.get("ScheduleExpression"), "targets": len(targets)})
+        return out
+    if kind == "schedules":
+        scheduler = client("scheduler")
+        return [{"name": s["Name"], "arn": s["Arn"], "group": s["GroupName"], "state": s["State"],
+                 "target": s["Target"]["Arn"]} for s in _pages(scheduler, "list_schedules", "Schedules")]
     if kind == "state-machines":
         return [{"name": m["name"], "arn": m["stateMachineArn"], "type": m["type"]}
                 for m in _pages(client("stepfunctions"), "list_state_machines", "stateMachines")]
