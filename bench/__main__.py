@@ -46,6 +46,7 @@ MODULES: list[tuple[str, float, float]] = [
     ("sqs", 150, 75),
     ("cloud", 240, 90),
     ("gateway", 180, 120),  # includes a first-time `npm install` of the peer
+    ("saturation", 60, 45),  # 200 connections, beyond the environment cap: req/s, p99, non-2xx
     ("dev", 150, 90),  # includes `make demo` end to end
     ("node", 60, 40),
     ("runtimes", 150, 90),  # Node SDK cold start; deploys with empty and warm SDK/layer caches (downloads)
