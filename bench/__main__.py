@@ -48,6 +48,7 @@ MODULES: list[tuple[str, float, float]] = [
     ("streams", 120, 60),
     ("triggers", 150, 60),  # S3/EventBridge/SNS → functions; a full run waits for a rate(1 minute) firing
     ("gateway", 180, 120),  # includes a first-time `npm install` of the peer
+    ("saturation", 60, 45),  # 200 connections, beyond the environment cap: req/s, p99, non-2xx
     ("dev", 150, 90),  # includes `make demo` end to end
     ("node", 60, 40),
     ("runtimes", 150, 90),  # Node SDK cold start; deploys with empty and warm SDK/layer caches (downloads)

@@ -51,6 +51,76 @@ def _float_env(name: str, default: float) -> float:
         raise UsageError(f"{name} must be a number, got {raw!r}") from None
 
 
+# The default cap on live execution environments: the machine's memory (or its cgroup's limit) over
+# this per-environment budget, a warm worker's RSS with room to spare, bounded to a sane range.
+ENVIRONMENT_BUDGET_MB = 64
+MIN_ENVIRONMENTS = 8
+MAX_DEFAULT_ENVIRONMENTS = 1000  # the default account concurrency: more could never all be busy
+# How long a synchronous invocation waits for an environment when all are busy (seconds).
+DEFAULT_ENVIRONMENT_WAIT = 5.0
+
+
+def memory_mb() -> int | None:
+    """Usable memory in MB: physical memory, or the cgroup's limit when lower; None if unknown."""
+    total: int | None = None
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        pass
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            raw = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if raw.isdigit() and (total is None or int(raw) < total):
+            total = int(raw)
+        break
+    return total // (1024 * 1024) if total else None
+
+
+def default_max_environments() -> int:
+    """Memory / ENVIRONMENT_BUDGET_MB, within [MIN_ENVIRONMENTS, MAX_DEFAULT_ENVIRONMENTS];
+    16 x cores when the memory is unknown."""
+    mb = memory_mb()
+    if mb is None:
+        return max(MIN_ENVIRONMENTS, (os.cpu_count() or 2) * 16)
+    return max(MIN_ENVIRONMENTS, min(MAX_DEFAULT_ENVIRONMENTS, mb // ENVIRONMENT_BUDGET_MB))
+
+
+def _max_environments_env() -> int:
+    name = "SAMLITE_MAX_ENVIRONMENTS"
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return default_max_environments()
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        from samlite.errors import UsageError
+
+        raise UsageError(f"{name} must be a whole number of environments, at least 1, got {raw!r}"
+                         f" (unset: {default_max_environments()}, from this machine's memory)")
+    return value
+
+
+def _wait_env() -> float:
+    name = "SAMLITE_ENVIRONMENT_WAIT"
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return DEFAULT_ENVIRONMENT_WAIT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):  # also refuses nan
+        from samlite.errors import UsageError
+
+        raise UsageError(f"{name} must be a number of seconds, 0 or more, got {raw!r}"
+                         f" (unset: {DEFAULT_ENVIRONMENT_WAIT:g})")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -64,8 +134,11 @@ class Settings:
     # Idle execution environments are reaped after this many seconds.
     idle_ttl: float = 600.0
     account_concurrency: int = 1000
-    # Local cap on live environments across all functions (a multiple of the cores).
-    max_environments: int = field(default_factory=lambda: max(8, (os.cpu_count() or 2) * 16))
+    # Local cap on live environments across all functions (SAMLITE_MAX_ENVIRONMENTS; default from
+    # memory). A synchronous invocation beyond it waits up to `environment_wait` seconds for one
+    # (SAMLITE_ENVIRONMENT_WAIT); async events and mappings are throttled and retried as before.
+    max_environments: int = field(default_factory=default_max_environments)
+    environment_wait: float = DEFAULT_ENVIRONMENT_WAIT
     # Stored logs and metrics are capped: the newest this many log events and metric rows are kept
     # (0 = no cap), trimmed by a sweep every `sweep_interval` seconds, off the request path.
     max_log_events: int = 200_000
@@ -125,6 +198,8 @@ def load_settings() -> Settings:
         async_retry_base=_float_env("SAMLITE_ASYNC_RETRY_BASE", 60.0),
         idle_ttl=_float_env("SAMLITE_IDLE_TTL", 600.0),
         account_concurrency=_int_env("SAMLITE_ACCOUNT_CONCURRENCY", 1000),
+        max_environments=_max_environments_env(),
+        environment_wait=_wait_env(),
         max_log_events=_int_env("SAMLITE_MAX_LOG_EVENTS", 200_000),
         max_metric_rows=_int_env("SAMLITE_MAX_METRICS", 200_000),
         sweep_interval=_float_env("SAMLITE_SWEEP_INTERVAL", 60.0),

@@ -77,6 +77,12 @@ class _ApiError(Exception):
         self.message = message
 
 
+class EnvironmentWaitTimeout(_ApiError):
+    """A synchronous invocation waited SAMLITE_ENVIRONMENT_WAIT seconds for an execution
+    environment under the local cap (SAMLITE_MAX_ENVIRONMENTS) and none came free. A local
+    limit, not AWS's: callers answer it as a service error, never as a 429 throttle."""
+
+
 class RequestTooLarge(_ApiError):
     """RequestTooLargeException (413)."""
 
@@ -94,6 +100,9 @@ class InvalidParameterValue(_ApiError):
 
 
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+# Sources that keep their work when throttled (async events are retried, mapping pollers back off):
+# at the local environment cap they are throttled at once. Every other (synchronous) source waits.
+RETRYING_SOURCES = frozenset({"async", "esm"})
 
 
 class _Recorder:
@@ -244,7 +253,7 @@ class InvokeService:
         """An upper bound on how long `run` takes for `spec`: a cold start at the init limit, then
         a retried init and the invocation sharing the function timeout, the wait for a dead worker's
         exit status (2 s), plus a second of slack. A caller's deadline past it can never fire."""
-        return self.init_limit_s + float(spec.timeout) + 3.0
+        return self.settings.environment_wait + self.init_limit_s + float(spec.timeout) + 3.0
 
     # --- the Invoke API ----------------------------------------------------------------------
     async def invoke(self, function: str, payload: bytes, *, invocation_type: str = "RequestResponse",
@@ -377,9 +386,11 @@ class InvokeService:
         env = self.workers.take_idle(spec)
         init_ms: float | None = None
         budget = float(spec.timeout)
-        if env is None:
-            if not self.workers.make_room(spec):
+        if env is None and not self.workers.make_room(spec):
+            if source in RETRYING_SOURCES:
                 self._throttle(spec, request_id, source, "ConcurrentInvocationLimitExceeded")
+            env = await self._wait_for_environment(spec, request_id)  # None: room for a cold start
+        if env is None:
             try:
                 env, reply = await self.workers.cold_start(spec, self.init_limit_s, tail)
             except UnsupportedRuntime as exc:
@@ -409,6 +420,22 @@ class InvokeService:
         if result is None:
             result = await self._settle_death(spec, env, request_id, source, started, concurrency, init_ms)
         return result
+
+    async def _wait_for_environment(self, spec: FunctionSpec, request_id: str) -> Environment | None:
+        """All environments are busy at the local cap: wait in line for one, up to
+        SAMLITE_ENVIRONMENT_WAIT seconds (AWS would run the request at once, so no 429 here)."""
+        wait = self.settings.environment_wait
+        try:
+            return await self.workers.wait_for_environment(spec, wait)
+        except asyncio.TimeoutError:
+            if self._stopping:
+                raise TooManyRequests("ConcurrentInvocationLimitExceeded", "The engine is shutting down.") from None
+            cap = self.settings.max_environments
+            message = (f"No execution environment came free within {wait:g} s: all {cap} allowed by"
+                       f" SAMLITE_MAX_ENVIRONMENTS are busy. Raise SAMLITE_MAX_ENVIRONMENTS (more processes)"
+                       f" or SAMLITE_ENVIRONMENT_WAIT (longer waits).")
+            log.warning("invocation %s of %s: %s", request_id, spec.name, message)
+            raise EnvironmentWaitTimeout(message) from None
 
     def _send(self, spec: FunctionSpec, env: Environment, payload: bytes, request_id: str, budget: float,
               invoked_arn: str, client_context: str | None) -> tuple[asyncio.Future[Reply], float]:

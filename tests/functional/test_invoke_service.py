@@ -12,6 +12,7 @@ import pytest
 from invoke_lab import lab, run
 
 from samlite.core.invoke import (
+    EnvironmentWaitTimeout,
     FunctionNotFound,
     InvalidParameterValue,
     InvalidRequestContent,
@@ -155,6 +156,57 @@ def test_account_concurrency_and_environment_cap(tmp_path: Path) -> None:
             assert before == 2
             result = await L.svc.invoke("c", b"{}")
             assert result.function_error is None and len(L.svc.workers.live) == 2
+    run(body())
+
+
+def test_sync_runs_beyond_the_environment_cap_wait_in_line(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with lab(tmp_path, max_environments=2, environment_wait=60.0) as L:
+            a, b = L.add("a"), L.add("b")
+            peak = 0
+
+            async def watch() -> None:
+                nonlocal peak
+                while True:
+                    peak = max(peak, len(L.svc.workers.live))
+                    await asyncio.sleep(0.01)
+
+            watcher = asyncio.get_running_loop().create_task(watch())
+            # Five sync runs over two functions, two environments: none is throttled; an environment
+            # of one function is reaped to make room for the other's waiter.
+            calls = [L.svc.invoke(n, b'{"sleep": 0.2}', source=src)
+                     for n, src in zip("aabab", ("api", "gateway", "cli", "api", "console"))]
+            results = await asyncio.gather(*calls)
+            watcher.cancel()
+            assert all(r.function_error is None for r in results)
+            assert peak <= 2 and len(L.svc.workers.live) <= 2
+            assert not L.svc.workers.waiters and L.svc.workers.granted == 0
+            # Async events and mappings keep their behaviour at the cap: throttled at once, retried later.
+            held = [asyncio.ensure_future(L.svc.invoke(n, b'{"sleep": 0.5}')) for n in "ab"]
+            while L.svc.workers.busy_count("a") + L.svc.workers.busy_count("b") < 2:
+                await asyncio.sleep(0.01)
+            for source in ("async", "esm"):
+                with pytest.raises(TooManyRequests) as exc:
+                    await L.svc.run(a if source == "async" else b, b"{}", "rid-" + source, source=source)
+                assert exc.value.reason == "ConcurrentInvocationLimitExceeded"
+            await asyncio.gather(*held)
+    run(body())
+
+
+def test_a_wait_past_the_bound_is_an_environment_wait_timeout(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with lab(tmp_path, max_environments=1, environment_wait=0.2) as L:
+            L.add("f")
+            held = asyncio.ensure_future(L.svc.invoke("f", b'{"sleep": 1.5}'))
+            while L.svc.workers.busy_count("f") < 1:
+                await asyncio.sleep(0.01)
+            with pytest.raises(EnvironmentWaitTimeout) as exc:
+                await L.svc.invoke("f", b"{}")
+            assert "No execution environment came free within 0.2 s" in exc.value.message
+            assert not L.svc.workers.waiters
+            assert (await held).function_error is None
+            # The environment that was held serves the next caller.
+            assert (await L.svc.invoke("f", b"{}")).function_error is None
     run(body())
 
 

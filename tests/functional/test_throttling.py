@@ -2,6 +2,9 @@
 
 Sync callers get 429; an async event that meets a busy function is kept and delivered later;
 an SQS mapping that is throttled loses nothing. Throttles are counted in the metrics.
+
+The local cap on live environments (SAMLITE_MAX_ENVIRONMENTS) is not a throttle: synchronous
+callers beyond it wait in line (up to SAMLITE_ENVIRONMENT_WAIT) instead of getting a 429.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import json
 import shutil
 import threading
 import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +24,8 @@ from samlite.testing import EngineHandle, wait_for
 
 STACK_DIR = Path(__file__).parent / "stacks" / "throttle"
 STACK = "throttle"
+CAP_DIR = Path(__file__).parent / "stacks" / "envcap"
+CAP_STACK = "envcap"
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +158,129 @@ def test_sqs_mapping_under_throttling_loses_nothing(engine: EngineHandle) -> Non
              ["ApproximateNumberOfMessagesNotVisible"] == "0", timeout=30, message="the work queue to drain")
     attrs = sqs.get_queue_attributes(QueueUrl=ids["WorkQueue"], AttributeNames=["All"])["Attributes"]
     assert attrs["ApproximateNumberOfMessages"] == "0"
+
+
+# --- the local environment cap ----------------------------------------------------------------
+def capped_engine(tmp_path: Path, cap: int, wait: float) -> EngineHandle:
+    engine = EngineHandle(tmp_path / "home", {"SAMLITE_MAX_ENVIRONMENTS": str(cap),
+                                              "SAMLITE_ENVIRONMENT_WAIT": str(wait)}).start()
+    try:
+        project = tmp_path / "project"
+        shutil.copytree(CAP_DIR, project)
+        engine.deploy(project / "template.yaml", CAP_STACK)
+    except BaseException:
+        engine.close()
+        raise
+    return engine
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """An engine that may run only 2 environments at once, and lets callers wait up to 60 s."""
+    engine = capped_engine(tmp_path_factory.mktemp("envcap"), cap=2, wait=60)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def cap_ids(engine: EngineHandle) -> dict[str, str]:
+    rows = json.loads(engine.cli("list", "resources", "--stack-name", CAP_STACK, "--output", "json",
+                                 check=True).stdout)
+    return {r["logical_id"]: r["physical_id"] for r in rows}
+
+
+def started(engine: EngineHandle, function: str, count: int = 1) -> bool:
+    logs = engine.cli("logs", "-n", function, "--stack-name", CAP_STACK).stdout
+    return logs.count("START RequestId") >= count
+
+
+def test_sync_invokes_beyond_the_cap_wait_instead_of_429(capped: EngineHandle) -> None:
+    ids = cap_ids(capped)
+    lam = capped.client("lambda")
+
+    def call(_: int) -> dict[str, Any]:
+        out = lam.invoke(FunctionName=ids["SlowFunction"], Payload=json.dumps({"sleep": 0.5}))
+        assert out["StatusCode"] == 200 and "FunctionError" not in out
+        return json.loads(out["Payload"].read())
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(call, range(6)))  # a 429 would raise TooManyRequestsException here
+    # Six concurrent calls, two environments: the later calls queued for the ones in use.
+    assert len({r["pid"] for r in results}) <= 2
+    assert throttles_in(capped, "SlowFunction") == 0
+
+
+def test_gateway_requests_beyond_the_cap_wait_instead_of_429(capped: EngineHandle) -> None:
+    url = next(e["url"] for e in capped.endpoints(CAP_STACK) if e["kind"] == "http-api").rstrip("/") + "/slow?sleep=0.3"
+
+    def get(_: int) -> tuple[int, int]:
+        with urllib.request.urlopen(url, timeout=60) as resp:  # a 429 or 503 raises HTTPError
+            return resp.status, json.loads(resp.read())["pid"]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(get, range(8)))
+    assert [status for status, _ in results] == [200] * 8
+    assert len({pid for _, pid in results}) <= 2
+
+
+def test_reserved_concurrency_still_429s_at_once(capped: EngineHandle) -> None:
+    ids = cap_ids(capped)
+    lam = capped.client("lambda")
+    before = capped.cli("logs", "-n", "ReservedFunction", "--stack-name", CAP_STACK).stdout.count("START RequestId")
+    busy = threading.Thread(target=lambda: lam.invoke(FunctionName=ids["ReservedFunction"],
+                                                      Payload=json.dumps({"sleep": 3})))
+    busy.start()
+    try:
+        wait_for(lambda: started(capped, "ReservedFunction", before + 1), timeout=20,
+                 message="the reserved function's only slot to be taken")
+        with pytest.raises(lam.exceptions.TooManyRequestsException) as err:
+            lam.invoke(FunctionName=ids["ReservedFunction"], Payload=b"{}")
+        assert err.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    finally:
+        busy.join(30)
+
+
+def throttles_in(engine: EngineHandle, function: str) -> int:
+    summary = json.loads(engine.cli("metrics", function, "--stack-name", CAP_STACK, "--output", "json",
+                                    check=True).stdout)
+    return sum(f["throttles"] for f in summary["functions"])
+
+
+def test_a_wait_past_the_bound_is_a_clear_error(tmp_path: Path) -> None:
+    engine = capped_engine(tmp_path, cap=1, wait=0.5)
+    try:
+        ids = cap_ids(engine)
+        lam = engine.client("lambda")
+        busy = threading.Thread(target=lambda: lam.invoke(FunctionName=ids["SlowFunction"],
+                                                          Payload=json.dumps({"sleep": 4})))
+        busy.start()
+        try:
+            wait_for(lambda: started(engine, "SlowFunction"), timeout=20, message="the only environment to be taken")
+            with pytest.raises(lam.exceptions.ServiceException) as err:
+                lam.invoke(FunctionName=ids["ReservedFunction"], Payload=b"{}")
+            message = err.value.response["Error"]["Message"]
+            assert "No execution environment came free within 0.5 s" in message
+            assert "SAMLITE_MAX_ENVIRONMENTS" in message
+            assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500  # not a 429 throttle
+        finally:
+            busy.join(30)
+        assert "No execution environment came free" in engine.log_tail(200)
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(("name", "value", "says"), [
+    ("SAMLITE_MAX_ENVIRONMENTS", "-2", "SAMLITE_MAX_ENVIRONMENTS must be a whole number of environments, at least 1"),
+    ("SAMLITE_MAX_ENVIRONMENTS", "lots", "SAMLITE_MAX_ENVIRONMENTS must be a whole number of environments, at least 1"),
+    ("SAMLITE_ENVIRONMENT_WAIT", "-1", "SAMLITE_ENVIRONMENT_WAIT must be a number of seconds, 0 or more"),
+    ("SAMLITE_ENVIRONMENT_WAIT", "soon", "SAMLITE_ENVIRONMENT_WAIT must be a number of seconds, 0 or more"),
+])
+def test_bad_cap_settings_stop_the_engine_with_one_clear_line(tmp_path: Path, name: str, value: str,
+                                                               says: str) -> None:
+    engine = EngineHandle(tmp_path / "home", {name: value})
+    with pytest.raises(RuntimeError):
+        engine.start()
+    lines = [line for line in engine.log_tail(50).splitlines() if line.strip()]
+    assert len(lines) == 1, lines  # one line, no traceback
+    assert lines[0].startswith(f"Error: {says}, got {value!r} (unset: ")

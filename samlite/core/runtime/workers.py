@@ -16,6 +16,7 @@ when over. Either way the invocation reports Runtime.OutOfMemory as Lambda does.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -440,6 +441,12 @@ class Workers:
         self.pools: dict[str, Pool] = {}
         self.by_pid: dict[int, Environment] = {}
         self.live: set[Environment] = set()  # not dead and not being killed
+        # Synchronous invocations waiting, first come first served, for an environment at the cap
+        # (`wait_for_environment`), and the rooms granted to waiters that have not used them yet.
+        self.waiters: collections.deque[tuple[FunctionSpec, asyncio.Future[Environment | None]]] = \
+            collections.deque()
+        self.granted = 0
+        self.closing = False
         self.all: set[Environment] = set()
         self.zygote = Zygote(self._on_exit)
         self.early_exits: dict[int, int] = {}
@@ -493,13 +500,73 @@ class Workers:
     def make_room(self, spec: FunctionSpec) -> bool:
         """True when a new environment may start: under the cap, or after reaping the oldest
         idle environment of another function (or an older code version)."""
-        if len(self.live) < self.settings.max_environments:
+        if len(self.live) + self.granted < self.settings.max_environments:
             return True
         victims = [env for pool in self.pools.values() for env in pool.idle]
         if not victims:
             return False
         self.kill(min(victims, key=lambda e: e.last_used), "reaped")
         return True
+
+    async def wait_for_environment(self, spec: FunctionSpec, timeout: float) -> Environment | None:
+        """At the cap, wait in line (FIFO) for an environment: a warm one of `spec`'s function,
+        handed over busy, or None when room was made for a cold start (start it before the next
+        await). Raises asyncio.TimeoutError after `timeout` seconds, or when the engine stops."""
+        future: asyncio.Future[Environment | None] = asyncio.get_running_loop().create_future()
+        waiter = (spec, future)
+        self.waiters.append(waiter)
+        try:
+            await asyncio.wait((future,), timeout=timeout)
+        except BaseException:  # cancelled: what was handed over goes to the next in line
+            self._abandon(waiter)
+            raise
+        if not future.done() or future.cancelled():
+            self._abandon(waiter)
+            raise asyncio.TimeoutError
+        env = future.result()
+        if env is None:
+            self.granted -= 1
+        return env
+
+    def _abandon(self, waiter: tuple[FunctionSpec, asyncio.Future[Environment | None]]) -> None:
+        future = waiter[1]
+        if not future.done():
+            future.cancel()
+            with contextlib.suppress(ValueError):
+                self.waiters.remove(waiter)
+        elif not future.cancelled():
+            env = future.result()
+            if env is None:
+                self.granted -= 1
+                self._grant()
+            else:
+                self.release(env, keep=True)
+
+    def _grant(self) -> None:
+        """Room under the cap goes to the first waiters: they cold-start."""
+        while self.waiters and not self.closing and len(self.live) + self.granted < self.settings.max_environments:
+            _, future = self.waiters.popleft()
+            if not future.done():
+                self.granted += 1
+                future.set_result(None)
+
+    def _hand_over(self, env: Environment) -> bool:
+        """A released environment goes to the first waiter: to it directly when it waits for the
+        same function and code, else reaped to make room for it. False when nobody waits."""
+        while self.waiters and not self.closing:
+            spec, future = self.waiters[0]
+            if future.done():
+                self.waiters.popleft()
+                continue
+            if spec.name == env.spec.name and spec.code_sha == env.spec.code_sha:
+                self.waiters.popleft()
+                env.state = "busy"
+                self.pool(spec.name).busy.add(env)
+                future.set_result(env)
+            else:
+                self.kill(env, "reaped")  # its room goes to the waiter (_forget → _grant)
+            return True
+        return False
 
     async def _start_extension(self) -> None:
         from samlite.core.runtime.extensions import ParametersSecretsExtension
@@ -608,7 +675,10 @@ class Workers:
         env._on_exit(returncode)
 
     def _forget(self, env: Environment) -> None:
-        self.live.discard(env)
+        if env in self.live:
+            self.live.discard(env)
+            if self.waiters:
+                self._grant()
         pool = self.pools.get(env.spec.name)
         if pool is not None:
             pool.busy.discard(env)
@@ -625,8 +695,10 @@ class Workers:
         if not keep or not env.alive:
             self.kill(env, env.kill_reason or "retired")
             return
-        env.state = "idle"
         env.last_used = time.monotonic()
+        if self.waiters and self._hand_over(env):
+            return
+        env.state = "idle"
         pool.idle.append(env)
 
     def kill(self, env: Environment, reason: str) -> None:
@@ -681,6 +753,10 @@ class Workers:
                         env.kill("oom")
 
     async def stop(self) -> None:
+        self.closing = True
+        for _, future in self.waiters:
+            future.cancel()  # the waiter gives up (TimeoutError) instead of cold-starting now
+        self.waiters.clear()
         for task in self._tasks:
             task.cancel()
         for env in list(self.all):

@@ -76,6 +76,9 @@ HTTP_INTERNAL = error_reply(500, {"message": "Internal Server Error"})
 REST_TIMEOUT = error_reply(504, {"message": "Endpoint request timed out"})
 HTTP_TIMEOUT = error_reply(503, {"message": "Service Unavailable"})
 THROTTLED = error_reply(429, {"message": "Too Many Requests"})
+# Every execution environment stayed busy for SAMLITE_ENVIRONMENT_WAIT seconds (a local limit).
+NO_ENVIRONMENT = error_reply(503, {"message": "Service Unavailable: no execution environment came free in time"
+                                   " (SAMLITE_MAX_ENVIRONMENTS, SAMLITE_ENVIRONMENT_WAIT)"})
 BAD_REQUEST = error_reply(400, {"message": "Bad Request"})
 URL_FORBIDDEN = error_reply(403, {"Message": "Forbidden"}, [("x-amzn-ErrorType", "AccessDeniedException")])
 URL_TOO_LARGE = error_reply(413, {"Message": "Request must be smaller than 6291456 bytes for the InvokeFunction"
@@ -556,7 +559,7 @@ class GatewayApp:
     async def _invoke(self, function_name: str, payload: bytes, timeout_s: float | None,
                       request_id: str | None = None) -> Any:
         """InvokeResult, or a canned Reply for throttling, a missing function or a timeout."""
-        from samlite.core.invoke import TooManyRequests
+        from samlite.core.invoke import EnvironmentWaitTimeout, TooManyRequests
 
         invoker = self.invoker
         try:
@@ -595,6 +598,8 @@ class GatewayApp:
             return HTTP_TIMEOUT
         except TooManyRequests:
             return THROTTLED
+        except EnvironmentWaitTimeout:
+            return NO_ENVIRONMENT
 
     def _forget(self, task: asyncio.Future[Any]) -> None:
         self._background.discard(task)

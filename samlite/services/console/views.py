@@ -156,7 +156,7 @@ class ConsoleViews:
             result = await self.invoker.invoke(name, payload, log_tail=True, source="console")
         except inv.TooManyRequests as exc:
             raise UsageError(f"TooManyRequestsException: {exc.message} (Reason: {exc.reason})") from None
-        except (inv.FunctionNotFound, inv.RequestTooLarge, inv.InvalidRequestContent,
+        except (inv.FunctionNotFound, inv.RequestTooLarge, inv.EnvironmentWaitTimeout, inv.InvalidRequestContent,
                 inv.InvalidParameterValue) as exc:
             raise UsageError(f"{type(exc).__name__}: {exc.message}") from None
         return {"status_code": result.status_code, "request_id": result.request_id,

@@ -102,6 +102,9 @@ async def invoke(lambdas: "LambdaService", request: Request, query: dict[str, st
     except inv.TooManyRequests as exc:
         raise AwsError("TooManyRequestsException", exc.message, 429, extra={"Reason": exc.reason},
                        headers={"Retry-After": "1"}) from None
+    except inv.EnvironmentWaitTimeout as exc:
+        # A local limit AWS does not have: a service error, not a throttle.
+        raise AwsError("ServiceException", exc.message, 500) from None
     except inv.RequestTooLarge as exc:
         raise AwsError("RequestTooLargeException", exc.message, 413) from None
     except inv.InvalidRequestContent as exc:

@@ -135,6 +135,8 @@ class LambdaService:
         except inv.TooManyRequests as exc:
             raise ThrottledError(f"TooManyRequestsException: {exc.message} (Reason: {exc.reason})",
                                  hint="The function's reserved concurrency (or the account limit) is exhausted.") from None
+        except inv.EnvironmentWaitTimeout as exc:
+            raise ThrottledError(exc.message) from None
         except inv.RequestTooLarge as exc:
             raise UsageError(f"RequestTooLargeException: {exc.message}") from None
         except (inv.InvalidRequestContent, inv.InvalidParameterValue) as exc:
