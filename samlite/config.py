@@ -79,12 +79,13 @@ def memory_mb() -> int | None:
 
 
 def default_max_environments() -> int:
-    """Memory / ENVIRONMENT_BUDGET_MB, within [MIN_ENVIRONMENTS, MAX_DEFAULT_ENVIRONMENTS];
-    16 x cores when the memory is unknown."""
+    """Memory / ENVIRONMENT_BUDGET_MB, but no more than 16 per core, within [MIN_ENVIRONMENTS,
+    MAX_DEFAULT_ENVIRONMENTS]. Memory bounds how many processes fit; cores bound how many can make
+    progress: 200 environments on 2 cores served 200 connections with a p99 of 1.3 s, 32 with 150 ms."""
+    by_cores = (os.cpu_count() or 2) * 16
     mb = memory_mb()
-    if mb is None:
-        return max(MIN_ENVIRONMENTS, (os.cpu_count() or 2) * 16)
-    return max(MIN_ENVIRONMENTS, min(MAX_DEFAULT_ENVIRONMENTS, mb // ENVIRONMENT_BUDGET_MB))
+    by_memory = by_cores if mb is None else mb // ENVIRONMENT_BUDGET_MB
+    return max(MIN_ENVIRONMENTS, min(MAX_DEFAULT_ENVIRONMENTS, by_memory, by_cores))
 
 
 def _max_environments_env() -> int:
@@ -100,7 +101,7 @@ def _max_environments_env() -> int:
         from samlite.errors import UsageError
 
         raise UsageError(f"{name} must be a whole number of environments, at least 1, got {raw!r}"
-                         f" (unset: {default_max_environments()}, from this machine's memory)")
+                         f" (unset: {default_max_environments()}, from this machine's memory and cores)")
     return value
 
 
