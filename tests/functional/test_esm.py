@@ -189,7 +189,7 @@ def test_nothing_lost_when_the_engine_is_killed_mid_stream(tmp_path: Path) -> No
     (b'"a string"', None),
 ])
 def test_report_batch_item_failures_edge_cases(response: bytes, kept: set[str] | None) -> None:
-    from samlite.services.lambda_.esm import failed_ids
+    from samlite.services.lambda_.batch_response import failed_ids
 
     assert failed_ids(response, {"m1", "m2", "m3"}) == kept
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from samlite.core.filters import PatternError, compile_patterns, matches_any
 from samlite.services.lambda_ import stream_esm
+from samlite.services.lambda_.batch_response import failed_ids
 
 if TYPE_CHECKING:
     from samlite.config import Settings
@@ -467,37 +468,4 @@ def lambda_attributes(attributes_json: str | None) -> dict[str, Any]:
         item["binaryListValues"] = []
         item["dataType"] = attr["DataType"]
         out[name] = item
-    return out
-
-
-def failed_ids(payload: bytes, batch_ids: set[str]) -> set[str] | None:
-    """The message ids a ReportBatchItemFailures response keeps, or None for complete failure.
-
-    Complete success: empty/null list, `{}`, `null`. Complete failure: invalid JSON, or an
-    itemIdentifier that is empty, null, missing (wrong key) or not a message id of the batch.
-    """
-    text = payload.strip() if payload else b""
-    if not text:
-        return set()
-    try:
-        response = json.loads(text)
-    except ValueError:
-        return None
-    if response is None:
-        return set()
-    if not isinstance(response, dict):
-        return None
-    failures = response.get("batchItemFailures")
-    if failures is None:
-        return set()
-    if not isinstance(failures, list):
-        return None
-    out = set()
-    for item in failures:
-        if not isinstance(item, dict):
-            return None
-        ident = item.get("itemIdentifier")
-        if not isinstance(ident, str) or not ident or ident not in batch_ids:
-            return None
-        out.add(ident)
     return out

@@ -30,6 +30,7 @@ import zlib
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from samlite.core.filters import matches
+from samlite.services.lambda_.batch_response import failed_ids
 from samlite.template.streams import stream_kind
 
 if TYPE_CHECKING:
@@ -330,7 +331,7 @@ class StreamPoller:
         if "ReportBatchItemFailures" not in (self.config.raw.get("FunctionResponseTypes") or []):
             return None
         sequences = [str(record.sequence) for record, _ in part]
-        failed = failed_sequences(result.payload, set(sequences))
+        failed = failed_ids(result.payload, set(sequences))
         if failed is None:
             return 0  # an invalid response fails the whole batch
         if not failed:
@@ -421,34 +422,6 @@ class StreamPoller:
                                    (self.config.function_name,))
         name = physical_name(row["stack"], f"{row['logical_id']}Role") if row else f"{self.config.function_name}-role"
         return f"arn:aws:iam::{self.settings.account_id}:role/{name}"
-
-
-def failed_sequences(payload: bytes, batch: set[str]) -> set[str] | None:
-    """The sequence numbers a ReportBatchItemFailures response names; None for an invalid one
-    (which fails the whole batch). Empty, null, `{}` and an empty list mean success."""
-    text = payload.strip() if payload else b""
-    if not text:
-        return set()
-    try:
-        response = json.loads(text)
-    except ValueError:
-        return None
-    if response is None:
-        return set()
-    if not isinstance(response, dict):
-        return None
-    failures = response.get("batchItemFailures")
-    if failures is None:
-        return set()
-    if not isinstance(failures, list):
-        return None
-    out = set()
-    for item in failures:
-        ident = item.get("itemIdentifier") if isinstance(item, dict) else None
-        if not isinstance(ident, str) or ident not in batch:
-            return None
-        out.add(ident)
-    return out
 
 
 def _size(record: Any) -> int:
