@@ -1,7 +1,7 @@
 """The whole benchmark suite: `python -m bench [--quick] [--only NAME[,NAME]]` (or `make bench`).
 
 Every bench/bench_<name>.py exposes `run(quick) -> list[Row]`. Each module runs in its own child
-process under a time budget (and the suite under an overall one, < 10 minutes), so a module that
+process under a time budget (and the suite under an overall one, 30 minutes), so a module that
 fails, hangs or leaks cannot take the suite down: it yields a row with the error in `note`. The
 rows are printed as ONE table (figure | samlite | target | met | peer | peer result | ratio |
 note) after the machine's description, and written as JSON to bench/results/<UTC time>.json; a
@@ -32,7 +32,7 @@ from bench.common import ROOT, Row, fmt, machine_info, print_table
 
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "performance.md"
-SUITE_BUDGET_S = 570.0  # the whole suite stays under 10 minutes
+SUITE_BUDGET_S = 1800.0  # the whole suite: about 20 minutes on 2 cores, 30 at most
 
 # (name, seconds allowed in a full run, in a quick run), in the order the table shows them.
 MODULES: list[tuple[str, float, float]] = [
