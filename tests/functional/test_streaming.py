@@ -20,7 +20,10 @@ pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node
 STREAM_APP = """\
 const fs = require('node:fs');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+exports.handler = awslambda.streamifyResponse(async (raw, responseStream, context) => {
+  // invoked directly: the options are the event; through a function URL: its query string
+  const event = raw.requestContext ? Object.fromEntries(Object.entries(raw.queryStringParameters ?? {})
+    .map(([k, v]) => [k, /^[0-9]+$/.test(v) ? Number(v) : v])) : raw;
   if (event.http) {
     responseStream = awslambda.HttpResponseStream.from(responseStream, {
       statusCode: 201, headers: { 'content-type': 'text/plain', 'x-streamed': 'yes' }, cookies: ['a=1'] });
@@ -138,3 +141,177 @@ def test_error_mid_stream_timeout_and_limit(tmp_path: Path) -> None:
             assert result.streamed == sum(map(len, got))
 
     run(body())
+
+
+# --- through a real engine: a RESPONSE_STREAM function URL and InvokeWithResponseStream ------
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Streamer:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: streamer
+      CodeUri: node/
+      Handler: app.handler
+      Runtime: nodejs20.x
+      Timeout: 2
+      FunctionUrlConfig:
+        AuthType: NONE
+        InvokeMode: RESPONSE_STREAM
+  PyStream:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: pystream
+      CodeUri: py/
+      Handler: app.handler
+      Runtime: python3.11
+      FunctionUrlConfig:
+        AuthType: NONE
+        InvokeMode: RESPONSE_STREAM
+Outputs:
+  StreamUrl:
+    Value: !GetAtt StreamerUrl.FunctionUrl
+  PyUrl:
+    Value: !GetAtt PyStreamUrl.FunctionUrl
+"""
+
+PY_APP = """\
+def handler(event, context):
+    return {"statusCode": 202, "headers": {"x-py": "1"}, "body": "buffered"}
+"""
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory):
+    from samlite.testing import EngineHandle, write_project
+
+    root = tmp_path_factory.mktemp("streaming")
+    handle = EngineHandle(root / "home").start()
+    try:
+        template = write_project(root / "proj", TEMPLATE, {"node/app.js": STREAM_APP, "py/app.py": PY_APP})
+        handle.deploy(template, "streaming")
+        yield handle, handle.outputs("streaming")
+    finally:
+        handle.close()
+
+
+def _chunked_reader(url: str, event_query: str):
+    """A raw HTTP/1.1 GET; yields (status line + headers) then each chunk of the body as it arrives."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=15)
+    path = (parts.path or "/") + "?" + event_query
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode())
+    reader = sock.makefile("rb")
+    head = []
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        head.append(line.decode().rstrip("\r\n"))
+    yield head
+    while True:
+        size = int(reader.readline().split(b";")[0], 16)
+        if size == 0:
+            break
+        yield reader.read(size)
+        reader.readline()
+    sock.close()
+
+
+def test_function_url_streams_chunks_as_written(deployed, tmp_path: Path) -> None:
+    handle, outputs = deployed
+    gate = str(tmp_path / "gate")
+    # The URL's handler reads its options from the query string (see STREAM_APP via the event).
+    reader = _chunked_reader(outputs["StreamUrl"], f"gate={gate}")
+    head = next(reader)
+    assert head[0].startswith("HTTP/1.1 200")
+    lowered = [h.lower() for h in head]
+    assert "transfer-encoding: chunked" in lowered
+    for i in range(5):
+        chunk = next(reader)
+        # chunk i arrived while the handler is still held at the gate after writing it
+        assert not Path(f"{gate}.{i}").exists()
+        assert chunk == f"chunk {i}\n".encode()
+        Path(f"{gate}.{i}").touch()
+    assert list(reader) == []
+
+
+def test_function_url_http_prelude_and_python_buffered(deployed) -> None:
+    import requests
+
+    _, outputs = deployed
+    r = requests.get(outputs["StreamUrl"], params={"http": "1", "n": "2"}, timeout=15)
+    assert r.status_code == 201 and r.headers["x-streamed"] == "yes" and r.headers["content-type"] == "text/plain"
+    assert r.headers.get("set-cookie") == "a=1" and r.text == "chunk 0\nchunk 1\n"
+    assert r.headers.get("transfer-encoding") == "chunked"
+    # an error after two chunks: the two chunks, then the stream ends
+    r = requests.get(outputs["StreamUrl"], params={"fail_after": "2", "gap": "10"}, timeout=15)
+    assert r.status_code == 200 and r.text == "chunk 0\nchunk 1\n"
+    # Python behind RESPONSE_STREAM: the buffered answer, as AWS gives it
+    r = requests.get(outputs["PyUrl"], timeout=15)
+    assert r.status_code == 202 and r.headers["x-py"] == "1" and r.text == "buffered"
+
+
+def test_invoke_with_response_stream(deployed) -> None:
+    handle, _ = deployed
+    client = handle.client("lambda")
+    out = client.invoke_with_response_stream(FunctionName="streamer", Payload=json.dumps({"n": 5, "gap": 20}),
+                                             LogType="Tail")
+    assert out["StatusCode"] == 200 and out["ExecutedVersion"] == "$LATEST"
+    events = list(out["EventStream"])
+    chunks = [e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e]
+    assert chunks == [f"chunk {i}\n".encode() for i in range(5)]
+    complete = events[-1]["InvokeComplete"]
+    assert "ErrorCode" not in complete
+    import base64
+
+    log = base64.b64decode(complete["LogResult"]).decode()
+    assert log.count("REPORT RequestId") == 1 and "wrote 5" in log
+
+    # an error after two chunks
+    events = list(client.invoke_with_response_stream(
+        FunctionName="streamer", Payload=json.dumps({"n": 5, "fail_after": 2}))["EventStream"])
+    assert b"".join(e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e) == b"chunk 0\nchunk 1\n"
+    complete = events[-1]["InvokeComplete"]
+    assert complete["ErrorCode"] == "Error" and "broke after 2" in complete["ErrorDetails"]
+
+    # a timeout mid-stream (Timeout: 2)
+    events = list(client.invoke_with_response_stream(
+        FunctionName="streamer", Payload=json.dumps({"n": 1, "hang": True}))["EventStream"])
+    assert b"".join(e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e) == b"chunk 0\n"
+    assert events[-1]["InvokeComplete"]["ErrorCode"] == "Sandbox.Timedout"
+
+    # over the 20 MB limit
+    events = list(client.invoke_with_response_stream(
+        FunctionName="streamer", Payload=json.dumps({"n": 400, "size": 65536}))["EventStream"])
+    total = sum(len(e["PayloadChunk"]["Payload"]) for e in events if "PayloadChunk" in e)
+    assert 0 < total <= 20 * 1024 * 1024
+    assert events[-1]["InvokeComplete"]["ErrorCode"] == "Function.ResponseSizeTooLarge"
+
+    # a Python function: its whole answer in one chunk
+    events = list(client.invoke_with_response_stream(FunctionName="pystream", Payload=b"{}")["EventStream"])
+    assert json.loads(events[0]["PayloadChunk"]["Payload"])["body"] == "buffered"
+    assert events[-1] == {"InvokeComplete": {}}
+
+    # refusals are API errors
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.invoke_with_response_stream(FunctionName="nope", Payload=b"{}")
+    # metrics count streamed invocations like any other
+    from samlite.testing import wait_for
+
+    cw = handle.client("cloudwatch")
+
+    def invocations() -> float:
+        import datetime
+
+        now = datetime.datetime.now(datetime.timezone.utc)
+        stats = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Invocations",
+                                         Dimensions=[{"Name": "FunctionName", "Value": "streamer"}],
+                                         StartTime=now - datetime.timedelta(minutes=10),
+                                         EndTime=now + datetime.timedelta(minutes=1), Period=3600,
+                                         Statistics=["Sum"])
+        return sum(p["Sum"] for p in stats["Datapoints"])
+
+    wait_for(lambda: invocations() >= 4, message="streamed invocations in the metrics")
