@@ -51,6 +51,7 @@ MODULES: list[tuple[str, float, float]] = [
     ("saturation", 60, 45),  # 200 connections, beyond the environment cap: req/s, p99, non-2xx
     ("dev", 150, 90),  # includes `make demo` end to end
     ("node", 60, 40),
+    ("response_stream", 90, 60),  # RESPONSE_STREAM function URL: first byte, MB/s
     ("runtimes", 150, 90),  # Node SDK cold start; deploys with empty and warm SDK/layer caches (downloads)
     ("console", 150, 90),  # page load, gateway before/after the console, CPU with a page open
     ("state", 180, 90),  # gateway p99 during a full-scan log filter, state.db after 100k invocations

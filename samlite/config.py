@@ -151,6 +151,12 @@ class Settings:
     # Downloads shared across state dirs (SAMLITE_CACHE_DIR): dependency installs, the Node runtime's
     # AWS SDK, public layers. None means `<home>/cache`.
     cache_root: Path | None = None
+    # Streamed responses (InvokeWithResponseStream, RESPONSE_STREAM function URLs): past the first
+    # 6 MB, AWS caps the rate at 2 MB/s. 0 (the default) leaves it uncapped locally;
+    # SAMLITE_STREAM_BANDWIDTH=2 (MB/s) reproduces AWS.
+    stream_bandwidth: float = 0.0
+    # The soft limit on a streamed response's size (AWS: 20 MB).
+    stream_limit: int = 20 * 1024 * 1024
 
     @property
     def db_path(self) -> Path:
@@ -201,6 +207,7 @@ def load_settings() -> Settings:
         account_concurrency=_int_env("SAMLITE_ACCOUNT_CONCURRENCY", 1000),
         max_environments=_max_environments_env(),
         environment_wait=_wait_env(),
+        stream_bandwidth=_float_env("SAMLITE_STREAM_BANDWIDTH", 0.0),
         max_log_events=_int_env("SAMLITE_MAX_LOG_EVENTS", 200_000),
         max_metric_rows=_int_env("SAMLITE_MAX_METRICS", 200_000),
         sweep_interval=_float_env("SAMLITE_SWEEP_INTERVAL", 60.0),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from random import getrandbits as _getrandbits
-from typing import Any
+from typing import Any, AsyncIterator
 
 from samlite.core.http import Request
 
@@ -42,6 +42,8 @@ class Reply:
     body: bytes = b""
     content_type: str | None = "application/x-amz-json-1.1"
     headers: list[tuple[str, str]] = field(default_factory=list)
+    # A streamed body (InvokeWithResponseStream): sent chunk by chunk after the head, instead of `body`.
+    stream: AsyncIterator[bytes] | None = None
 
     @classmethod
     def json(cls, data: Any, status: int = 200, content_type: str = "application/x-amz-json-1.1",

@@ -161,7 +161,22 @@ class AwsApp:
         # A service may answer with its own request id (Invoke: the invocation's); keep only that one.
         own_id = any(k.lower() == "x-amzn-requestid" for k, _ in reply.headers)
         headers = [*reply.headers] if own_id else [("x-amzn-requestid", rid), *reply.headers]
+        if reply.stream is not None:
+            await _respond_stream(send, reply, headers)
+            return
         await respond(send, reply.status, reply.body, headers, reply.content_type)
+
+
+async def _respond_stream(send: Send, reply: Reply, headers: list[tuple[str, str]]) -> None:
+    """The head, then each chunk as the stream yields it (no Content-Length: chunked encoding)."""
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    if reply.content_type:
+        raw.append((b"content-type", reply.content_type.encode("latin-1")))
+    await send({"type": "http.response.start", "status": reply.status, "headers": raw})
+    assert reply.stream is not None
+    async for chunk in reply.stream:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def signing_scope(request: Request) -> str | None:

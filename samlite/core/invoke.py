@@ -28,6 +28,7 @@ from samlite.core.runtime import FunctionSpec
 from samlite.core.runtime import protocol as proto
 from samlite.core.runtime.interpreters import UnsupportedRuntime
 from samlite.core.runtime.runtime_api import RuntimeApiEnvironment
+from samlite.core.runtime.streaming import ResponseSink
 from samlite.core.runtime.workers import Environment, Reply, Workers
 from samlite.core.store import Store
 
@@ -60,6 +61,7 @@ class InvokeResult:
     init_ms: float | None = None
     max_memory_mb: int = 0
     cold: bool = False
+    streamed: int = 0  # bytes that went to the caller's ResponseSink as written (not in `payload`)
 
 
 class TooManyRequests(Exception):
@@ -258,7 +260,9 @@ class InvokeService:
     # --- the Invoke API ----------------------------------------------------------------------
     async def invoke(self, function: str, payload: bytes, *, invocation_type: str = "RequestResponse",
                      client_context: str | None = None, log_tail: bool = False, source: str = "api",
-                     request_id: str | None = None) -> InvokeResult:
+                     request_id: str | None = None, stream: ResponseSink | None = None) -> InvokeResult:
+        """`stream`: the caller reads the response as the function writes it (a streaming
+        function's chunks go there; the result then carries only errors and the accounting)."""
         if invocation_type not in INVOCATION_TYPES:
             raise InvalidParameterValue(
                 f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to satisfy"
@@ -288,20 +292,22 @@ class InvokeService:
             return InvokeResult(202, b"", None, request_id, executed_version=spec.version)
         invoked_arn = f"{spec.arn}:{qualifier}" if qualifier else spec.arn
         return await self.run(spec, payload, request_id, source=source, client_context=client_context,
-                              log_tail=log_tail, invoked_arn=invoked_arn)
+                              log_tail=log_tail, invoked_arn=invoked_arn, stream=stream)
 
     # --- the run -----------------------------------------------------------------------------
     async def run(self, spec: FunctionSpec, payload: bytes, request_id: str, *, source: str,
                   client_context: str | None = None, log_tail: bool = False,
-                  invoked_arn: str | None = None) -> InvokeResult:
+                  invoked_arn: str | None = None, stream: ResponseSink | None = None) -> InvokeResult:
         """One synchronous run of an already-resolved function; raises TooManyRequests."""
         self._admit(spec, request_id, source)
         self._enter(spec)
         try:
             return await self._run(spec, payload, request_id, source, client_context, log_tail,
-                                   invoked_arn or spec.arn)
+                                   invoked_arn or spec.arn, stream)
         finally:
             self._leave(spec)
+            if stream is not None:
+                stream.close()
 
     def run_warm(self, spec: FunctionSpec, payload: bytes, request_id: str, source: str,
                  done: Callable[[InvokeResult], None]) -> bool:
@@ -377,7 +383,8 @@ class InvokeService:
         raise TooManyRequests(reason)
 
     async def _run(self, spec: FunctionSpec, payload: bytes, request_id: str, source: str,
-                   client_context: str | None, log_tail: bool, invoked_arn: str) -> InvokeResult:
+                   client_context: str | None, log_tail: bool, invoked_arn: str,
+                   stream: ResponseSink | None = None) -> InvokeResult:
         tail: list[str] | None = [] if log_tail else None
         concurrency = self._active[spec.name]
         if spec.not_emulated:
@@ -411,11 +418,13 @@ class InvokeService:
         else:
             env.tail = tail
             env.request_id = request_id
+        env.response_sink = stream
         future, started = self._send(spec, env, payload, request_id, budget, invoked_arn, client_context)
         try:
             reply = await future
         finally:
             self._deadlines.remove(env)
+            env.response_sink = None
         result = self._settle(spec, env, reply, request_id, source, started, init_ms, concurrency)
         if result is None:
             result = await self._settle_death(spec, env, request_id, source, started, concurrency, init_ms)
@@ -457,8 +466,9 @@ class InvokeService:
         status: str | None = None
         keep = True
         max_mb = _mb(int(head.get("m", 0)) or env.rss_kb)
+        streamed = int(head.get("s", 0))
         if kind == "r":
-            if len(body) > proto.SYNC_RESPONSE_LIMIT:
+            if not streamed and len(body) > proto.SYNC_RESPONSE_LIMIT:
                 body, error_type = proto.response_too_large_payload(), "Function.ResponseSizeTooLarge"
         elif kind == "e":
             error_type = head.get("et") or "Unhandled"
@@ -468,8 +478,10 @@ class InvokeService:
             env.output(f"{_iso_now()} {request_id} Task timed out after {spec.timeout:.2f} seconds")
         else:
             return None
-        return self._finish(spec, env, request_id, source, body, error_type, duration, init_ms, max_mb,
-                            concurrency, keep, status)
+        result = self._finish(spec, env, request_id, source, body, error_type, duration, init_ms, max_mb,
+                              concurrency, keep, status)
+        result.streamed = streamed
+        return result
 
     async def _settle_death(self, spec: FunctionSpec, env: Environment, request_id: str, source: str,
                             started: float, concurrency: int, init_ms: float | None = None) -> InvokeResult:

@@ -43,6 +43,7 @@ from samlite.core.runtime import FunctionSpec
 from samlite.core.runtime import protocol as proto
 from samlite.core.runtime.interpreters import node_bootstrap_path
 from samlite.core.runtime.node_sdk import NODE_SDK_MIN_MAJOR, link_for_esm, node_sdk_root
+from samlite.core.runtime.streaming import UNCAPPED_BYTES, ResponseSink
 from samlite.core.runtime.workers import (
     Environment,
     Reply,
@@ -309,7 +310,7 @@ def _next_headers(header: dict[str, Any]) -> list[tuple[bytes, bytes]]:
 def workers_api(workers: Workers) -> RuntimeApiServer:
     api = getattr(workers, "runtime_api", None)
     if api is None:
-        api = RuntimeApiServer()
+        api = RuntimeApiServer(workers.settings.stream_limit, workers.settings.stream_bandwidth)
         workers.runtime_api = api
     return api
 
@@ -317,7 +318,9 @@ def workers_api(workers: Workers) -> RuntimeApiServer:
 class RuntimeApiServer:
     """One ASGI app + uvicorn protocol; one 127.0.0.1 listening socket per environment."""
 
-    def __init__(self) -> None:
+    def __init__(self, stream_limit: int = 20 * 1024 * 1024, stream_bandwidth: float = 0.0) -> None:
+        self.stream_limit = stream_limit  # bytes a streamed response may carry (AWS: 20 MB)
+        self.stream_bandwidth = stream_bandwidth  # MB/s past the first 6 MB; 0 = uncapped
         self.config = uvicorn.Config(
             self.app, lifespan="off", log_level="warning", access_log=False, http="httptools", ws="none",
             server_header=False, date_header=False, timeout_keep_alive=3600, interface="asgi3", proxy_headers=False,
@@ -420,6 +423,8 @@ class RuntimeApiServer:
             return await _transition(send, "Initializing", target)
         if env.api_state != "invoking" or request_id != env.current_id:
             return await _error(send, 400, "InvalidRequestID", "Invalid request ID")
+        if kind == "response" and _scope_header(scope, b"lambda-runtime-function-response-mode") == "streaming":
+            return await self._stream(env, scope, receive, send)
         try:
             request = await read_request(scope, receive, proto.SYNC_RESPONSE_LIMIT)
         except BodyTooLarge:
@@ -435,6 +440,66 @@ class RuntimeApiServer:
         else:
             error_type, body = _error_body(request.header("lambda-runtime-function-error-type"), request.body)
             reply = ("e", {"et": error_type, "m": env.peak_kb()}, body)
+        self._complete(env, reply)
+        await send({"type": "http.response.start", "status": 202,
+                    "headers": [*_JSON, (b"content-length", str(len(_OK)).encode())]})
+        await send({"type": "http.response.body", "body": _OK})
+
+    async def _stream(self, env: RuntimeApiEnvironment, scope: Scope, receive: Receive, send: Send) -> None:
+        """A streamed response: each chunk goes to the invocation's sink as it arrives (buffered
+        when nobody reads a stream). An error after the first bytes comes in the trailers
+        Lambda-Runtime-Function-Error-Type / -Body (base64), as AWS's runtime clients send it."""
+        sink: ResponseSink | None = env.response_sink
+        call = env.call
+        if sink is not None:
+            sink.start(_scope_header(scope, b"content-type"))
+        limit = self.stream_limit if sink is not None else proto.SYNC_RESPONSE_LIMIT
+        buffered: list[bytes] = []
+        total = 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        rate = self.stream_bandwidth * 1024 * 1024
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect" or call is None or call.done():
+                return  # the runtime died or the invocation was cut (timeout): its end settles it
+            chunk: bytes = message.get("body", b"")
+            if chunk:
+                total += len(chunk)
+                if total > limit:
+                    self._complete(env, ("e", {"et": "Function.ResponseSizeTooLarge", "m": env.peak_kb(),
+                                               "s": total - len(chunk)},
+                                         proto.error_payload(f"Response payload size exceeded maximum allowed "
+                                                             f"payload size ({limit} bytes).",
+                                                             "Function.ResponseSizeTooLarge")))
+                    # Answered before the rest is read: the connection closes and the writes fail.
+                    return await _error(send, 413, "RequestEntityTooLarge",
+                                        f"Exceeded maximum allowed payload size ({limit} bytes).")
+                if sink is not None:
+                    sink.write(chunk)
+                else:
+                    buffered.append(chunk)
+                if rate and total > UNCAPPED_BYTES:
+                    ahead = started + (total - UNCAPPED_BYTES) / rate - loop.time()
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
+                elif rate:
+                    started = loop.time()
+            if not message.get("more_body", False):
+                break
+        # Trailers land in the request's header list once the body is over (httptools).
+        error_type = _scope_header(scope, b"lambda-runtime-function-error-type")
+        streamed = total if sink is not None else 0
+        if error_type:
+            raw = b""
+            with contextlib.suppress(ValueError):
+                raw = base64.b64decode(_scope_header(scope, b"lambda-runtime-function-error-body") or "")
+            error_type, body = _error_body(error_type, raw)
+            reply: Reply = ("e", {"et": error_type, "m": env.peak_kb(), "s": streamed}, body)
+        else:
+            reply = ("r", {"m": env.peak_kb(), "s": streamed}, b"".join(buffered))
+        if _scope_header(scope, b"samlite-runtime-exiting"):
+            env.exiting = True
         self._complete(env, reply)
         await send({"type": "http.response.start", "status": 202,
                     "headers": [*_JSON, (b"content-length", str(len(_OK)).encode())]})
@@ -469,6 +534,15 @@ class RuntimeApiServer:
 
 
 _STATE_NAMES = {"waiting": "Ready", "invoking": "Invoke", "init-error": "InitError", "dead": "Shutdown"}
+
+
+def _scope_header(scope: Scope, name: bytes) -> str | None:
+    """The last value of a header (or trailer) of the request, as text."""
+    value = None
+    for key, raw in scope["headers"]:
+        if key.lower() == name:
+            value = raw.decode("latin-1")
+    return value
 
 
 def _error_body(header_type: str | None, raw: bytes) -> tuple[str, bytes]:

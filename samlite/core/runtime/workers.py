@@ -185,6 +185,9 @@ class Environment:
     oom: bool = False
     lost: bool = False  # the frame socket closed: the worker is dead or dying
     tail: list[str] | None = None  # lines of the current invocation, when collected
+    # The current invocation's streaming.ResponseSink, when its caller reads a stream; only a
+    # Runtime API environment can stream (a Python worker's answer is always buffered).
+    response_sink: Any = None
 
     def __post_init__(self) -> None:
         loop = asyncio.get_running_loop()

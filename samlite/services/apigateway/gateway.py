@@ -22,6 +22,7 @@ A request is resolved in three steps:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from samlite.core.http import (
     Send,
     read_body,
 )
+from samlite.core.runtime.streaming import HTTP_INTEGRATION_TYPE, PRELUDE_END, ResponseSink
 from samlite.services.apigateway import auth, events
 from samlite.services.apigateway.cors import HttpCors, RestCors
 from samlite.services.apigateway.events import (
@@ -291,6 +293,8 @@ class GatewayApp:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers]
         invoker = self.invoker
         if target.url is not None:
+            if target.url.url.invoke_mode == "RESPONSE_STREAM":
+                return False  # streamed answers take the ASGI path
             url_call = self._url_call(target.url, target.path, request, headers)
             if isinstance(url_call, Reply):
                 respond(*_wire(url_call))
@@ -500,8 +504,67 @@ class GatewayApp:
             return
         result = call.payload
         if not isinstance(result, Reply):
+            if target.url.invoke_mode == "RESPONSE_STREAM":
+                await self._stream_url(call, result, send)
+                return
             result = await self._invoke(target.function_name, result, None, call.request_id)
         await _send(send, self._url_reply(call, result), call.request_id, None)
+
+    async def _stream_url(self, call: "_UrlCall", payload: bytes, send: Send) -> None:
+        """A RESPONSE_STREAM function URL: the answer goes out in chunks as the function writes
+        them (status and headers from HttpResponseStream's prelude, else 200 and the stream's
+        content type). A function that does not stream (Python, a plain Node handler) is answered
+        as a BUFFERED URL would be. An error or timeout after the first bytes ends the stream."""
+        from samlite.core.invoke import EnvironmentWaitTimeout, TooManyRequests
+
+        try:
+            spec = self.invoker.resolve(call.target.function_name)
+        except Exception:  # noqa: BLE001 - the function vanished
+            await _send(send, error_reply(500, {"message": "Internal server error"}))
+            return
+        sink = ResponseSink()
+        task = asyncio.get_running_loop().create_task(
+            self.invoker.run(spec, payload, call.request_id, source="gateway", stream=sink))
+        started = False
+        pending = b""
+        async for chunk in sink.chunks(task):
+            if not started:
+                if sink.content_type == HTTP_INTEGRATION_TYPE:
+                    pending += chunk
+                    head, found, chunk = pending.partition(PRELUDE_END)
+                    if not found:
+                        continue
+                    reply = _prelude_reply(head)
+                else:
+                    reply = Reply(200, [("Content-Type", sink.content_type or "application/octet-stream")])
+                await self._start_stream(call, reply, send)
+                started = True
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        try:
+            result: Any = await task
+        except TooManyRequests:
+            result = THROTTLED
+        except EnvironmentWaitTimeout:
+            result = NO_ENVIRONMENT
+        if not started:
+            if pending or (not isinstance(result, Reply) and sink.content_type is not None
+                           and result.function_error is None):
+                # A stream that ended inside its prelude, or wrote nothing: what there is, as is.
+                await self._start_stream(call, Reply(200, [("Content-Type", sink.content_type or "")]), send)
+                await send({"type": "http.response.body", "body": pending})
+                return
+            await _send(send, self._url_reply(call, result), call.request_id, None)
+            return
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _start_stream(self, call: "_UrlCall", reply: Reply, send: Send) -> None:
+        cors = call.target.cors
+        if cors is not None:
+            reply = Reply(reply.status, cors.apply(call.origin, reply.headers))
+        status, raw, _ = _wire(reply, call.request_id, None)
+        # No Content-Length: uvicorn answers with chunked transfer encoding.
+        await send({"type": "http.response.start", "status": status, "headers": raw})
 
     def _url_call(self, target: GatewayUrl, path: str, request: RawRequest,
                   headers: list[tuple[str, str]]) -> "Reply | _UrlCall":
@@ -722,6 +785,23 @@ def _identity(req: HttpRequest, ctx: ApiContext) -> auth.Identity:
 
 
 _NAMES: dict[str, bytes] = {}
+
+
+def _prelude_reply(head: bytes) -> Reply:
+    """HttpResponseStream's prelude ({statusCode, headers, cookies}) as the answer's head."""
+    try:
+        prelude = json.loads(head) if head.strip() else {}
+    except ValueError:
+        prelude = None
+    if not isinstance(prelude, dict):
+        return HTTP_INTERNAL
+    status = prelude.get("statusCode", 200)
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        status = 200
+    headers = [(str(k), str(v)) for k, v in (prelude.get("headers") or {}).items()] \
+        if isinstance(prelude.get("headers"), dict) else []
+    headers += [("Set-Cookie", str(c)) for c in prelude.get("cookies") or [] if isinstance(c, str)]
+    return Reply(status, headers)
 
 
 def _header_name(name: str) -> bytes:

@@ -10,16 +10,19 @@ deployed zip.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from functools import partial
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from samlite.core import invoke as inv
-from samlite.core.aws_api import AwsError, Reply, json_body
+from samlite.core.aws_api import AwsError, Reply, json_body, new_request_id
 from samlite.core.endpoint import ApiService
 from samlite.core.http import Request
+from samlite.core.runtime.streaming import ResponseSink
+from samlite.services.lambda_ import eventstream
 from samlite.services.lambda_.service import LambdaService
 
 _QUALIFIER = re.compile(r"(|[a-zA-Z0-9$_-]+)")
@@ -97,6 +100,24 @@ async def invoke(lambdas: "LambdaService", request: Request, query: dict[str, st
         result = await lambdas.invoker.invoke(
             function, request.body, invocation_type=invocation_type, client_context=client_context,
             log_tail=log_type == "Tail" and invocation_type == "RequestResponse", source="api")
+    except Exception as exc:
+        _raise_api_error(exc)
+        raise
+    headers = [("x-amzn-RequestId", result.request_id)]
+    if result.status_code != 200:
+        return Reply(result.status_code, b"", None, headers)
+    headers.append(("X-Amz-Executed-Version", result.executed_version))
+    if result.function_error:
+        headers.append(("X-Amz-Function-Error", result.function_error))
+    if log_type == "Tail":
+        headers.append(("X-Amz-Log-Result", base64.b64encode(result.log_tail.encode()).decode()))
+    return Reply(200, result.payload, "application/json", headers)
+
+
+def _raise_api_error(exc: Exception) -> None:
+    """The invoke service's refusals as the Lambda API's errors (others return: the caller re-raises)."""
+    try:
+        raise exc
     except inv.FunctionNotFound as exc:
         raise AwsError("ResourceNotFoundException", exc.message, 404) from None
     except inv.TooManyRequests as exc:
@@ -111,15 +132,76 @@ async def invoke(lambdas: "LambdaService", request: Request, query: dict[str, st
         raise AwsError("InvalidRequestContentException", exc.message, 400) from None
     except inv.InvalidParameterValue as exc:
         raise _invalid(exc.message) from None
-    headers = [("x-amzn-RequestId", result.request_id)]
-    if result.status_code != 200:
-        return Reply(result.status_code, b"", None, headers)
-    headers.append(("X-Amz-Executed-Version", result.executed_version))
-    if result.function_error:
-        headers.append(("X-Amz-Function-Error", result.function_error))
-    if log_type == "Tail":
-        headers.append(("X-Amz-Log-Result", base64.b64encode(result.log_tail.encode()).decode()))
-    return Reply(200, result.payload, "application/json", headers)
+    except Exception:  # noqa: BLE001 - not a refusal: the caller re-raises it
+        return
+
+
+async def invoke_stream(lambdas: "LambdaService", request: Request, query: dict[str, str],
+                        m: "re.Match[str]") -> Reply:
+    """InvokeWithResponseStream: PayloadChunk events as the function writes, then InvokeComplete
+    (ErrorCode, ErrorDetails, LogResult). A function that does not stream sends its whole answer
+    as one chunk, as Lambda does."""
+    invocation_type = request.header("x-amz-invocation-type") or "RequestResponse"
+    if invocation_type not in ("RequestResponse", "DryRun"):
+        raise _invalid(f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
+                       "satisfy constraint: Member must satisfy enum value set: [RequestResponse, DryRun]")
+    log_type = request.header("x-amz-log-type") or "None"
+    if log_type not in ("None", "Tail"):
+        raise _invalid(f"1 validation error detected: Value '{log_type}' at 'logType' failed to satisfy constraint: "
+                       "Member must satisfy enum value set: [Tail, None]")
+    function = _with_qualifier(m.group("name"), query.get("Qualifier"))
+    sink = ResponseSink()
+    rid = new_request_id()
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(lambdas.invoker.invoke(
+        function, request.body, invocation_type=invocation_type,
+        client_context=request.header("x-amz-client-context"), log_tail=log_type == "Tail", source="api",
+        request_id=rid, stream=sink))
+    # Refusals (not found, throttled, bad payload) are the API's errors: wait for the first chunk
+    # or the end before answering.
+    first = loop.create_task(sink.queue.get())
+    await asyncio.wait((task, first), return_when=asyncio.FIRST_COMPLETED)
+    if task.done() and task.exception() is not None:
+        first.cancel()
+        exc = task.exception()
+        assert isinstance(exc, Exception)
+        _raise_api_error(exc)
+        raise exc
+    if task.done() and task.result().status_code == 204:
+        first.cancel()
+        return Reply(204, b"", None, [("x-amzn-RequestId", task.result().request_id)])
+    head: bytes | None = None
+    more = True
+    if first.done():
+        head = first.result()
+        more = head is not None
+    else:
+        first.cancel()
+    spec = lambdas.invoker.resolve(function)
+
+    async def events() -> AsyncIterator[bytes]:
+        if head is not None:
+            yield eventstream.payload_chunk(head)
+        if more:
+            async for chunk in sink.chunks(task):
+                yield eventstream.payload_chunk(chunk)
+        try:
+            result = await task
+        except Exception as exc:  # noqa: BLE001 - the stream has started: report it in the trailer
+            yield eventstream.invoke_complete({"ErrorCode": "ServiceException", "ErrorDetails": str(exc)})
+            return
+        fields: dict[str, str] = {}
+        if result.function_error:
+            fields["ErrorCode"] = result.error_type or "Unhandled"
+            fields["ErrorDetails"] = result.payload.decode("utf-8", "replace")
+        elif not result.streamed and result.payload:
+            yield eventstream.payload_chunk(result.payload)
+        if log_type == "Tail":
+            fields["LogResult"] = base64.b64encode(result.log_tail.encode()).decode()
+        yield eventstream.invoke_complete(fields)
+
+    headers = [("x-amzn-RequestId", rid), ("X-Amz-Executed-Version", spec.version)]
+    return Reply(200, b"", "application/vnd.amazon.eventstream", headers, stream=events())
 
 
 # --- functions -------------------------------------------------------------------------------
@@ -259,6 +341,7 @@ async def update_mapping(lambdas: "LambdaService", request: Request, query: dict
 # --- routing ---------------------------------------------------------------------------------
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("POST", re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations/?"), invoke),
+    ("POST", re.compile(r"/2021-11-15/functions/(?P<name>[^/]+)/response-streaming-invocations/?"), invoke_stream),
     ("GET", re.compile(r"/2015-03-31/functions/?"), list_functions),
     ("GET", re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/configuration/?"), get_configuration),
     ("GET", re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/code\.zip"), get_code),
@@ -286,13 +369,13 @@ async def handle(lambdas: "LambdaService", request: Request, action: str) -> Rep
         raise AwsError("UnknownOperationException", f"samlite does not support {request.method} {path}; functions "
                        "are created and changed with `samlite deploy`.", 400)
     raise AwsError("UnknownOperationException",
-                   f"samlite does not support {request.method} {path} (supported: Invoke, ListFunctions, GetFunction, "
+                   f"samlite does not support {request.method} {path} (supported: Invoke, InvokeWithResponseStream, ListFunctions, GetFunction, "
                    "GetFunctionConfiguration, ListEventSourceMappings, GetEventSourceMapping, "
                    "UpdateEventSourceMapping, GetAccountSettings, ListTags)", 404)
 
 
 # Path prefixes of Lambda's REST API versions (Invoke, functions, mappings, account settings, tags).
-PATHS = ("/2015-03-31/", "/2016-08-19/", "/2017-03-31/", "/2019-09-25/", "/2021-10-31/", "/2020-06-30/")
+PATHS = ("/2015-03-31/", "/2021-11-15/", "/2016-08-19/", "/2017-03-31/", "/2019-09-25/", "/2021-10-31/", "/2020-06-30/")
 
 
 def api(lambdas: LambdaService) -> ApiService:

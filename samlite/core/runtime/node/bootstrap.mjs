@@ -12,6 +12,7 @@
 
 import fs from 'node:fs';
 import http from 'node:http';
+import { Writable } from 'node:stream';
 import path from 'node:path';
 import util from 'node:util';
 import Module, { createRequire } from 'node:module';
@@ -126,6 +127,136 @@ async function postError(route, error, exiting = false) {
   // Tells samlite not to hand this environment another invocation: the process exits next.
   if (exiting) headers['samlite-runtime-exiting'] = '1';
   await call('POST', route, body, headers);
+}
+
+// --- response streaming -------------------------------------------------------------------
+//
+// The `awslambda` global of Lambda's Node runtime. A handler wrapped in streamifyResponse gets
+// (event, responseStream, context); its bytes are posted to the Runtime API as they are written,
+// in one chunked request with Lambda-Runtime-Function-Response-Mode: streaming. An error after the
+// stream started travels in the Lambda-Runtime-Function-Error-Type/-Body trailers.
+
+const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HANDLER_HIGHWATERMARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+const STREAM_RESPONSE = 'response';
+const HTTP_INTEGRATION_TYPE = 'application/vnd.awslambda.http-integration-response';
+
+class HttpResponseStream {
+  // The HTTP status, headers and cookies of a function URL's answer: a JSON prelude and 8 NUL
+  // bytes, written before the body.
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION_TYPE);
+    const metadata = Buffer.from(JSON.stringify(prelude ?? {}), 'utf8');
+    underlyingStream._onBeforeFirstWrite = (write) => {
+      write(metadata);
+      write(Buffer.alloc(8));
+    };
+    return underlyingStream;
+  }
+}
+
+globalThis.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[HANDLER_STREAMING] = STREAM_RESPONSE;
+    if (typeof options?.highWaterMark === 'number') {
+      handler[HANDLER_HIGHWATERMARK] = parseInt(options.highWaterMark, 10);
+    }
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+function createResponseStream(requestId, highWaterMark) {
+  // Its own connection: the keep-alive agent's single socket stays free for /next.
+  const req = http.request({
+    host: API_HOST, port: API_PORT, path: `${PREFIX}/invocation/${requestId}/response`, method: 'POST',
+    noDelay: true,
+    headers: {
+      'Lambda-Runtime-Function-Response-Mode': 'streaming',
+      'Transfer-Encoding': 'chunked',
+      'Content-Type': 'application/octet-stream',
+      Trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+    },
+  });
+  let headersSent = false;
+  let failed = null;
+  const done = new Promise((resolve) => {
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+      res.on('error', () => resolve(res.statusCode));
+    });
+    req.on('error', (error) => {
+      failed = error;
+      resolve(0);
+    });
+  });
+  const stream = new Writable({
+    highWaterMark: highWaterMark ?? 16384,
+    write(chunk, encoding, callback) {
+      if (failed) return callback(failed);
+      stream._beforeFirst();
+      // On to the socket at once; the callback waits only when the request pushes back.
+      if (req.write(chunk, encoding)) callback();
+      else req.once('drain', () => callback(failed ?? undefined));
+    },
+    final(callback) {
+      stream._beforeFirst();
+      req.end(() => callback());
+    },
+  });
+  stream._onBeforeFirstWrite = null;
+  stream._beforeFirst = () => {
+    if (headersSent) return;
+    headersSent = true;
+    if (stream._onBeforeFirstWrite) stream._onBeforeFirstWrite((data) => req.write(data));
+  };
+  stream.setContentType = (contentType) => {
+    if (headersSent) throw new Error('Tried to set content type after the stream started');
+    req.setHeader('Content-Type', contentType);
+  };
+  stream._fail = async (error) => {
+    // The handler failed: end the request with the error trailers (unless it is already over),
+    // after what it wrote before failing.
+    while (stream.writableLength > 0 && !failed && !req.writableEnded) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    if (req.writableEnded) return;
+    const obj = errorObject(error);
+    stream._beforeFirst();
+    req.addTrailers({
+      'Lambda-Runtime-Function-Error-Type': obj.errorType,
+      'Lambda-Runtime-Function-Error-Body': Buffer.from(JSON.stringify(obj)).toString('base64'),
+    });
+    req.end();
+  };
+  stream._done = done;
+  stream._request = req;
+  return stream;
+}
+
+async function runStreaming(handler, event, headers, requestId) {
+  const responseStream = createResponseStream(requestId, handler[HANDLER_HIGHWATERMARK]);
+  const context = makeContext(headers, () => {});
+  let error = null;
+  try {
+    await handler(event, responseStream, context);
+    if (!responseStream.writableFinished) {
+      // Returned without end(): wait for a pending end, else end the stream for the handler.
+      if (!responseStream.writableEnded) responseStream.end();
+      await new Promise((resolve, reject) => {
+        responseStream.once('finish', resolve);
+        responseStream.once('error', reject);
+      });
+    }
+  } catch (e) {
+    error = e ?? new Error('handled');
+  }
+  if (error !== null) {
+    console.error('Invoke Error', formatted(error));
+    await responseStream._fail(error);
+  }
+  await responseStream._done;
 }
 
 // --- handler loading ----------------------------------------------------------------------
@@ -285,6 +416,11 @@ async function serve(handler) {
       console.error('Invoke Error', formatted(fault));
       activeRequestId = null;
       await postError(`/invocation/${requestId}/error`, fault);
+      continue;
+    }
+    if (handler[HANDLER_STREAMING] === STREAM_RESPONSE) {
+      await runStreaming(handler, event, headers, requestId);
+      if (activeRequestId === requestId) activeRequestId = null;
       continue;
     }
     const [error, result] = await runHandler(handler, event, headers);
