@@ -10,12 +10,16 @@ for the requested version) and by the engine (the interpreter that runs the func
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 _PYTHON_RUNTIME = re.compile(r"python(\d+)\.(\d+)")
 WHERE = "PATH, pyenv's versions, uv's Pythons, /usr/local/bin and /usr/bin"
@@ -28,7 +32,31 @@ def version_of(runtime: str) -> tuple[int, int] | None:
 
 @lru_cache(maxsize=None)
 def probe(executable: str) -> tuple[int, int] | None:
-    """(major, minor) of an executable if it really starts, else None."""
+    """(major, minor) of an executable if it really starts, else None.
+
+    Starting an interpreter (or a pyenv shim that fails) costs 20-150 ms, and every CLI process
+    would pay it again: answers are kept in the download cache, keyed by the file's identity.
+    A "no" is trusted for a day only, because a shim's file does not change when the version it
+    points to is installed."""
+    try:
+        st = os.stat(executable)
+    except OSError:
+        return None
+    stamp = [st.st_ino, st.st_mtime_ns, st.st_size]
+    cache = _probe_cache()
+    known = cache.get(executable)
+    if known and known["stamp"] == stamp and (known["version"] or time.time() - known["at"] < NEGATIVE_TTL_S):
+        return tuple(known["version"]) if known["version"] else None
+    found = _run_probe(executable)
+    cache[executable] = {"stamp": stamp, "version": list(found) if found else None, "at": time.time()}
+    _save_probe_cache(cache)
+    return found
+
+
+NEGATIVE_TTL_S = 86400.0
+
+
+def _run_probe(executable: str) -> tuple[int, int] | None:
     try:
         out = subprocess.run([executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                              capture_output=True, text=True, timeout=10)
@@ -38,6 +66,32 @@ def probe(executable: str) -> tuple[int, int] | None:
     except (OSError, ValueError, subprocess.SubprocessError):
         pass
     return None
+
+
+def _cache_path() -> Path:
+    from samlite.config import load_settings
+
+    return load_settings().cache_dir / "pythons.json"
+
+
+@lru_cache(maxsize=1)
+def _probe_cache() -> dict[str, Any]:
+    try:
+        data = json.loads(_cache_path().read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_probe_cache(cache: dict[str, Any]) -> None:
+    path = _cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cache))
+        tmp.replace(path)  # atomic: concurrent CLI processes never read half a file
+    except OSError:
+        pass  # a read-only cache only costs the probes
 
 
 def _release(path: str) -> list[int]:
