@@ -44,10 +44,9 @@ PREFIX = "/_samlite/console"
 
 
 def _project(work: Path) -> Path:
-    (work / "src").mkdir(parents=True, exist_ok=True)
-    (work / "src" / "app.py").write_text(HANDLER)
-    (work / "template.yaml").write_text(TEMPLATE)
-    return work / "template.yaml"
+    from samlite.testing import write_project
+
+    return write_project(work, TEMPLATE, {"src/app.py": HANDLER})
 
 
 def _engine(home: Path, extra_env: dict[str, str] | None = None) -> Any:
