@@ -32,7 +32,7 @@ from samlite.core.http import (
     Request,
     Scope,
     Send,
-    read_request,
+    read_body,
     request_head,
     respond,
 )
@@ -138,8 +138,9 @@ class AwsApp:
                 return
             await self.fallback.serve(scope, receive, send)
             return
+        request = head  # the head already parsed, and its header lookups cached: only the body is left
         try:
-            request = await read_request(scope, receive)
+            request.body = await read_body(request.headers, receive)
         except BodyTooLarge:
             await respond(send, 413, b'{"message": "Request entity too large"}', (), "application/json")
             return
