@@ -49,7 +49,7 @@ class Fallback(Protocol):
     def claims_unsigned(self, head: Request) -> bool:
         """Whether an unsigned request that names no service (no target, path or scope) is its."""
 
-    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+    async def serve(self, head: Request, receive: Receive, send: Send) -> None: ...
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
 _QUERY_NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
@@ -136,7 +136,7 @@ class AwsApp:
                 await respond(send, reply.status, reply.body, [("x-amzn-requestid", request_id()), *reply.headers],
                               reply.content_type)
                 return
-            await self.fallback.serve(scope, receive, send)
+            await self.fallback.serve(head, receive, send)
             return
         request = head  # the head already parsed, and its header lookups cached: only the body is left
         try:

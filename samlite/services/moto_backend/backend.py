@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape
 
 from samlite.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from samlite.core.aws_api import AwsError, Reply, request_id
-from samlite.core.http import MAX_BODY, BodyTooLarge, Receive, Request, Scope, Send, read_request
+from samlite.core.http import MAX_BODY, BodyTooLarge, Receive, Request, Send, read_body
 from samlite.services.moto_backend import routing
 from samlite.services.moto_backend.fixups import FIXUPS
 from samlite.services.moto_backend.journal import Journal
@@ -81,13 +81,14 @@ class MotoBackend:
     # --- the endpoint's hook -----------------------------------------------------------------
     claims_unsigned = staticmethod(routing.claims_unsigned)
 
-    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """ASGI entry: read the request with its service's size limit, answer it."""
-        headers = routing._headers(scope)
-        query = scope.get("query_string", b"").decode("latin-1")
-        s3 = routing.is_s3(headers, query)
+    async def serve(self, head: Request, receive: Receive, send: Send) -> None:
+        """The endpoint's hand-over: read the body of a request it routed here by its head, with
+        its service's size limit, and answer it."""
+        headers = {k.lower(): v for k, v in head.headers}
+        s3 = routing.is_s3(headers, head.query_string.decode("latin-1"))
+        request = head
         try:
-            request = await read_request(scope, receive, S3_MAX_OBJECT if s3 else MAX_BODY)
+            request.body = await read_body(request.headers, receive, S3_MAX_OBJECT if s3 else MAX_BODY)
         except BodyTooLarge:
             if s3:
                 reply = _s3_error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", 400)

@@ -8,7 +8,6 @@ choice is made before the body is read (S3 bodies get S3's size limit, not the e
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import parse_qsl
 
 from samlite.core.http import Request
@@ -17,10 +16,6 @@ from samlite.core.http import Request
 _HOSTS = {"ses": "email"}
 _CREDENTIAL = re.compile(r"Credential=[^/,]*/\d{8}/([^/,]+)/([^/,]+)/aws4_request")
 _VIRTUAL_HOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.\-_]*)\.localhost(:\d+)?$", re.IGNORECASE)
-
-
-def _headers(scope: dict[str, Any]) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
 def credential_scope(headers: dict[str, str], query: str) -> tuple[str, str] | None:
