@@ -55,18 +55,19 @@ def stack(samlite_module_engine: EngineHandle, tmp_path_factory: pytest.TempPath
     return {logical: next(n for n in names if f"-{logical}-" in n) for logical in ("Keep", "Drop", "Plain")}
 
 
-def _invoke(engine: EngineHandle, name: str, line: str = "hello") -> None:
+def _invoke(engine: EngineHandle, name: str, line: str = "hello") -> str:
     reply = engine.client("lambda").invoke(FunctionName=name, Payload=json.dumps({"line": line}))
     assert reply["StatusCode"] == 200 and "FunctionError" not in reply
+    return str(reply["ResponseMetadata"]["RequestId"])
 
 
 def _invoke_logged(engine: EngineHandle, name: str, line: str = "hello") -> None:
-    """Invoke and wait until all its events are stored (written ~50 ms after the reply)."""
+    """Invoke and wait until this invocation's REPORT, its last event, is stored (events are written
+    ~50 ms after the reply). Counting REPORTs would let an earlier test's late REPORT stand in."""
     logs = engine.client("logs")
-    group = f"/aws/lambda/{name}"
-    reports = len(_events(logs, group, "REPORT"))
-    _invoke(engine, name, line)
-    wait_for(lambda: len(_events(logs, group, "REPORT")) > reports, message=f"{name}'s REPORT")
+    request_id = _invoke(engine, name, line)
+    wait_for(lambda: _events(logs, f"/aws/lambda/{name}", f'"REPORT RequestId: {request_id}"'),
+             message=f"{name}'s REPORT for {request_id}")
 
 
 def _events(logs: Any, group: str, pattern: str = "") -> list[dict[str, Any]]:
@@ -101,7 +102,7 @@ def test_a_line_over_256_kb_is_split_into_events(samlite_module_engine: EngineHa
 
 def test_retention_policy_calls(samlite_module_engine: EngineHandle, stack: dict[str, str]) -> None:
     engine, logs = samlite_module_engine, samlite_module_engine.client("logs")
-    _invoke(engine, stack["Plain"])
+    _invoke_logged(engine, stack["Plain"])
     group = f"/aws/lambda/{stack['Plain']}"
     wait_for(lambda: group in _groups(logs), message="the Plain group")
     assert "retentionInDays" not in _groups(logs)[group]
