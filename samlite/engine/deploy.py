@@ -26,10 +26,10 @@ from samlite.errors import DeployError, NotFoundError
 from samlite.services.lambda_.esm import EsmManager
 from samlite.services.moto_backend import deploy_handlers as cloud_resources
 from samlite.template import model
-from samlite.template.cloud import INERT_TYPES
-from samlite.template.custom import is_custom
 from samlite.template.model import Stack, from_dict, to_dict
 from samlite.template.streams import stream_kind
+from samlite.template.types.cloud import INERT_TYPES
+from samlite.template.types.custom import is_custom
 
 if TYPE_CHECKING:
     from samlite.config import Settings

@@ -1,4 +1,5 @@
-"""Known CloudFormation/SAM resource type names, and which of them samlite's engine runs.
+"""Known CloudFormation/SAM resource type names (which of them samlite runs is the type
+registry's `emulated_types()`: a type is emulated when a module in `types/` handles it).
 
 `resource_types.txt` lists every type CloudFormation publishes (and SAM's), so a real type that
 samlite does not run (`AWS::ApiGateway::DomainNameV2`) is only a "not emulated" warning, while a
@@ -11,24 +12,10 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from samlite.template.cloud import INERT_TYPES
-from samlite.template.cloud import TYPES as CLOUD_TYPES
-
 
 def _published_types() -> frozenset[str]:
     text = (Path(__file__).with_name("resource_types.txt")).read_text()
     return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
-
-EMULATED = frozenset({
-    "AWS::Serverless::Function", "AWS::Lambda::Function", "AWS::SQS::Queue",
-    "AWS::Lambda::EventSourceMapping", "AWS::Serverless::Api", "AWS::Serverless::HttpApi",
-    "AWS::ApiGateway::RestApi", "AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment",
-    "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::Lambda::Url",
-    "AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion", "AWS::Lambda::Permission",
-    "AWS::IAM::Role", "AWS::Lambda::EventInvokeConfig", "AWS::Logs::LogGroup",
-    "AWS::ApiGateway::Resource", "AWS::ApiGateway::Method", "AWS::ApiGatewayV2::Route",
-    "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Deployment",
-}) | CLOUD_TYPES | INERT_TYPES
 
 _SERVICES: dict[str, str] = {
     "Serverless": "Function Api HttpApi SimpleTable LayerVersion Application StateMachine "

@@ -1,8 +1,9 @@
 """JSON Schema of the SAM subset samlite understands, and the check that applies it.
 
 The schema checks shapes (sections, property names and types, event types); ranges and
-cross-references are semantic checks in `validate.py`, which can name AWS's own limits. Any value
-may be an intrinsic function (`{"Ref": ...}`, `{"Fn::...": ...}`), so typed properties accept one.
+cross-references are semantic checks (each type module's `check`, shared ones in `validate.py`),
+which can name AWS's own limits. Each resource type's Properties schema is the fragment its type
+module declares (`types/`); the building blocks are in `schema_parts`.
 `samlite validate` must finish a whole process in 300 ms, and importing jsonschema alone costs
 50-90 ms; so templates are checked by `MiniValidator`, a small interpreter of exactly the Draft 7
 keywords this schema uses. The tests check it against jsonschema's Draft7Validator on every golden,
@@ -14,151 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-INTRINSIC = {"$ref": "#/definitions/intrinsic"}
-
-
-def _t(*types: str) -> dict[str, Any]:
-    """A property of the given JSON types, or an intrinsic function."""
-    return {"anyOf": [{"type": list(types) if len(types) > 1 else types[0]}, INTRINSIC]}
-
-
-STR = _t("string")
-INT = {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": r"^\s*-?[0-9]+\s*$"}, INTRINSIC]}
-BOOL = {"anyOf": [{"type": "boolean"}, {"type": "string", "enum": ["true", "false", "True", "False"]},
-                  INTRINSIC]}
-OBJ = _t("object")
-LIST = _t("array")
-ANY: dict[str, Any] = {}
-STR_LIST = {"anyOf": [{"type": "array", "items": STR}, INTRINSIC]}
-
-
-def _obj(props: dict[str, Any], required: tuple[str, ...] = (), extra: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": props,
-                              "additionalProperties": extra}
-    if required:
-        schema["required"] = list(required)
-    return {"anyOf": [schema, INTRINSIC]} if not required else schema
-
-
-CORS_URL = _obj({"AllowOrigins": STR_LIST, "AllowMethods": STR_LIST, "AllowHeaders": STR_LIST,
-                 "ExposeHeaders": STR_LIST, "AllowCredentials": BOOL, "MaxAge": INT})
-DESTINATION = _obj({"Type": {"enum": ["SQS", "SNS", "Lambda", "EventBridge", "S3"]},
-                    "Destination": ANY})
-EVENT_INVOKE = _obj({"MaximumEventAgeInSeconds": INT, "MaximumRetryAttempts": INT,
-                     "DestinationConfig": _obj({"OnSuccess": DESTINATION, "OnFailure": DESTINATION})})
-ENVIRONMENT = _obj({"Variables": {"anyOf": [
-    {"type": "object", "additionalProperties": _t("string", "number", "boolean")}, INTRINSIC]}})
-
-FUNCTION_COMMON = {
-    "Handler": STR, "Runtime": STR, "CodeUri": _t("string", "object"), "InlineCode": STR,
-    "DeadLetterQueue": _obj({"Type": {"enum": ["SQS", "SNS"]}, "TargetArn": ANY}),
-    "Description": STR, "MemorySize": INT, "Timeout": INT, "Environment": ENVIRONMENT,
-    "Tags": OBJ, "Tracing": STR, "AutoPublishAlias": STR, "AutoPublishCodeSha256": STR,
-    "AutoPublishAliasAllProperties": BOOL, "Layers": LIST, "ReservedConcurrentExecutions": INT,
-    "EventInvokeConfig": EVENT_INVOKE, "Architectures": LIST, "EphemeralStorage": _obj({"Size": INT}),
-    "FunctionUrlConfig": _obj({"AuthType": {"anyOf": [{"enum": ["NONE", "AWS_IAM"]}, INTRINSIC]},
-                               "Cors": CORS_URL, "InvokeMode": STR}),
-    "VpcConfig": OBJ, "LoggingConfig": OBJ, "KmsKeyArn": ANY, "PermissionsBoundary": ANY,
-    "ProvisionedConcurrencyConfig": OBJ, "DeploymentPreference": OBJ, "AssumeRolePolicyDocument": OBJ,
-    "PackageType": STR, "ImageConfig": OBJ, "ImageUri": ANY, "SnapStart": OBJ,
-    "RuntimeManagementConfig": OBJ, "RecursiveLoop": STR, "PropagateTags": BOOL,
-    "SourceKMSKeyArn": ANY, "FileSystemConfigs": LIST, "CodeSigningConfigArn": ANY,
-    "CapacityProviderConfig": OBJ, "FunctionScalingConfig": OBJ, "DurableConfig": OBJ,
-    "PublishToLatestPublished": ANY, "TenancyConfig": OBJ, "VersionDeletionPolicy": ANY,
-    "VersionDescription": STR,
-}
-
-API_EVENT = _obj({"Path": STR, "Method": STR, "RestApiId": ANY, "Auth": OBJ,
-                  "RequestParameters": LIST, "RequestModel": OBJ, "TimeoutInMillis": INT,
-                  "Stage": ANY}, required=("Path", "Method"))
-HTTP_EVENT = _obj({"Path": STR, "Method": STR, "ApiId": ANY, "PayloadFormatVersion": STR,
-                   "TimeoutInMillis": INT, "Auth": OBJ, "RouteSettings": OBJ})
-SQS_EVENT = _obj({"Queue": ANY, "BatchSize": INT, "Enabled": BOOL,
-                  "MaximumBatchingWindowInSeconds": INT,
-                  "FilterCriteria": _obj({"Filters": {"anyOf": [
-                      {"type": "array", "items": _obj({"Pattern": ANY})}, INTRINSIC]}}),
-                  "FunctionResponseTypes": LIST, "ScalingConfig": _obj({"MaximumConcurrency": INT}),
-                  "KmsKeyArn": ANY, "MetricsConfig": OBJ, "ProvisionedPollerConfig": OBJ},
-                 required=("Queue",))
-SCHEDULE_EVENT = _obj({"Schedule": STR, "Input": STR, "Enabled": BOOL, "State": STR, "Name": STR,
-                       "Description": STR, "DeadLetterConfig": OBJ, "RetryPolicy": OBJ,
-                       "RoleArn": ANY}, required=("Schedule",))
-OTHER_EVENT_TYPES = ["S3", "SNS", "Kinesis", "DynamoDB", "CloudWatchEvent", "EventBridgeRule",
-                     "CloudWatchLogs", "IoTRule", "AlexaSkill", "Cognito", "MSK", "MQ",
-                     "SelfManagedKafka", "DocumentDB", "ScheduleV2"]
-
-
-def _event(type_name: str, props: dict[str, Any] | None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"properties": {"Type": {"const": type_name}}}
-    if props is not None:
-        schema["properties"]["Properties"] = props
-    if props is not None and "required" in props:
-        schema["required"] = ["Type", "Properties"]
-    return {"if": {"properties": {"Type": {"const": type_name}}}, "then": schema}
-
-
-EVENT = {
-    "type": "object",
-    "required": ["Type"],
-    "properties": {"Type": {"enum": ["Api", "HttpApi", "SQS", "Schedule", *OTHER_EVENT_TYPES]},
-                   "Properties": {"type": "object"}},
-    "additionalProperties": False,
-    "allOf": [_event("Api", API_EVENT), _event("HttpApi", HTTP_EVENT), _event("SQS", SQS_EVENT),
-              _event("Schedule", SCHEDULE_EVENT)],
-}
-
-FUNCTION = _obj({**FUNCTION_COMMON, "FunctionName": STR, "Role": ANY, "Policies": ANY,
-                 "RolePath": STR, "Events": {"type": "object", "additionalProperties": EVENT}})
-
-API_COMMON = {"Auth": OBJ, "Cors": _t("string", "object"), "BinaryMediaTypes": LIST,
-              "OpenApiVersion": _t("string", "number"), "Variables": OBJ,  # SAM takes an unquoted 3.0 too
-              "Name": STR, "EndpointConfiguration": ANY,
-              "MethodSettings": LIST, "AccessLogSetting": OBJ, "TracingEnabled": BOOL,
-              "CacheClusterEnabled": BOOL, "CacheClusterSize": STR, "CanarySetting": OBJ,
-              "Domain": OBJ, "GatewayResponses": OBJ, "MinimumCompressionSize": INT,
-              "Models": OBJ, "Tags": OBJ, "DisableExecuteApiEndpoint": BOOL, "Mode": STR,
-              "AlwaysDeploy": BOOL, "PropagateTags": BOOL, "ApiKeySourceType": STR,
-              "MergeDefinitions": BOOL, "FailOnWarnings": BOOL}
-API = _obj({**API_COMMON, "StageName": STR, "DefinitionBody": ANY, "DefinitionUri": ANY,
-            "Description": STR, "Policy": ANY}, required=("StageName",))
-HTTP_API_COMMON = {"Auth": OBJ, "CorsConfiguration": _t("boolean", "object"),
-                   "StageVariables": OBJ, "Tags": OBJ, "RouteSettings": OBJ,
-                   "DefaultRouteSettings": OBJ, "AccessLogSettings": OBJ, "Domain": OBJ,
-                   "FailOnWarnings": BOOL, "DisableExecuteApiEndpoint": BOOL, "PropagateTags": BOOL}
-HTTP_API = _obj({**HTTP_API_COMMON, "StageName": STR, "DefinitionBody": ANY, "DefinitionUri": ANY,
-                 "Description": STR, "Name": STR})
-QUEUE = _obj({"QueueName": STR, "VisibilityTimeout": INT, "MessageRetentionPeriod": INT,
-              "DelaySeconds": INT, "MaximumMessageSize": INT, "ReceiveMessageWaitTimeSeconds": INT,
-              "RedrivePolicy": _t("object", "string"), "RedriveAllowPolicy": _t("object", "string"),
-              "FifoQueue": BOOL, "ContentBasedDeduplication": BOOL, "DeduplicationScope": STR,
-              "FifoThroughputLimit": STR, "KmsMasterKeyId": ANY, "KmsDataKeyReusePeriodSeconds": INT,
-              "SqsManagedSseEnabled": BOOL, "Tags": LIST})
-ESM = _obj({"EventSourceArn": ANY, "FunctionName": ANY, "BatchSize": INT, "Enabled": BOOL,
-            "MaximumBatchingWindowInSeconds": INT, "FilterCriteria": OBJ,
-            "FunctionResponseTypes": LIST, "ScalingConfig": OBJ, "StartingPosition": STR,
-            "StartingPositionTimestamp": ANY, "Tags": LIST, "KmsKeyArn": ANY,
-            "MetricsConfig": OBJ, "ProvisionedPollerConfig": OBJ, "DestinationConfig": OBJ,
-            "MaximumRecordAgeInSeconds": INT, "MaximumRetryAttempts": INT,
-            "BisectBatchOnFunctionError": BOOL, "ParallelizationFactor": INT, "Queues": LIST,
-            "SourceAccessConfigurations": LIST, "TumblingWindowInSeconds": INT, "Topics": LIST,
-            "SelfManagedEventSource": OBJ, "AmazonManagedKafkaEventSourceConfig": OBJ,
-            "SelfManagedKafkaEventSourceConfig": OBJ, "DocumentDBEventSourceConfig": OBJ},
-           required=("FunctionName",))
-LAYER = _obj({"ContentUri": _t("string", "object"), "LayerName": STR, "Description": STR,
-              "CompatibleRuntimes": LIST, "CompatibleArchitectures": LIST, "LicenseInfo": STR,
-              "RetentionPolicy": STR}, required=("ContentUri",))
-URL = _obj({"TargetFunctionArn": ANY, "AuthType": STR, "Cors": OBJ, "InvokeMode": STR,
-            "Qualifier": STR}, required=("TargetFunctionArn", "AuthType"))
-
-RESOURCE_PROPERTIES = {
-    "AWS::Serverless::Function": FUNCTION,
-    "AWS::Serverless::Api": API,
-    "AWS::Serverless::HttpApi": HTTP_API,
-    "AWS::SQS::Queue": QUEUE,
-    "AWS::Lambda::EventSourceMapping": ESM,
-    "AWS::Serverless::LayerVersion": LAYER,
-    "AWS::Lambda::Url": URL,
-}
+from samlite.template.schema_parts import ANY, BOOL, INT, INTRINSIC, typed
+from samlite.template.types.registry import handler_for, handlers
 
 RESOURCE_ATTRIBUTES = {
     "Type": {"type": "string"}, "Properties": {"anyOf": [{"type": "object"}, INTRINSIC]},
@@ -171,92 +29,99 @@ RESOURCE_ATTRIBUTES = {
 }
 
 
+def resource_properties() -> dict[str, dict[str, Any]]:
+    """Each registered type's Properties schema (from its type module)."""
+    return {h.type_name: h.schema for h in handlers() if h.schema is not None}
+
+
 def _resource_schema() -> dict[str, Any]:
     clauses = [{"if": {"properties": {"Type": {"const": name}}},
                 "then": {"properties": {"Properties": props}}}
-               for name, props in RESOURCE_PROPERTIES.items()]
+               for name, props in resource_properties().items()]
     return {"type": "object", "required": ["Type"], "properties": RESOURCE_ATTRIBUTES,
             "additionalProperties": False, "allOf": clauses}
 
 
-def _globals_function() -> dict[str, Any]:
-    return {"type": "object", "properties": dict(FUNCTION_COMMON.items()),
-            "additionalProperties": False}
-
-
-TEMPLATE_SCHEMA: dict[str, Any] = {
-    "$schema": "http://json-schema.org/draft-07/schema#",
-    "title": "samlite SAM template subset",
-    "definitions": {
-        "intrinsic": {
-            "type": "object", "minProperties": 1, "maxProperties": 1,
-            "propertyNames": {"pattern": r"^(Ref|Condition|Fn::[A-Za-z0-9]+)$"},
-        },
-    },
-    "type": "object",
-    "required": ["Resources"],
-    "additionalProperties": False,
-    "properties": {
-        "AWSTemplateFormatVersion": {"type": "string", "enum": ["2010-09-09"]},
-        "Transform": {"anyOf": [{"type": "string"}, {"type": "array"}, {"type": "object"}]},
-        "Description": {"type": "string"},
-        "Metadata": {"type": "object"},
-        "Parameters": {"type": "object", "additionalProperties": {
-            "type": "object", "required": ["Type"], "additionalProperties": False,
-            "properties": {"Type": {"type": "string"}, "Default": ANY,
-                           "AllowedValues": {"type": "array"}, "AllowedPattern": {"type": "string"},
-                           "MinLength": INT, "MaxLength": INT, "MinValue": _t("number", "string"),
-                           "MaxValue": _t("number", "string"), "NoEcho": BOOL,
-                           "Description": {"type": "string"},
-                           "ConstraintDescription": {"type": "string"}}}},
-        "Mappings": {"type": "object", "additionalProperties": {
-            "type": "object", "additionalProperties": {"type": "object"}}},
-        "Conditions": {"type": "object"},
-        "Rules": {"type": "object"},
-        "Globals": {"type": "object", "additionalProperties": False, "properties": {
-            "Function": _globals_function(),
-            "Api": {"type": "object", "properties": API_COMMON, "additionalProperties": False},
-            "HttpApi": {"type": "object", "properties": HTTP_API_COMMON,
-                        "additionalProperties": False},
-            "SimpleTable": {"type": "object"}, "LayerVersion": {"type": "object"},
-            "StateMachine": {"type": "object"}, "CapacityProvider": {"type": "object"},
-        }},
-        "Resources": {"type": "object", "minProperties": 1,
-                      "propertyNames": {"pattern": "^[A-Za-z0-9]+$"},
-                      "additionalProperties": _resource_schema()},
-        "Outputs": {"type": "object", "additionalProperties": {
-            "type": "object", "required": ["Value"], "additionalProperties": False,
-            "properties": {"Value": ANY, "Description": ANY, "Condition": {"type": "string"},
-                           "Export": {"type": "object", "required": ["Name"],
-                                      "properties": {"Name": ANY}, "additionalProperties": False}}}},
+# Globals sections SAM accepts that samlite does not merge (no type module declares them).
+_OTHER_GLOBALS = ("SimpleTable", "LayerVersion", "StateMachine", "CapacityProvider")
+DEFINITIONS: dict[str, Any] = {
+    "intrinsic": {
+        "type": "object", "minProperties": 1, "maxProperties": 1,
+        "propertyNames": {"pattern": r"^(Ref|Condition|Fn::[A-Za-z0-9]+)$"},
     },
 }
 
-_validators: dict[tuple[str, str], Any] = {}
-_DEFINITIONS = TEMPLATE_SCHEMA["definitions"]
+
+def _globals() -> dict[str, Any]:
+    sections: dict[str, Any] = {h.globals_section: h.globals_schema for h in handlers()
+                                if h.globals_section and h.globals_schema is not None}
+    sections.update({name: {"type": "object"} for name in _OTHER_GLOBALS})
+    return {"type": "object", "additionalProperties": False, "properties": sections}
+
+
+def template_schema() -> dict[str, Any]:
+    """The whole template's schema, every registered type's fragment included."""
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "samlite SAM template subset",
+        "definitions": DEFINITIONS,
+        "type": "object",
+        "required": ["Resources"],
+        "additionalProperties": False,
+        "properties": {
+            "AWSTemplateFormatVersion": {"type": "string", "enum": ["2010-09-09"]},
+            "Transform": {"anyOf": [{"type": "string"}, {"type": "array"}, {"type": "object"}]},
+            "Description": {"type": "string"},
+            "Metadata": {"type": "object"},
+            "Parameters": {"type": "object", "additionalProperties": {
+                "type": "object", "required": ["Type"], "additionalProperties": False,
+                "properties": {"Type": {"type": "string"}, "Default": ANY,
+                               "AllowedValues": {"type": "array"}, "AllowedPattern": {"type": "string"},
+                               "MinLength": INT, "MaxLength": INT, "MinValue": typed("number", "string"),
+                               "MaxValue": typed("number", "string"), "NoEcho": BOOL,
+                               "Description": {"type": "string"},
+                               "ConstraintDescription": {"type": "string"}}}},
+            "Mappings": {"type": "object", "additionalProperties": {
+                "type": "object", "additionalProperties": {"type": "object"}}},
+            "Conditions": {"type": "object"},
+            "Rules": {"type": "object"},
+            "Globals": _globals(),
+            "Resources": {"type": "object", "minProperties": 1,
+                          "propertyNames": {"pattern": "^[A-Za-z0-9]+$"},
+                          "additionalProperties": _resource_schema()},
+            "Outputs": {"type": "object", "additionalProperties": {
+                "type": "object", "required": ["Value"], "additionalProperties": False,
+                "properties": {"Value": ANY, "Description": ANY, "Condition": {"type": "string"},
+                               "Export": {"type": "object", "required": ["Name"],
+                                          "properties": {"Name": ANY}, "additionalProperties": False}}}},
+        },
+    }
+
+
+_validators: dict[tuple[str, str, int], Any] = {}
 
 
 def _schema_for(key: str) -> dict[str, Any]:
     """The top-level schema ("") or one resource type's Properties schema.
 
     Checking each resource against its own type's schema (dispatching in Python) is much faster
-    than if/then over every type, and gives the same answers as TEMPLATE_SCHEMA.
+    than if/then over every type, and gives the same answers as `template_schema()`.
     """
     if key == "":
-        top = dict(TEMPLATE_SCHEMA)
-        top["properties"] = dict(top["properties"])
+        top = template_schema()
         resources = dict(top["properties"]["Resources"])
-        generic = _resource_schema()
+        generic = dict(resources["additionalProperties"])
         generic.pop("allOf")
         resources["additionalProperties"] = generic
         top["properties"]["Resources"] = resources
         return top
-    return {"definitions": _DEFINITIONS, **RESOURCE_PROPERTIES[key]}
+    return {"definitions": DEFINITIONS, **resource_properties()[key]}
 
 
-def _validator(key: str, engine: str = "mini") -> Any:
-    """Validators are built once per process and engine."""
-    validator = _validators.get((key, engine))
+def _validator(key: str, engine: str = "mini", schema: Any = None) -> Any:
+    """Validators are built once per process, engine and schema (a type's fragment)."""
+    cache_key = (key, engine, id(schema))
+    validator = _validators.get(cache_key)
     if validator is None:
         if engine == "jsonschema":
             from jsonschema import Draft7Validator
@@ -264,7 +129,7 @@ def _validator(key: str, engine: str = "mini") -> Any:
             validator = Draft7Validator(_schema_for(key))
         else:
             validator = MiniValidator(_schema_for(key))
-        _validators[(key, engine)] = validator
+        _validators[cache_key] = validator
     return validator
 
 
@@ -277,10 +142,11 @@ def check_schema(doc: Any, engine: str = "mini") -> Iterator[tuple[tuple[Any, ..
         return
     for lid, resource in resources.items():
         rtype = resource.get("Type") if isinstance(resource, dict) else None
-        if not isinstance(rtype, str) or rtype not in RESOURCE_PROPERTIES:
+        schema = handler_for(rtype).schema if isinstance(rtype, str) else None
+        if not isinstance(rtype, str) or schema is None:
             continue
         props = resource.get("Properties", {})
-        for error in _validator(rtype, engine).iter_errors(props):
+        for error in _validator(rtype, engine, schema).iter_errors(props):
             for path, message in _explain(error):
                 yield ("Resources", lid, "Properties") + path, message
 
@@ -316,7 +182,7 @@ _TYPES = {
 
 
 class MiniValidator:
-    """Draft 7 semantics for the keywords TEMPLATE_SCHEMA uses (and nothing else)."""
+    """Draft 7 semantics for the keywords `template_schema()` uses (and nothing else)."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self.root = schema

@@ -19,8 +19,8 @@ import uuid
 from typing import TYPE_CHECKING, Any, Callable
 
 from samlite.errors import DeployError
-from samlite.template import custom
 from samlite.template.model import Context, Resource, Stack, from_dict, to_dict
+from samlite.template.types import custom
 
 if TYPE_CHECKING:
     from samlite.core.invoke import InvokeService

@@ -2,7 +2,7 @@
 
 Resources are made through the AWS endpoint with boto3, exactly as a user's code would (so they
 are journalled like any call), under the names and ids the template layer already resolved
-Ref/GetAtt to (samlite.template.cloud). Runs before the deploy's store transaction: a failure
+Ref/GetAtt to (samlite.template.types.cloud). Runs before the deploy's store transaction: a failure
 (a non-empty bucket to delete, an invalid table) aborts the deploy with a clear error.
 """
 
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from samlite.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from samlite.errors import DeployError
-from samlite.template import cloud
 from samlite.template.model import Resource, Stack
+from samlite.template.types import cloud
 
 if TYPE_CHECKING:
     from samlite.services.moto_backend.backend import MotoBackend

@@ -1,5 +1,5 @@
 """Deploy-time fixes of ids moto draws at random, so that they equal the deterministic ids the
-template already resolved Ref/GetAtt to (samlite.template.cloud). Each runs on the moto thread
+template already resolved Ref/GetAtt to (samlite.template.types.cloud). Each runs on the moto thread
 and is journalled, so a replay applies it again at the same point."""
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ stage is an AWS::ApiGateway::Stage's (or a Deployment's) StageName. HTTP: AWS::A
 (RouteKey "GET /items" or "$default") whose Target is `integrations/<Integration>`, an AWS_PROXY
 Integration to a function, PayloadFormatVersion 1.0 or 2.0, and an AWS::ApiGatewayV2::Stage.
 Integrations that are not Lambda proxies (MOCK, HTTP, AWS, ...) are warned about by route.
+
+One module for the raw API Gateway family: a Method is only a route together with its Resource
+tree, Integration and Stage, so their handlers read one another.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import re
 from typing import Any
 
 from samlite.template import model
+from samlite.template.types.api import stage_of
+from samlite.template.types.base import ROUTES, Assembly, Entry, Pipeline, ResourceType
+from samlite.template.types.registry import register
 
-# The caller is `assemble.Assembler` (not imported: it imports this module).
-Assembler = Any
+Assembler = Assembly
 
 REST_API = "AWS::ApiGateway::RestApi"
 HTTP_API = "AWS::ApiGatewayV2::Api"
@@ -29,22 +34,18 @@ def _props(entry: Any) -> dict[str, Any]:
     return entry.resolved if isinstance(entry.resolved, dict) else {}
 
 
-def collect(asm: Assembler) -> None:
-    """Add the routes of raw Method / Route resources to `asm.routes`, keyed by API logical id."""
-    b = asm.b
-    entries = b.entries
-    api_ids = {b.api_id(lid): lid for lid, e in entries.items() if e.type in (REST_API, HTTP_API)}
-    roots = {str(b.getatt_value(lid, "RootResourceId")): lid for lid, e in entries.items() if e.type == REST_API}
-    refs = {str(b.ref_value(lid)): lid for lid, e in entries.items()
-            if e.type in ("AWS::ApiGateway::Resource", "AWS::ApiGatewayV2::Integration")}
-    for lid, entry in entries.items():
-        try:
-            if entry.type == "AWS::ApiGateway::Method":
-                _method(asm, lid, _props(entry), api_ids, roots, refs)
-            elif entry.type == "AWS::ApiGatewayV2::Route":
-                _route(asm, lid, _props(entry), api_ids, refs)
-        except (TypeError, ValueError, AttributeError, KeyError) as exc:
-            asm._cannot(lid, exc)
+def _maps(asm: Assembler) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """API ids, root resource ids and Resource/Integration ids -> logical ids (once per run)."""
+    maps = asm.memo.get("raw_apis")
+    if maps is None:
+        b = asm.b
+        entries = b.entries
+        api_ids = {b.api_id(lid): lid for lid, e in entries.items() if e.type in (REST_API, HTTP_API)}
+        roots = {str(b.getatt_value(lid, "RootResourceId")): lid for lid, e in entries.items() if e.type == REST_API}
+        refs = {str(b.ref_value(lid)): lid for lid, e in entries.items()
+                if e.type in ("AWS::ApiGateway::Resource", "AWS::ApiGatewayV2::Integration")}
+        maps = asm.memo["raw_apis"] = (api_ids, roots, refs)
+    return maps
 
 
 def _path(asm: Assembler, resource_id: str, roots: dict[str, str], refs: dict[str, str]) -> str | None:
@@ -145,7 +146,7 @@ def _function(asm: Assembler, uri: Any) -> str | None:
     if not isinstance(uri, str):
         return None
     match = _INVOCATIONS.search(uri)
-    return asm._function_by_ref(match.group(1) if match else uri)
+    return asm.function_by_ref(match.group(1) if match else uri)
 
 
 def _skip(asm: Assembler, lid: str, route: str, kind: str, uri: Any) -> None:
@@ -155,15 +156,56 @@ def _skip(asm: Assembler, lid: str, route: str, kind: str, uri: Any) -> None:
                            "requests to it get 404")
 
 
-def stage(asm: Assembler, api_lid: str, default: str) -> str:
-    """The StageName of the first Stage (or Deployment) of a raw API, else `default`."""
-    b = asm.b
-    api_id = b.api_id(api_lid)
-    key = "RestApiId" if b.entries[api_lid].type == REST_API else "ApiId"
-    for wanted in ("AWS::ApiGateway::Stage", "AWS::ApiGatewayV2::Stage", "AWS::ApiGateway::Deployment"):
-        for entry in b.entries.values():
-            props = _props(entry)
-            if entry.type == wanted and not entry.generated and str(props.get(key)) == api_id and \
-                    isinstance(props.get("StageName"), str) and props["StageName"]:
-                return str(props["StageName"])
-    return default
+class Method(ResourceType):
+    """AWS::ApiGateway::Method: a route of its RestApi when it is a Lambda proxy."""
+
+    type_name = "AWS::ApiGateway::Method"
+    phase = generated_phase = ROUTES
+
+    def assemble(self, asm: Assembly, entry: Entry) -> None:
+        api_ids, roots, refs = _maps(asm)
+        _method(asm, entry.logical_id, _props(entry), api_ids, roots, refs)
+
+
+class Route(ResourceType):
+    """AWS::ApiGatewayV2::Route: a route of its HTTP API when it targets a Lambda proxy."""
+
+    type_name = "AWS::ApiGatewayV2::Route"
+    phase = generated_phase = ROUTES
+
+    def assemble(self, asm: Assembly, entry: Entry) -> None:
+        api_ids, _, refs = _maps(asm)
+        _route(asm, entry.logical_id, _props(entry), api_ids, refs)
+
+
+class Stage(ResourceType):
+    """A stage (also SAM's generated one): its Ref is the stage name."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def ref(self, b: Pipeline, entry: Entry) -> Any:
+        return stage_of(b, entry.source or entry.logical_id)
+
+
+class Deployment(ResourceType):
+    type_name = "AWS::ApiGateway::Deployment"
+
+    def ref(self, b: Pipeline, entry: Entry) -> Any:
+        return model.stable_id(f"{b.context.stack_name}/{entry.logical_id}", 6)
+
+
+class Part(ResourceType):
+    """Read by the routes above (Resource, Integration), or recorded only."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+
+register(Method())
+register(Route())
+register(Stage("AWS::ApiGateway::Stage"))
+register(Stage("AWS::ApiGatewayV2::Stage"))
+register(Deployment())
+for _type in ("AWS::ApiGateway::Resource", "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Deployment"):
+    register(Part(_type))

@@ -1,6 +1,10 @@
 """Resource types served by the moto backend (S3, DynamoDB, Secrets Manager, ...) and the inert
 ones recorded without local effect: their names, Ref and GetAtt values.
 
+These are many types that differ only in a name property, a GetAtt list and an ARN pattern, so
+they are table-driven here (one handler per row) rather than one module each; a type that needs
+its own expansion, checks or model object gets its own module.
+
 Every identifier is derived deterministically from the stack and logical id, so Ref/GetAtt
 resolve to the real values before anything exists, and a redeploy keeps them. The deploy
 handlers (samlite.services.moto_backend.deploy_handlers) create each resource under exactly
@@ -11,19 +15,13 @@ from __future__ import annotations
 
 import datetime
 import string
-from typing import Any, Protocol
+from typing import Any
 
 from samlite.template import model
+from samlite.template.types.base import Entry, Pipeline, ResourceType
+from samlite.template.types.registry import register
 
-
-class Builder(Protocol):
-    """What Ref/GetAtt here read of the template pipeline's `resolve.Builder`."""
-
-    entries: dict[str, Any]
-    context: model.Context
-
-    def physical_name(self, lid: str) -> str: ...
-    def _resolver(self, *args: Any) -> Any: ...
+Builder = Pipeline
 
 # type -> its name property
 NAME_PROPERTY = {
@@ -69,6 +67,13 @@ ATTRIBUTES = {k: frozenset(v.split()) for k, v in {
     "AWS::SNS::Subscription": "Arn",
     "AWS::Scheduler::Schedule": "Arn",
     "AWS::Scheduler::ScheduleGroup": "Arn CreationDate LastModificationDate State",
+    "AWS::SNS::Topic": "TopicArn TopicName",
+    "AWS::Events::Rule": "Arn",
+    "AWS::DynamoDB::Table": "Arn StreamArn",
+    "AWS::Serverless::SimpleTable": "Arn StreamArn",
+    "AWS::S3::Bucket": "Arn DomainName DualStackDomainName RegionalDomainName WebsiteURL",
+    "AWS::StepFunctions::StateMachine": "Arn Name StateMachineRevisionId",
+    "AWS::Serverless::StateMachine": "Arn Name",
 }.items()}
 
 _MIXED = string.ascii_letters + string.digits
@@ -154,11 +159,10 @@ def getatt(b: "Builder", lid: str, attr: str) -> Any:
     name = b.physical_name(lid)
     the_arn = arn(rtype, ctx.region, ctx.account_id, ctx.stack_name, lid, name)
     if rtype == "AWS::SNS::Subscription":
-        topic = (entry.resolved or {}).get("TopicArn") or b._resolver("Resources", lid, ("Properties",)).resolve(
-            entry.raw.get("TopicArn"), ("TopicArn",))
+        topic = (entry.resolved or {}).get("TopicArn") or b.resolve_property(lid, "TopicArn")
         return f"{topic}:{subscription_id(ctx.stack_name, lid)}"
     if rtype == "AWS::Scheduler::Schedule" and attr == "Arn":
-        group = b._resolver("Resources", lid, ("Properties",)).resolve(entry.raw.get("GroupName"), ("GroupName",))
+        group = b.resolve_property(lid, "GroupName")
         return f"arn:aws:scheduler:{ctx.region}:{ctx.account_id}:schedule/{group or 'default'}/{name}"
     if attr in ("Arn", "TopicArn"):
         return the_arn
@@ -173,7 +177,7 @@ def getatt(b: "Builder", lid: str, attr: str) -> Any:
             return f"http://{name}.s3-website-{ctx.region}.amazonaws.com"
         return f"{name}.s3.{ctx.region}.amazonaws.com" if attr == "RegionalDomainName" else f"{name}.s3.amazonaws.com"
     if rtype == "AWS::SSM::Parameter":
-        value = b._resolver("Resources", lid, ("Properties",)).resolve(entry.raw.get(attr), (attr,))
+        value = b.resolve_property(lid, attr)
         return value if attr == "Value" else (value or "String")
     if rtype == "AWS::Cognito::UserPool":
         pool = user_pool_id(ctx.region, ctx.stack_name, lid)
@@ -184,3 +188,34 @@ def getatt(b: "Builder", lid: str, attr: str) -> Any:
     if rtype == "AWS::Events::EventBus" and attr == "Policy":
         return ""
     return f"{name}.{attr}"
+
+
+class CloudType(ResourceType):
+    """A moto-backed type: deterministic names and identifiers (one row of the tables above)."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+        self.name_property = NAME_PROPERTY[type_name] or None
+        self.attributes = ATTRIBUTES.get(type_name)
+
+    def default_name(self, b: Pipeline, entry: Entry) -> str:
+        return default_name(b.context.stack_name, entry.logical_id, self.type_name)
+
+    def ref(self, b: Pipeline, entry: Entry) -> Any:
+        return ref(b, entry.logical_id)
+
+    def get_att(self, b: Pipeline, entry: Entry, attr: str) -> Any:
+        return getatt(b, entry.logical_id, attr)
+
+
+class InertType(ResourceType):
+    """Recorded with a plausible physical id and no local effect, without a warning."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+
+for _type in sorted(TYPES):
+    register(CloudType(_type))
+for _type in sorted(INERT_TYPES):
+    register(InertType(_type))
