@@ -5,6 +5,10 @@ raises `TemplateError` if any is an error, `pipeline.validate_template()` return
 The order: load -> schema -> parameters -> conditions -> Globals merge -> implicit resources
 (their logical ids are known before anything resolves, so `!Ref ServerlessRestApi` works) ->
 dependency cycles -> resolve each resource -> build model objects and run the limit checks.
+
+Nothing here is specific to a resource type: names, Ref, GetAtt, the Globals section and SAM's
+expansion come from the type's handler (`types.registry.handler_for`). The methods type modules
+call are the `types.base.Pipeline` protocol.
 """
 
 from __future__ import annotations

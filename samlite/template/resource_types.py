@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+from samlite.template.types.registry import is_registered
+
 
 def _published_types() -> frozenset[str]:
     text = (Path(__file__).with_name("resource_types.txt")).read_text()
@@ -111,7 +113,7 @@ _SAM_TYPES = [t for t in KNOWN_TYPES if t.startswith("AWS::Serverless::")]
 
 def classify(type_name: str) -> tuple[str, str | None]:
     """("known"|"custom"|"plausible"|"unknown", suggestion) for a resource type name."""
-    if type_name in KNOWN_TYPES:
+    if type_name in KNOWN_TYPES or is_registered(type_name):  # a type module makes a name known
         return "known", None
     if type_name.startswith("Custom::") or type_name == "AWS::CloudFormation::CustomResource":
         return "custom", None

@@ -1,8 +1,9 @@
-"""Semantic checks: Lambda's and SQS's documented limits, runtimes, names, environment variables, code paths.
+"""Semantic checks shared by several resource types: property conversions, ranges, and an SQS
+event source's parameters (a SAM SQS event, an explicit mapping, a stream mapping's filters).
 
-Each `check_*` takes resolved properties and a `report(path, message, severity)` callback, so
-it knows nothing about lines or files; `resolve.Builder` calls them while building the model and
-`pipeline.validate_template()` runs the whole pipeline and returns every problem found.
+A type's own checks are in its module under `types/` (Lambda's limits in `types/function`,
+SQS's in `types/queue`). Each `check_*` takes resolved properties and a
+`report(path, message, severity)` callback, so it knows nothing about lines or files.
 """
 
 from __future__ import annotations

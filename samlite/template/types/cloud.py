@@ -21,8 +21,6 @@ from samlite.template import model
 from samlite.template.types.base import Entry, Pipeline, ResourceType
 from samlite.template.types.registry import register
 
-Builder = Pipeline
-
 # type -> its name property
 NAME_PROPERTY = {
     "AWS::S3::Bucket": "BucketName",
@@ -135,7 +133,7 @@ def arn(rtype: str, region: str, account: str, stack: str, lid: str, name: str) 
 
 
 # --- the resolver's hooks ------------------------------------------------------------------
-def ref(b: "Builder", lid: str) -> Any:
+def ref(b: Pipeline, lid: str) -> Any:
     entry = b.entries[lid]
     ctx = b.context
     rtype = entry.type
@@ -152,7 +150,7 @@ def ref(b: "Builder", lid: str) -> Any:
     return b.physical_name(lid)
 
 
-def getatt(b: "Builder", lid: str, attr: str) -> Any:
+def getatt(b: Pipeline, lid: str, attr: str) -> Any:
     entry = b.entries[lid]
     ctx = b.context
     rtype = entry.type

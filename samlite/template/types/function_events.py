@@ -40,8 +40,6 @@ from samlite.template.types.base import Assembly, Entry, Pipeline, Report, as_di
 from samlite.template.types.event_source_mapping import check_visibility, fifo_arn, sqs_mapping
 from samlite.template.validate import as_bool, as_int, check_sqs_mapping
 
-Builder = Pipeline
-
 API_EVENT = obj({"Path": STR, "Method": STR, "RestApiId": ANY, "Auth": OBJ,
                  "RequestParameters": LIST, "RequestModel": OBJ, "TimeoutInMillis": INT,
                  "Stage": ANY}, required=("Path", "Method"))
@@ -93,7 +91,7 @@ def _plain(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def expand(b: Builder, fn: Any, event_name: str, etype: str, eprops: dict[str, Any]) -> None:
+def expand(b: Pipeline, fn: Any, event_name: str, etype: str, eprops: dict[str, Any]) -> None:
     """One S3, SNS, Schedule, ScheduleV2, CloudWatchEvent or EventBridgeRule event."""
     lid = fn.logical_id
     gen = f"{lid}{event_name}"
@@ -117,7 +115,7 @@ def expand(b: Builder, fn: Any, event_name: str, etype: str, eprops: dict[str, A
         b.generate(f"{gen}Permission", "AWS::Lambda::Permission", lid)
 
 
-def _s3(b: Builder, fn: Any, event_name: str, eprops: dict[str, Any], where: Any) -> None:
+def _s3(b: Pipeline, fn: Any, event_name: str, eprops: dict[str, Any], where: Any) -> None:
     bucket_ref = eprops.get("Bucket")
     target = bucket_ref.get("Ref") if isinstance(bucket_ref, dict) else None
     bucket = b.entries.get(target) if isinstance(target, str) else None
@@ -142,7 +140,7 @@ def _s3(b: Builder, fn: Any, event_name: str, eprops: dict[str, Any], where: Any
     bucket.raw = {**bucket.raw, "NotificationConfiguration": config}
 
 
-def generated(b: Builder, fn_lid: str, function_arn: str, event_name: str, etype: str,
+def generated(b: Pipeline, fn_lid: str, function_arn: str, event_name: str, etype: str,
               eprops: dict[str, Any], report: Any) -> dict[str, dict[str, Any]]:
     """{generated logical id: its resolved properties} for one resolved event; bad schedules and
     patterns are reported as AWS would refuse them at deploy."""

@@ -21,12 +21,8 @@ from samlite.template.types.api import stage_of
 from samlite.template.types.base import ROUTES, Assembly, Entry, Pipeline, ResourceType
 from samlite.template.types.registry import register
 
-Assembler = Assembly
-
 REST_API = "AWS::ApiGateway::RestApi"
 HTTP_API = "AWS::ApiGatewayV2::Api"
-ROUTE_TYPES = ("AWS::ApiGateway::Resource", "AWS::ApiGateway::Method",
-               "AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::Integration")
 _INVOCATIONS = re.compile(r"functions/(.+?)/invocations")
 
 
@@ -34,7 +30,7 @@ def _props(entry: Any) -> dict[str, Any]:
     return entry.resolved if isinstance(entry.resolved, dict) else {}
 
 
-def _maps(asm: Assembler) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+def _maps(asm: Assembly) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """API ids, root resource ids and Resource/Integration ids -> logical ids (once per run)."""
     maps = asm.memo.get("raw_apis")
     if maps is None:
@@ -48,7 +44,7 @@ def _maps(asm: Assembler) -> tuple[dict[str, str], dict[str, str], dict[str, str
     return maps
 
 
-def _path(asm: Assembler, resource_id: str, roots: dict[str, str], refs: dict[str, str]) -> str | None:
+def _path(asm: Assembly, resource_id: str, roots: dict[str, str], refs: dict[str, str]) -> str | None:
     parts: list[str] = []
     seen: set[str] = set()
     while resource_id not in roots:
@@ -62,7 +58,7 @@ def _path(asm: Assembler, resource_id: str, roots: dict[str, str], refs: dict[st
     return "/" + "/".join(reversed(parts))
 
 
-def _method(asm: Assembler, lid: str, props: dict[str, Any], api_ids: dict[str, str],
+def _method(asm: Assembly, lid: str, props: dict[str, Any], api_ids: dict[str, str],
             roots: dict[str, str], refs: dict[str, str]) -> None:
     report = asm.report(lid)
     api_lid = api_ids.get(str(props.get("RestApiId")))
@@ -94,7 +90,7 @@ def _method(asm: Assembler, lid: str, props: dict[str, Any], api_ids: dict[str, 
         timeout_ms=int(integration.get("TimeoutInMillis") or 29000)))
 
 
-def _route(asm: Assembler, lid: str, props: dict[str, Any], api_ids: dict[str, str],
+def _route(asm: Assembly, lid: str, props: dict[str, Any], api_ids: dict[str, str],
            refs: dict[str, str]) -> None:
     report = asm.report(lid)
     api_lid = api_ids.get(str(props.get("ApiId")))
@@ -136,12 +132,12 @@ def _route(asm: Assembler, lid: str, props: dict[str, Any], api_ids: dict[str, s
         api_key_required=False, authorizer=None, timeout_ms=int(integration.get("TimeoutInMillis") or 30000)))
 
 
-def _taken(asm: Assembler, api_lid: str, method: str, path: str) -> bool:
+def _taken(asm: Assembly, api_lid: str, method: str, path: str) -> bool:
     """A SAM event on the same API already routes this (its template also declares the Method)."""
     return any(r.method == method and r.path == path for r in asm.routes.get(api_lid, []))
 
 
-def _function(asm: Assembler, uri: Any) -> str | None:
+def _function(asm: Assembly, uri: Any) -> str | None:
     """The stack function a Lambda integration's Uri names (invocations URI or plain ARN)."""
     if not isinstance(uri, str):
         return None
@@ -149,7 +145,7 @@ def _function(asm: Assembler, uri: Any) -> str | None:
     return asm.function_by_ref(match.group(1) if match else uri)
 
 
-def _skip(asm: Assembler, lid: str, route: str, kind: str, uri: Any) -> None:
+def _skip(asm: Assembly, lid: str, route: str, kind: str, uri: Any) -> None:
     where = f" ({uri})" if isinstance(uri, str) else ""
     asm.b.problems.warning("Resources", lid, ("Properties",), f"route {route}: {kind} integration{where} is not "
                            "emulated (only AWS_PROXY integrations to a function of this stack are); "

@@ -62,6 +62,12 @@ def handler_for(type_name: str) -> ResourceType:
     return UNKNOWN
 
 
+def is_registered(type_name: str) -> bool:
+    """Whether a type module registered this exact name."""
+    _load()
+    return type_name in _BY_NAME
+
+
 def handlers() -> list[ResourceType]:
     """Every handler registered by name, in registration order."""
     _load()
