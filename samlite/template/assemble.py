@@ -37,18 +37,22 @@ class Assembler:
         self.routes: dict[str, list[model.Route]] = {}
         self.generated_props: dict[str, dict[str, Any]] = {}
         self.memo: dict[str, Any] = {}
+        self._paths: dict[str, str] = {}
 
     def report(self, lid: str, prefix: tuple[Any, ...] = ("Properties",)) -> Any:
         return self.b.reporter("Resources", lid, prefix)
 
     def run(self) -> model.Stack | None:
         entries = self.b.entries
-        typed = [(entry, handler_for(entry.type)) for entry in entries.values()]
-        phases = sorted({p for _, h in typed for p in (h.phase, h.generated_phase) if p is not None})
-        for phase in phases:
-            for entry, handler in typed:
-                if (handler.generated_phase if entry.generated else handler.phase) == phase:
-                    self._assemble(entry, handler)
+        by_phase: dict[int, list[tuple[Entry, ResourceType]]] = {}
+        for entry in entries.values():
+            handler = handler_for(entry.type)
+            phase = handler.generated_phase if entry.generated else handler.phase
+            if phase is not None:
+                by_phase.setdefault(phase, []).append((entry, handler))
+        for phase in sorted(by_phase):
+            for entry, handler in by_phase[phase]:
+                self._assemble(entry, handler)
         outputs = self._outputs()
         resources = {lid: self._resource(entry) for lid, entry in entries.items()}
         return model.Stack(
@@ -107,9 +111,13 @@ class Assembler:
         return None
 
     def local_path(self, value: Any) -> str | None:
+        """A code or content path of the template, absolute (remembered: resolving costs syscalls)."""
         if not isinstance(value, str) or value.startswith("s3://") or not value:
             return None
-        return str((self.b.base_dir / value).resolve())
+        path = self._paths.get(value)
+        if path is None:
+            path = self._paths[value] = str((self.b.base_dir / value).resolve())
+        return path
 
     # ------------------------------------------------------------------ generic listing
 

@@ -52,10 +52,12 @@ def _load() -> None:
 
 
 def handler_for(type_name: str) -> ResourceType:
-    _load()
-    handler = _BY_NAME.get(type_name)
+    handler = _BY_NAME.get(type_name)  # the hot path: a few thousand lookups per template
     if handler is not None:
         return handler
+    if not _loaded:
+        _load()
+        return handler_for(type_name)
     for family in _FAMILIES:
         if family.claims(type_name):
             return family
