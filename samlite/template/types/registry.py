@@ -8,7 +8,7 @@ claims gets `UNKNOWN`, the behaviour of a type samlite does not run.
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 
 from samlite.template.types.base import ResourceType
 
@@ -45,10 +45,11 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    package = importlib.import_module("samlite.template.types")
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name not in _NOT_TYPE_MODULES:
-            importlib.import_module(f"samlite.template.types.{info.name}")
+    # A plain listing of this folder: pkgutil would cost `samlite validate` a millisecond to import.
+    for file in sorted(os.listdir(os.path.dirname(__file__))):
+        name, dot, ext = file.partition(".")
+        if ext == "py" and not name.startswith("_") and name not in _NOT_TYPE_MODULES:
+            importlib.import_module(f"samlite.template.types.{name}")
 
 
 def handler_for(type_name: str) -> ResourceType:
