@@ -139,3 +139,19 @@ def test_every_builtin_type_module_registers_its_types() -> None:
     assert registry.handler_for("AWS::Nope::Nothing") is registry.UNKNOWN
     with pytest.raises(ValueError, match="registered twice"):
         registry.register(registry.handler_for("AWS::SQS::Queue"))
+
+
+def test_the_generic_pipeline_names_no_resource_type() -> None:
+    """Type-specific logic lives in `types/`: the resolver, assembler and schema check name no type."""
+    import ast
+    import re
+
+    import samlite.template
+
+    folder = Path(samlite.template.__file__).parent
+    type_name = re.compile(r"(AWS|Custom)::[A-Za-z0-9]+::[A-Za-z0-9]+")
+    for module in ("resolve.py", "assemble.py", "schema.py", "pipeline.py", "validate.py"):
+        tree = ast.parse((folder / module).read_text())
+        named = [node.value for node in ast.walk(tree)
+                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and type_name.fullmatch(node.value)]
+        assert named == [], f"{module} names resource types {named}: move that logic to the type's module"
