@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape
 from samlite.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from samlite.core.aws_api import AwsError, Reply, request_id
 from samlite.core.http import MAX_BODY, BodyTooLarge, Receive, Request, Send, read_body
-from samlite.services.moto_backend import large_bodies, routing
+from samlite.services.moto_backend import large_bodies, replay_ids, routing
 from samlite.services.moto_backend.fixups import FIXUPS
 from samlite.services.moto_backend.ingest import INGEST_MIN, Blob, Ingest
 from samlite.services.moto_backend.journal import Journal
@@ -253,6 +253,7 @@ class MotoBackend:
         moto_responses.method_names_from_class = functools.lru_cache(maxsize=None)(
             moto_responses.method_names_from_class)
         large_bodies.install()
+        replay_ids.install()
         if self.observer is not None:
             self.observer.install()
 
