@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape
 from samlite.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from samlite.core.aws_api import AwsError, Reply, request_id
 from samlite.core.http import MAX_BODY, BodyTooLarge, Receive, Request, Send, read_body
-from samlite.services.moto_backend import large_bodies, replay_ids, routing
+from samlite.services.moto_backend import aws_chunked, large_bodies, replay_ids, routing
 from samlite.services.moto_backend.fixups import FIXUPS
 from samlite.services.moto_backend.ingest import INGEST_MIN, Blob, Ingest
 from samlite.services.moto_backend.journal import Journal
@@ -91,8 +91,10 @@ class MotoBackend:
         request = head
         declared = headers.get("content-length", "")
         size = int(declared) if declared.isdigit() else None
+        chunked = s3 and aws_chunked.is_chunked(headers)
         ingest = None
-        if s3 and size is not None and INGEST_MIN <= size <= S3_MAX_OBJECT and head.method in ("PUT", "POST"):
+        if s3 and not chunked and size is not None and INGEST_MIN <= size <= S3_MAX_OBJECT \
+                and head.method in ("PUT", "POST"):
             ingest = await self._ingest()
         try:
             request.body = await read_body(request.headers, receive, S3_MAX_OBJECT if s3 else MAX_BODY,
@@ -134,6 +136,13 @@ class MotoBackend:
                     blob.path.unlink(missing_ok=True)
                 await _send(send, _error(request, err), head=False)
                 return
+        if chunked:
+            try:
+                request.headers, request.body = aws_chunked.plain(request.headers, request.body)
+            except aws_chunked.ChunkedError as err:
+                await _send(send, _s3_error(err.code, err.message, 400), head=False)
+                return
+            request._lower.clear()  # the cached header lookup
         reply = await self.handle(request, blob)
         await _send(send, reply, head=request.method == "HEAD")
 
