@@ -63,9 +63,10 @@ class Request:
 
 async def read_body(headers: list[tuple[str, str]], receive: Receive, limit: int = MAX_BODY,
                     on_chunk: Callable[[bytes], None] | None = None) -> bytes:
-    """The request body; BodyTooLarge past `limit`, without buffering the rest. `on_chunk` sees
-    each piece as it arrives (a large body can be stored while the rest is still coming). A
-    client that disconnects early leaves a shorter body than its Content-Length."""
+    """The request body; BodyTooLarge past `limit`, without buffering the rest. With `on_chunk`,
+    each piece goes to it as it arrives instead (a large body can be stored while the rest is
+    still coming), and b"" is returned. A client that disconnects early leaves a shorter body
+    than its Content-Length."""
     declared = next((v for k, v in headers if k.lower() == "content-length"), None)
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge()
@@ -80,8 +81,9 @@ async def read_body(headers: list[tuple[str, str]], receive: Receive, limit: int
             size += len(chunk)
             if size > limit:
                 raise BodyTooLarge()
-            chunks.append(chunk)
-            if on_chunk is not None:
+            if on_chunk is None:
+                chunks.append(chunk)
+            else:
                 on_chunk(chunk)
         if not message.get("more_body", False):
             break

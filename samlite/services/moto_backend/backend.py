@@ -20,7 +20,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
@@ -30,6 +30,7 @@ from samlite.core.http import MAX_BODY, BodyTooLarge, Receive, Request, Send, re
 from samlite.services.moto_backend import aws_chunked, large_bodies, replay_ids, routing
 from samlite.services.moto_backend.fixups import FIXUPS
 from samlite.services.moto_backend.ingest import INGEST_MIN, Blob, Ingest
+from samlite.services.moto_backend.ingest import needs_bytes as ingest_needs_bytes
 from samlite.services.moto_backend.journal import Journal
 
 log = logging.getLogger("samlite.engine")
@@ -112,7 +113,7 @@ class MotoBackend:
             if ingest is not None:
                 await ingest.abort()
             raise
-        if size is not None and len(request.body) != size:
+        if size is not None and (ingest.size if ingest is not None else len(request.body)) != size:
             # The client went away mid-body: nothing to answer, and nothing is stored.
             if ingest is not None:
                 await ingest.abort()
@@ -120,7 +121,10 @@ class MotoBackend:
         blob = None
         if ingest is not None:
             try:
-                blob = await ingest.finish()
+                blob = await ingest.finish(ingest_needs_bytes(
+                    request.method, request.query_string.decode("latin-1"), headers, self.verify is not None))
+                # A StoredBody is not bytes: only moto's PutObject/UploadPart see it (ingest.py).
+                request.body = cast(bytes, blob.body)
             except Exception as exc:
                 await ingest.abort()
                 rid = request_id()
@@ -404,9 +408,11 @@ class MotoBackend:
                     continue
                 if mutating:
                     self.services.add(service)
-                prepared = AWSPreparedRequest(method, url, http_headers, body or None, stream_output=False)
+                # A StoredBody (ingest.py) reaches moto only as the request's cached data.
+                data = body if isinstance(body, bytes) else None
+                prepared = AWSPreparedRequest(method, url, http_headers, data or None, stream_output=False)
                 normalized = normalize_request(prepared)
-                large_bodies.preset_body(normalized, body)
+                large_bodies.preset_body(normalized, body, service == "s3" and method == "PUT")
                 try:
                     status, out_headers, out_body = handler(normalized, normalized.raw_url, normalized.headers)
                 except HTTPException as exc:

@@ -3,7 +3,11 @@
 The body of a PutObject or UploadPart of at least INGEST_MIN bytes is handed, chunk by chunk as
 the socket delivers it, to a thread of its own that writes it to an `incoming-*` file next to the
 journal's blobs and feeds MD5 (S3's ETag for a single-part object). Both release the GIL, so they
-overlap with receiving the rest of the body instead of following it. The file then becomes the
+overlap with receiving the rest of the body instead of following it.
+
+A plain PutObject or UploadPart never needs the body in memory: moto's key reads it from the file
+(large_bodies.known), so a StoredBody stands in for it and the engine holds no copy. Other
+requests get the pieces joined into one bytes object (without the GIL, while the hashing ends). The file then becomes the
 journal's blob for the request, and moto's key reads from it (see large_bodies), so the body is
 written to disk once.
 """
@@ -24,12 +28,29 @@ INGEST_MIN = 1024 * 1024  # smaller bodies are cheaper to keep in memory and jou
 INCOMING = "incoming-"  # an orphan (engine killed before the journal named it) is removed at load
 
 
+class StoredBody:
+    """Stands in for a body that is only in its file. moto passes it through to the key it makes
+    (and takes its len()); anything that tried to read it would fail loudly, never silently."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __repr__(self) -> str:
+        return f"StoredBody({self.size})"
+
+
 @dataclass(frozen=True)
 class Blob:
-    """A received body's file and its MD5 (hex)."""
+    """A received body's file, its MD5 (hex), and the body (or what stands in for it)."""
 
     path: Path
     md5: str
+    body: bytes | StoredBody
 
 
 class Ingest:
@@ -37,17 +58,27 @@ class Ingest:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{INCOMING}{uuid.uuid4().hex}"
         self._file = open(self.path, "wb")  # noqa: SIM115 - closed by the writer thread
+        self.received: list[bytes] = []
+        self.size = 0
         self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._done: concurrent.futures.Future[str] = concurrent.futures.Future()
         threading.Thread(target=self._run, name="s3-ingest", daemon=True).start()
 
     def feed(self, chunk: bytes) -> None:
+        self.received.append(chunk)
+        self.size += len(chunk)
         self._chunks.put(chunk)
 
-    async def finish(self) -> Blob:
-        """The stored body, once every chunk is written and hashed."""
+    async def finish(self, in_memory: bool) -> Blob:
+        """The stored body, once every chunk is written and hashed; `in_memory`: also as bytes."""
         self._chunks.put(None)
-        return Blob(self.path, await asyncio.wrap_future(self._done))
+        received, self.received = self.received, []
+        if not in_memory:
+            return Blob(self.path, await asyncio.wrap_future(self._done), StoredBody(self.size))
+        loop = asyncio.get_running_loop()
+        body, md5 = await asyncio.gather(loop.run_in_executor(None, b"".join, received),
+                                         asyncio.wrap_future(self._done))
+        return Blob(self.path, md5, body)
 
     async def abort(self) -> None:
         """Drop the body (too large, or the client went away): no file is left."""
@@ -70,6 +101,26 @@ class Ingest:
                 pass
             return
         self._done.set_result(md5.hexdigest())
+
+
+# Query parameters of a PutObject or UploadPart (and of presigned URLs: X-Amz-*); any other
+# (?tagging, ?acl, ?retention, ...) is a request that reads its body.
+_PLAIN_PUT_PARAMS = {"partNumber", "uploadId", "x-id"}
+
+
+def needs_bytes(method: str, query: str, headers: dict[str, str], verifying: bool) -> bool:
+    """Whether a request must have its body in memory, not only in its file: all but a plain
+    PutObject/UploadPart. A checksum algorithm without its value makes moto compute it; a copy has
+    no body of its own; SigV4 verification hashes the body. `headers`: lowercased names."""
+    from urllib.parse import parse_qsl
+
+    names = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
+    if method != "PUT" or verifying or "x-amz-copy-source" in headers:
+        return True
+    if any(n not in _PLAIN_PUT_PARAMS and not n.startswith("X-Amz-") for n in names):
+        return True
+    algorithm = headers.get("x-amz-sdk-checksum-algorithm", "")
+    return bool(algorithm) and f"x-amz-checksum-{algorithm.lower()}" not in headers
 
 
 def remove_orphans(directory: Path) -> None:

@@ -53,11 +53,22 @@ def write_file(path: Path, data: bytes) -> None:
         write_in_pieces(file, data)
 
 
-def preset_body(request: Any, body: bytes) -> None:
+def preset_body(request: Any, body: bytes, s3_put: bool) -> None:
     """Give moto's werkzeug request the body we already hold as its cached data, so `request.data`
     does not re-read it through werkzeug's stream. Form bodies keep werkzeug's own parsing (their
-    `data` is empty by definition)."""
-    if body and not request.want_form_data_parsed:
+    `data` is empty by definition), except an S3 PUT's: its body is the object (or an XML
+    document), never a form. werkzeug parsed a form-typed object into fields, moto took them for
+    request parameters and stored an empty object."""
+    if not body:
+        return
+    if s3_put:
+        from werkzeug.datastructures import ImmutableMultiDict
+
+        # What werkzeug's own form loading sets (it bypasses the cached properties the same way).
+        request.__dict__["form"] = ImmutableMultiDict()
+        request.__dict__["files"] = ImmutableMultiDict()
+        request._cached_data = body
+    elif not request.want_form_data_parsed:
         request._cached_data = body
 
 
