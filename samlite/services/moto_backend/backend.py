@@ -89,49 +89,11 @@ class MotoBackend:
         its service's size limit, and answer it."""
         headers = {k.lower(): v for k, v in head.headers}
         s3 = routing.is_s3(headers, head.query_string.decode("latin-1"))
-        request = head
-        declared = headers.get("content-length", "")
-        size = int(declared) if declared.isdigit() else None
         chunked = s3 and aws_chunked.is_chunked(headers)
-        ingest = None
-        if s3 and not chunked and size is not None and INGEST_MIN <= size <= S3_MAX_OBJECT \
-                and head.method in ("PUT", "POST"):
-            ingest = await self._ingest()
-        try:
-            request.body = await read_body(request.headers, receive, S3_MAX_OBJECT if s3 else MAX_BODY,
-                                           ingest.feed if ingest is not None else None)
-        except BodyTooLarge:
-            if ingest is not None:
-                await ingest.abort()
-            if s3:
-                reply = _s3_error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", 400)
-            else:
-                reply = Reply.json({"__type": "RequestEntityTooLarge", "message": "Request entity too large"}, 413)
-            await _send(send, reply, head=False)
-            return
-        except BaseException:
-            if ingest is not None:
-                await ingest.abort()
-            raise
-        if size is not None and (ingest.size if ingest is not None else len(request.body)) != size:
-            # The client went away mid-body: nothing to answer, and nothing is stored.
-            if ingest is not None:
-                await ingest.abort()
-            return
-        blob = None
-        if ingest is not None:
-            try:
-                blob = await ingest.finish(ingest_needs_bytes(
-                    request.method, request.query_string.decode("latin-1"), headers, self.verify is not None))
-                # A StoredBody is not bytes: only moto's PutObject/UploadPart see it (ingest.py).
-                request.body = cast(bytes, blob.body)
-            except Exception as exc:
-                await ingest.abort()
-                rid = request_id()
-                log.exception("moto backend: storing the body of %s %s failed (request id %s)",
-                              request.method, request.path, rid)
-                await _send(send, _internal_error(request, rid, exc), head=False)
-                return
+        received = await self._receive(head, headers, s3, chunked, receive, send)
+        if received is None:
+            return  # answered already, or the client is gone
+        request, blob = received
         if self.verify is not None:
             try:
                 self.verify(request)
@@ -150,7 +112,55 @@ class MotoBackend:
         reply = await self.handle(request, blob)
         await _send(send, reply, head=request.method == "HEAD")
 
-    async def _ingest(self) -> Ingest | None:
+    async def _receive(self, request: Request, headers: dict[str, str], s3: bool, chunked: bool,
+                       receive: Receive, send: Send) -> tuple[Request, Blob | None] | None:
+        """The request with its body, and the body's stored file for a large S3 upload (ingest.py);
+        None once a refusal is sent, or when the client went away mid-body (nothing is stored)."""
+        declared = headers.get("content-length", "")
+        size = int(declared) if declared.isdigit() else None
+        ingest = None
+        if s3 and not chunked and size is not None and INGEST_MIN <= size <= S3_MAX_OBJECT \
+                and request.method in ("PUT", "POST"):
+            ingest = await self._ingest(ingest_needs_bytes(
+                request.method, request.query_string.decode("latin-1"), headers, self.verify is not None))
+        try:
+            request.body = await read_body(request.headers, receive, S3_MAX_OBJECT if s3 else MAX_BODY,
+                                           ingest.feed if ingest is not None else None)
+            if size is not None and (ingest.size if ingest is not None else len(request.body)) != size:
+                raise ConnectionResetError("the client went away mid-body")
+        except BodyTooLarge:
+            if ingest is not None:
+                await ingest.abort()
+            if s3:
+                reply = _s3_error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", 400)
+            else:
+                reply = Reply.json({"__type": "RequestEntityTooLarge", "message": "Request entity too large"}, 413)
+            await _send(send, reply, head=False)
+            return None
+        except ConnectionResetError:
+            if ingest is not None:
+                await ingest.abort()
+            return None
+        except BaseException:
+            if ingest is not None:
+                await ingest.abort()
+            raise
+        if ingest is None:
+            return request, None
+        try:
+            blob = await ingest.finish()
+        except Exception as exc:
+            await ingest.abort()
+            rid = request_id()
+            log.exception("moto backend: storing the body of %s %s failed (request id %s)",
+                          request.method, request.path, rid)
+            await _send(send, _internal_error(request, rid, exc), head=False)
+            return None
+        # A StoredBody is not bytes: only moto's PutObject/UploadPart see it (ingest.py).
+        request.body = cast(bytes, blob.body)
+        return request, blob
+
+    async def _ingest(self, in_memory: bool) -> Ingest | None:
         """A large S3 body's store-while-receiving (after loading: the journal's load clears
         orphaned incoming files). None if the backend cannot load: handle() answers that."""
         try:
@@ -158,7 +168,7 @@ class MotoBackend:
         except RuntimeError:
             return None
         assert self.journal is not None
-        return Ingest(self.journal.blobs)
+        return Ingest(self.journal.blobs, in_memory)
 
     async def handle(self, request: Request, blob: Blob | None = None) -> Reply:
         """Answer one AWS API request with moto. Never raises: failures are a 500 with a request id.

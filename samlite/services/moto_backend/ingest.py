@@ -54,7 +54,11 @@ class Blob:
 
 
 class Ingest:
-    def __init__(self, directory: Path) -> None:
+    """`in_memory`: the request also needs its body as bytes (see `needs_bytes`); otherwise each
+    piece is dropped once it is written and hashed."""
+
+    def __init__(self, directory: Path, in_memory: bool) -> None:
+        self.in_memory = in_memory
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{INCOMING}{uuid.uuid4().hex}"
         self._file = open(self.path, "wb")  # noqa: SIM115 - closed by the writer thread
@@ -65,15 +69,16 @@ class Ingest:
         threading.Thread(target=self._run, name="s3-ingest", daemon=True).start()
 
     def feed(self, chunk: bytes) -> None:
-        self.received.append(chunk)
+        if self.in_memory:
+            self.received.append(chunk)
         self.size += len(chunk)
         self._chunks.put(chunk)
 
-    async def finish(self, in_memory: bool) -> Blob:
-        """The stored body, once every chunk is written and hashed; `in_memory`: also as bytes."""
+    async def finish(self) -> Blob:
+        """The stored body, once every chunk is written and hashed."""
         self._chunks.put(None)
         received, self.received = self.received, []
-        if not in_memory:
+        if not self.in_memory:
             return Blob(self.path, await asyncio.wrap_future(self._done), StoredBody(self.size))
         loop = asyncio.get_running_loop()
         body, md5 = await asyncio.gather(loop.run_in_executor(None, b"".join, received),
@@ -85,6 +90,8 @@ class Ingest:
         self._chunks.put(None)
         try:
             await asyncio.wrap_future(self._done)
+        except Exception:  # noqa: BLE001 - a failed write: the body is dropped either way
+            pass
         finally:
             self.path.unlink(missing_ok=True)
 
