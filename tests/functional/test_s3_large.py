@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from botocore.exceptions import ClientError
 
 from samlite.testing import EngineHandle, signed_headers, wait_for
 
@@ -195,3 +196,28 @@ def test_large_put_with_signature_verification(tmp_path: Path) -> None:
         assert not _incoming(engine)
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("size", [10, 2 * MB], ids=["small", "large"])
+def test_integrity_headers_are_checked(samlite_engine: EngineHandle, size: int) -> None:
+    """Content-MD5 and x-amz-checksum-* must match the body, as on S3: a mismatch is a 400 and
+    nothing is stored (a large body is checked by the thread that stores it)."""
+    s3 = samlite_engine.client("s3")
+    s3.create_bucket(Bucket="integrity")
+    data = BIG[:size]
+    md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+    s3.put_object(Bucket="integrity", Key="ok", Body=data, ContentMD5=md5)
+    sha = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    s3.put_object(Bucket="integrity", Key="sha", Body=data, ChecksumSHA256=sha)
+    bad = [({"ContentMD5": base64.b64encode(hashlib.md5(b"other").digest()).decode()}, "BadDigest"),
+           ({"ContentMD5": "not-an-md5"}, "InvalidDigest"),
+           ({"ChecksumCRC32": _crc32(b"other")}, "BadDigest"),
+           ({"ChecksumSHA256": base64.b64encode(hashlib.sha256(b"other").digest()).decode()}, "BadDigest")]
+    for n, (extra, code) in enumerate(bad):
+        with pytest.raises(ClientError) as err:
+            s3.put_object(Bucket="integrity", Key=f"bad-{n}", Body=data, **extra)
+        assert err.value.response["Error"]["Code"] == code, extra
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="integrity")["Contents"])
+    assert keys == ["ok", "sha"]
+    assert not _incoming(samlite_engine)

@@ -7,16 +7,14 @@ concatenating bytes chunk after chunk (quadratic: 33 MB/s for 8 MB in 64 KB chun
 malformed body with a 500, and stored a trailer checksum without checking it.
 
 Here the body is decoded in one pass, its length checked against `x-amz-decoded-content-length`,
-a CRC32, SHA-1 or SHA-256 trailer checked against the payload (other algorithms are kept as sent),
-and moto gets a plain request: the payload, with the trailer checksum as a header. Chunk
+its checksums (trailer or header) checked against the payload (checksums.py), and moto gets a
+plain request: the payload, with the trailer checksum as a header. Chunk
 signatures are not checked (the request's own signature is, when SAMLITE_VERIFY_SIGV4 is on).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import zlib
+from samlite.services.moto_backend import checksums
 
 STREAMING = "STREAMING-"  # x-amz-content-sha256 of every aws-chunked upload
 DROPPED = ("content-length", "x-amz-content-sha256", "x-amz-decoded-content-length", "x-amz-trailer",
@@ -77,16 +75,6 @@ def decode(body: bytes) -> tuple[bytes, dict[str, str]]:
     return b"".join(pieces), trailers
 
 
-def _checksum(algorithm: str, payload: bytes) -> str | None:
-    if algorithm == "crc32":
-        digest = zlib.crc32(payload).to_bytes(4, "big")
-    elif algorithm in ("sha1", "sha256"):
-        digest = hashlib.new(algorithm, payload).digest()
-    else:
-        return None  # crc32c, crc64nvme, ...: not computable without awscrt; kept as sent
-    return base64.b64encode(digest).decode()
-
-
 def plain(headers: list[tuple[str, str]], body: bytes) -> tuple[list[tuple[str, str]], bytes]:
     """The request moto should see for an aws-chunked upload: (headers, payload)."""
     lowered = {k.lower(): v for k, v in headers}
@@ -101,12 +89,10 @@ def plain(headers: list[tuple[str, str]], body: bytes) -> tuple[list[tuple[str, 
     if encodings:
         out.append(("content-encoding", ",".join(encodings)))
     out += [("content-length", str(len(payload))), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]
-    for name, value in trailers.items():
-        if not name.startswith("x-amz-checksum-"):
-            continue  # x-amz-trailer-signature
-        expected = _checksum(name.removeprefix("x-amz-checksum-"), payload)
-        if expected is not None and value != expected:
-            algorithm = name.removeprefix("x-amz-checksum-").upper()
-            raise ChunkedError("BadDigest", f"The {algorithm} you specified did not match the calculated checksum.")
-        out.append((name, value))
+    out += [(name, value) for name, value in trailers.items()
+            if name.startswith("x-amz-checksum-")]  # not x-amz-trailer-signature
+    try:
+        checksums.check({k.lower(): v for k, v in out}, payload)
+    except checksums.ChecksumError as err:
+        raise ChunkedError(err.code, err.message) from None
     return out, payload

@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape
 from samlite.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from samlite.core.aws_api import AwsError, Reply, request_id
 from samlite.core.http import MAX_BODY, BodyTooLarge, Receive, Request, Send, read_body
-from samlite.services.moto_backend import aws_chunked, large_bodies, replay_ids, routing
+from samlite.services.moto_backend import aws_chunked, checksums, large_bodies, replay_ids, routing
 from samlite.services.moto_backend.fixups import FIXUPS
 from samlite.services.moto_backend.ingest import INGEST_MIN, Blob, Ingest
 from samlite.services.moto_backend.ingest import needs_bytes as ingest_needs_bytes
@@ -102,13 +102,20 @@ class MotoBackend:
                     blob.path.unlink(missing_ok=True)
                 await _send(send, _error(request, err), head=False)
                 return
-        if chunked:
+        if s3:
             try:
-                request.headers, request.body = aws_chunked.plain(request.headers, request.body)
-            except aws_chunked.ChunkedError as err:
+                if chunked:  # its checksums come in its trailer, checked as it is decoded
+                    request.headers, request.body = aws_chunked.plain(request.headers, request.body)
+                    request._lower.clear()  # the cached header lookup
+                elif blob is not None:
+                    blob.digests.check(blob.md5)
+                elif request.body:
+                    checksums.check(headers, request.body)
+            except (aws_chunked.ChunkedError, checksums.ChecksumError) as err:
+                if blob is not None:
+                    blob.path.unlink(missing_ok=True)
                 await _send(send, _s3_error(err.code, err.message, 400), head=False)
                 return
-            request._lower.clear()  # the cached header lookup
         reply = await self.handle(request, blob)
         await _send(send, reply, head=request.method == "HEAD")
 
@@ -122,7 +129,8 @@ class MotoBackend:
         if s3 and not chunked and size is not None and INGEST_MIN <= size <= S3_MAX_OBJECT \
                 and request.method in ("PUT", "POST"):
             ingest = await self._ingest(ingest_needs_bytes(
-                request.method, request.query_string.decode("latin-1"), headers, self.verify is not None))
+                request.method, request.query_string.decode("latin-1"), headers, self.verify is not None),
+                checksums.Digests(headers, md5_known=True))
         try:
             request.body = await read_body(request.headers, receive, S3_MAX_OBJECT if s3 else MAX_BODY,
                                            ingest.feed if ingest is not None else None)
@@ -160,7 +168,7 @@ class MotoBackend:
         request.body = cast(bytes, blob.body)
         return request, blob
 
-    async def _ingest(self, in_memory: bool) -> Ingest | None:
+    async def _ingest(self, in_memory: bool, digests: checksums.Digests) -> Ingest | None:
         """A large S3 body's store-while-receiving (after loading: the journal's load clears
         orphaned incoming files). None if the backend cannot load: handle() answers that."""
         try:
@@ -168,7 +176,7 @@ class MotoBackend:
         except RuntimeError:
             return None
         assert self.journal is not None
-        return Ingest(self.journal.blobs, in_memory)
+        return Ingest(self.journal.blobs, in_memory, digests)
 
     async def handle(self, request: Request, blob: Blob | None = None) -> Reply:
         """Answer one AWS API request with moto. Never raises: failures are a 500 with a request id.

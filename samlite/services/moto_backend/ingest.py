@@ -2,7 +2,8 @@
 
 The body of a PutObject or UploadPart of at least INGEST_MIN bytes is handed, chunk by chunk as
 the socket delivers it, to a thread of its own that writes it to an `incoming-*` file next to the
-journal's blobs and feeds MD5 (S3's ETag for a single-part object). Both release the GIL, so they
+journal's blobs and feeds MD5 (S3's ETag for a single-part object) and the checksums its headers
+name (checksums.py). Both release the GIL, so they
 overlap with receiving the rest of the body instead of following it.
 
 A plain PutObject or UploadPart never needs the body in memory: moto's key reads it from the file
@@ -23,6 +24,8 @@ import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from samlite.services.moto_backend.checksums import Digests
 
 INGEST_MIN = 1024 * 1024  # smaller bodies are cheaper to keep in memory and journal in one row
 INCOMING = "incoming-"  # an orphan (engine killed before the journal named it) is removed at load
@@ -46,19 +49,22 @@ class StoredBody:
 
 @dataclass(frozen=True)
 class Blob:
-    """A received body's file, its MD5 (hex), and the body (or what stands in for it)."""
+    """A received body's file, its MD5 (hex), the body (or what stands in for it) and the
+    checksums taken of it."""
 
     path: Path
     md5: str
     body: bytes | StoredBody
+    digests: Digests
 
 
 class Ingest:
     """`in_memory`: the request also needs its body as bytes (see `needs_bytes`); otherwise each
     piece is dropped once it is written and hashed."""
 
-    def __init__(self, directory: Path, in_memory: bool) -> None:
+    def __init__(self, directory: Path, in_memory: bool, digests: Digests) -> None:
         self.in_memory = in_memory
+        self.digests = digests
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{INCOMING}{uuid.uuid4().hex}"
         self._file = open(self.path, "wb")  # noqa: SIM115 - closed by the writer thread
@@ -79,11 +85,11 @@ class Ingest:
         self._chunks.put(None)
         received, self.received = self.received, []
         if not self.in_memory:
-            return Blob(self.path, await asyncio.wrap_future(self._done), StoredBody(self.size))
+            return Blob(self.path, await asyncio.wrap_future(self._done), StoredBody(self.size), self.digests)
         loop = asyncio.get_running_loop()
         body, md5 = await asyncio.gather(loop.run_in_executor(None, b"".join, received),
                                          asyncio.wrap_future(self._done))
-        return Blob(self.path, md5, body)
+        return Blob(self.path, md5, body, self.digests)
 
     async def abort(self) -> None:
         """Drop the body (too large, or the client went away): no file is left."""
@@ -101,6 +107,7 @@ class Ingest:
             with self._file:
                 while (chunk := self._chunks.get()) is not None:
                     md5.update(chunk)
+                    self.digests.update(chunk)
                     self._file.write(chunk)
         except Exception as exc:  # noqa: BLE001 - a full disk, say: the request fails with a 500, never hangs
             self._done.set_exception(exc)
