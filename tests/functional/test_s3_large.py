@@ -221,3 +221,19 @@ def test_integrity_headers_are_checked(samlite_engine: EngineHandle, size: int) 
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="integrity")["Contents"])
     assert keys == ["ok", "sha"]
     assert not _incoming(samlite_engine)
+
+
+def test_full_object_checksum_of_a_multipart_upload_is_not_the_request_body(samlite_engine: EngineHandle) -> None:
+    """CompleteMultipartUpload's x-amz-checksum-crc32 names the whole object, not its XML body."""
+    s3 = samlite_engine.client("s3")
+    s3.create_bucket(Bucket="full-object")
+    upload = s3.create_multipart_upload(Bucket="full-object", Key="k", ChecksumAlgorithm="CRC32",
+                                        ChecksumType="FULL_OBJECT")["UploadId"]
+    parts = []
+    for n, body in ((1, PART), (2, b"tail")):
+        answer = s3.upload_part(Bucket="full-object", Key="k", UploadId=upload, PartNumber=n, Body=body,
+                                ChecksumAlgorithm="CRC32")
+        parts.append({"PartNumber": n, "ETag": answer["ETag"], "ChecksumCRC32": answer["ChecksumCRC32"]})
+    s3.complete_multipart_upload(Bucket="full-object", Key="k", UploadId=upload, MultipartUpload={"Parts": parts},
+                                 ChecksumCRC32=_crc32(PART + b"tail"), ChecksumType="FULL_OBJECT")
+    assert s3.get_object(Bucket="full-object", Key="k")["Body"].read() == PART + b"tail"

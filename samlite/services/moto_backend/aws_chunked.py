@@ -92,7 +92,7 @@ def plain(headers: list[tuple[str, str]], body: bytes) -> tuple[list[tuple[str, 
     out += [(name, value) for name, value in trailers.items()
             if name.startswith("x-amz-checksum-")]  # not x-amz-trailer-signature
     try:
-        checksums.check({k.lower(): v for k, v in out}, payload)
+        checksums.check({k.lower(): v for k, v in out}, "PUT", payload)
     except checksums.ChecksumError as err:
         raise ChunkedError(err.code, err.message) from None
     return out, payload

@@ -109,8 +109,8 @@ class MotoBackend:
                     request._lower.clear()  # the cached header lookup
                 elif blob is not None:
                     blob.digests.check(blob.md5)
-                elif request.body:
-                    checksums.check(headers, request.body)
+                elif request.method in ("PUT", "POST"):
+                    checksums.check(headers, request.method, request.body)
             except (aws_chunked.ChunkedError, checksums.ChecksumError) as err:
                 if blob is not None:
                     blob.path.unlink(missing_ok=True)
@@ -130,7 +130,7 @@ class MotoBackend:
                 and request.method in ("PUT", "POST"):
             ingest = await self._ingest(ingest_needs_bytes(
                 request.method, request.query_string.decode("latin-1"), headers, self.verify is not None),
-                checksums.Digests(headers, md5_known=True))
+                checksums.Digests(headers, request.method, md5_known=True))
         try:
             request.body = await read_body(request.headers, receive, S3_MAX_OBJECT if s3 else MAX_BODY,
                                            ingest.feed if ingest is not None else None)

@@ -38,11 +38,19 @@ def _new(algorithm: str) -> Any:
 CHECKED = ("crc32", "sha1", "sha256")
 
 
+def describe_body(method: str) -> bool:
+    """Whether a request's x-amz-checksum-* headers are checksums of its body: a PUT's are
+    (PutObject, UploadPart, a PUT subresource). A POST's may not be: CompleteMultipartUpload's
+    name the whole object. Content-MD5 is always the body's."""
+    return method == "PUT"
+
+
 class Digests:
     """The checksums a request's headers ask to be checked (`headers`: lowercased names)."""
 
-    def __init__(self, headers: dict[str, str], md5_known: bool = False) -> None:
-        self.expected = {alg: headers[f"x-amz-checksum-{alg}"] for alg in CHECKED if f"x-amz-checksum-{alg}" in headers}
+    def __init__(self, headers: dict[str, str], method: str, md5_known: bool = False) -> None:
+        self.expected = {alg: headers[f"x-amz-checksum-{alg}"] for alg in CHECKED
+                         if f"x-amz-checksum-{alg}" in headers and describe_body(method)}
         self.content_md5 = headers.get("content-md5")
         self._hashes = {alg: _new(alg) for alg in self.expected}
         if self.content_md5 is not None and not md5_known:
@@ -70,8 +78,8 @@ class Digests:
                                     f"The {alg.upper()} you specified did not match the calculated checksum.")
 
 
-def check(headers: dict[str, str], body: bytes) -> None:
+def check(headers: dict[str, str], method: str, body: bytes) -> None:
     """The whole-body check of a request held in memory."""
-    digests = Digests(headers)
+    digests = Digests(headers, method)
     digests.update(body)
     digests.check()
