@@ -1,16 +1,15 @@
 """A large S3 body is stored and hashed while it is still arriving.
 
-The body of a PutObject or UploadPart of at least INGEST_MIN bytes is handed, chunk by chunk as
-the socket delivers it, to a thread of its own that writes it to an `incoming-*` file next to the
+The body of an S3 PUT or POST of at least INGEST_MIN bytes is handed, piece by piece as the
+socket delivers it, to a thread of its own that writes it to an `incoming-*` file next to the
 journal's blobs and feeds MD5 (S3's ETag for a single-part object) and the checksums its headers
-name (checksums.py). Both release the GIL, so they
-overlap with receiving the rest of the body instead of following it.
+name (checksums.py). All release the GIL, so they overlap with receiving the rest of the body
+instead of following it. The file becomes the journal's blob for the request, and moto's key
+reads from it (large_bodies.known), so the body is written to disk once.
 
-A plain PutObject or UploadPart never needs the body in memory: moto's key reads it from the file
-(large_bodies.known), so a StoredBody stands in for it and the engine holds no copy. Other
-requests get the pieces joined into one bytes object (without the GIL, while the hashing ends). The file then becomes the
-journal's blob for the request, and moto's key reads from it (see large_bodies), so the body is
-written to disk once.
+A plain PutObject or UploadPart never needs the body in memory: a StoredBody stands in for it,
+and the engine keeps no copy. Other requests (`needs_bytes`) also get the pieces joined into one
+bytes object, without the GIL, while the hashing ends.
 """
 
 from __future__ import annotations
