@@ -61,8 +61,12 @@ class Request:
         return json.loads(self.body or b"{}")
 
 
-async def read_body(headers: list[tuple[str, str]], receive: Receive, limit: int = MAX_BODY) -> bytes:
-    """The request body; BodyTooLarge past `limit`, without buffering the rest."""
+async def read_body(headers: list[tuple[str, str]], receive: Receive, limit: int = MAX_BODY,
+                    on_chunk: Callable[[bytes], None] | None = None) -> bytes:
+    """The request body; BodyTooLarge past `limit`, without buffering the rest. With `on_chunk`,
+    each piece goes to it as it arrives instead (a large body can be stored while the rest is
+    still coming), and b"" is returned. A client that disconnects early leaves a shorter body
+    than its Content-Length."""
     declared = next((v for k, v in headers if k.lower() == "content-length"), None)
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge()
@@ -77,7 +81,10 @@ async def read_body(headers: list[tuple[str, str]], receive: Receive, limit: int
             size += len(chunk)
             if size > limit:
                 raise BodyTooLarge()
-            chunks.append(chunk)
+            if on_chunk is None:
+                chunks.append(chunk)
+            else:
+                on_chunk(chunk)
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -127,6 +134,9 @@ async def respond_json(send: Send, status: int, data: Any, headers: Iterable[tup
 
 
 # --- one write per response --------------------------------------------------------------------
+JOIN_MAX = 64 * 1024  # a larger body is written after its head, not joined to it
+
+
 class _JoinedWrites:
     """The connection's transport as one response cycle sees it. uvicorn writes the head when the
     app sends `http.response.start` and the body on `http.response.body`; uvloop sends each write
@@ -150,7 +160,11 @@ class _JoinedWrites:
             self.head = data
             return
         if self.head is not None:
-            data, self.head = self.head + data, None
+            if len(data) > JOIN_MAX:  # joining would copy a large body; two writes cost less
+                self.transport.write(self.head)
+            else:
+                data = self.head + data
+            self.head = None
         self.transport.write(data)
 
     def flush(self) -> None:

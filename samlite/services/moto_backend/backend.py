@@ -10,6 +10,7 @@ memory unchanged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import functools
 import logging
@@ -19,15 +20,17 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
 from samlite.config import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from samlite.core.aws_api import AwsError, Reply, request_id
 from samlite.core.http import MAX_BODY, BodyTooLarge, Receive, Request, Send, read_body
-from samlite.services.moto_backend import routing
+from samlite.services.moto_backend import aws_chunked, checksums, large_bodies, replay_ids, routing
 from samlite.services.moto_backend.fixups import FIXUPS
+from samlite.services.moto_backend.ingest import INGEST_MIN, Blob, Ingest
+from samlite.services.moto_backend.ingest import needs_bytes as ingest_needs_bytes
 from samlite.services.moto_backend.journal import Journal
 
 log = logging.getLogger("samlite.engine")
@@ -86,31 +89,102 @@ class MotoBackend:
         its service's size limit, and answer it."""
         headers = {k.lower(): v for k, v in head.headers}
         s3 = routing.is_s3(headers, head.query_string.decode("latin-1"))
-        request = head
+        chunked = s3 and aws_chunked.is_chunked(headers)
+        received = await self._receive(head, headers, s3, chunked, receive, send)
+        if received is None:
+            return  # answered already, or the client is gone
+        request, blob = received
+        if self.verify is not None:
+            try:
+                self.verify(request)
+            except AwsError as err:
+                if blob is not None:
+                    blob.path.unlink(missing_ok=True)
+                await _send(send, _error(request, err), head=False)
+                return
+        if s3:
+            try:
+                if chunked:  # its checksums come in its trailer, checked as it is decoded
+                    request.headers, request.body = aws_chunked.plain(request.headers, request.body)
+                    request._lower.clear()  # the cached header lookup
+                elif blob is not None:
+                    blob.digests.check(blob.md5)
+                elif request.method in ("PUT", "POST"):
+                    checksums.check(headers, request.method, request.body)
+            except (aws_chunked.ChunkedError, checksums.ChecksumError) as err:
+                if blob is not None:
+                    blob.path.unlink(missing_ok=True)
+                await _send(send, _s3_error(err.code, err.message, 400), head=False)
+                return
+        reply = await self.handle(request, blob)
+        await _send(send, reply, head=request.method == "HEAD")
+
+    async def _receive(self, request: Request, headers: dict[str, str], s3: bool, chunked: bool,
+                       receive: Receive, send: Send) -> tuple[Request, Blob | None] | None:
+        """The request with its body, and the body's stored file for a large S3 upload (ingest.py);
+        None once a refusal is sent, or when the client went away mid-body (nothing is stored)."""
+        declared = headers.get("content-length", "")
+        size = int(declared) if declared.isdigit() else None
+        ingest = None
+        if s3 and not chunked and size is not None and INGEST_MIN <= size <= S3_MAX_OBJECT \
+                and request.method in ("PUT", "POST"):
+            ingest = await self._ingest(ingest_needs_bytes(
+                request.method, request.query_string.decode("latin-1"), headers, self.verify is not None),
+                checksums.Digests(headers, request.method, md5_known=True))
         try:
-            request.body = await read_body(request.headers, receive, S3_MAX_OBJECT if s3 else MAX_BODY)
+            request.body = await read_body(request.headers, receive, S3_MAX_OBJECT if s3 else MAX_BODY,
+                                           ingest.feed if ingest is not None else None)
+            if size is not None and (ingest.size if ingest is not None else len(request.body)) != size:
+                raise ConnectionResetError("the client went away mid-body")
         except BodyTooLarge:
+            if ingest is not None:
+                await ingest.abort()
             if s3:
                 reply = _s3_error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", 400)
             else:
                 reply = Reply.json({"__type": "RequestEntityTooLarge", "message": "Request entity too large"}, 413)
             await _send(send, reply, head=False)
-            return
-        if self.verify is not None:
-            try:
-                self.verify(request)
-            except AwsError as err:
-                await _send(send, _error(request, err), head=False)
-                return
-        reply = await self.handle(request)
-        await _send(send, reply, head=request.method == "HEAD")
+            return None
+        except ConnectionResetError:
+            if ingest is not None:
+                await ingest.abort()
+            return None
+        except BaseException:
+            if ingest is not None:
+                await ingest.abort()
+            raise
+        if ingest is None:
+            return request, None
+        try:
+            blob = await ingest.finish()
+        except Exception as exc:
+            await ingest.abort()
+            rid = request_id()
+            log.exception("moto backend: storing the body of %s %s failed (request id %s)",
+                          request.method, request.path, rid)
+            await _send(send, _internal_error(request, rid, exc), head=False)
+            return None
+        # A StoredBody is not bytes: only moto's PutObject/UploadPart see it (ingest.py).
+        request.body = cast(bytes, blob.body)
+        return request, blob
 
-    async def handle(self, request: Request) -> Reply:
-        """Answer one AWS API request with moto. Never raises: failures are a 500 with a request id."""
+    async def _ingest(self, in_memory: bool, digests: checksums.Digests) -> Ingest | None:
+        """A large S3 body's store-while-receiving (after loading: the journal's load clears
+        orphaned incoming files). None if the backend cannot load: handle() answers that."""
+        try:
+            await self._ensure_loaded()
+        except RuntimeError:
+            return None
+        assert self.journal is not None
+        return Ingest(self.journal.blobs, in_memory, digests)
+
+    async def handle(self, request: Request, blob: Blob | None = None) -> Reply:
+        """Answer one AWS API request with moto. Never raises: failures are a 500 with a request id.
+        `blob`: the request's body, already stored (ingest.py); the call takes it over."""
         rid = request_id()
         try:
             await self._ensure_loaded()
-            fut = asyncio.get_running_loop().run_in_executor(self._executor, self._call, request)
+            fut = asyncio.get_running_loop().run_in_executor(self._executor, self._call, request, blob)
             status, headers, body, notes = await asyncio.wait_for(fut, CALL_TIMEOUT_S)
         except Exception as exc:  # an API answers, it never drops the connection
             log.exception("moto backend failed on %s %s (request id %s)", request.method, request.path, rid)
@@ -209,6 +283,8 @@ class MotoBackend:
         # moto lists a response class's methods (inspect.getmembers) on every call; they never change.
         moto_responses.method_names_from_class = functools.lru_cache(maxsize=None)(
             moto_responses.method_names_from_class)
+        large_bodies.install()
+        replay_ids.install()
         if self.observer is not None:
             self.observer.install()
 
@@ -224,8 +300,10 @@ class MotoBackend:
 
                     FIXUPS[entry.url](json.loads(entry.body))
                 else:
-                    status, _, body = self._execute(entry.seq, entry.clock, entry.method, entry.url,
-                                                     entry.headers, entry.body)
+                    # A stored body's key reads from its blob, as when it was first written.
+                    with large_bodies.known(entry.body, entry.blob, None) if entry.blob else contextlib.nullcontext():
+                        status, _, body = self._execute(entry.seq, entry.clock, entry.method, entry.url,
+                                                         entry.headers, entry.body)
                     if status >= 400:
                         log.warning("moto replay: entry %s answered %s: %s", entry.seq, status, body[:200])
             except Exception:  # one bad entry must not lose the rest
@@ -273,7 +351,14 @@ class MotoBackend:
             log.exception("moto backend: snapshot failed; keeping the journal")
 
     # --- one call (moto thread) -----------------------------------------------------------------
-    def _call(self, request: Request) -> tuple[int, dict[str, Any], bytes, list[Any]]:
+    def _call(self, request: Request, blob: Blob | None = None) -> tuple[int, dict[str, Any], bytes, list[Any]]:
+        try:
+            return self._call_once(request, blob)
+        finally:
+            if blob is not None:  # not taken over by the journal: the request changed nothing
+                blob.path.unlink(missing_ok=True)
+
+    def _call_once(self, request: Request, blob: Blob | None) -> tuple[int, dict[str, Any], bytes, list[Any]]:
         assert self.journal is not None
         query = request.query_string.decode("latin-1")
         lowered = {k.lower(): v for k, v in request.headers}
@@ -292,13 +377,15 @@ class MotoBackend:
         if self.observer is not None:
             self.observer.begin()
         try:
-            status, out_headers, body = _aws_status(
-                json_protocol, *self._execute(seq, clock, request.method, url, headers, request.body))
+            with large_bodies.known(request.body, blob.path, blob.md5) if blob else contextlib.nullcontext():
+                status, out_headers, body = _aws_status(
+                    json_protocol, *self._execute(seq, clock, request.method, url, headers, request.body))
         finally:
             notes = self.observer.end() if self.observer is not None else []
         if status < 400:
             # Committed before the answer is sent: an acknowledged write survives a SIGKILL.
-            self.journal.append(seq, "request", request.method, url, headers, request.body, clock)
+            self.journal.append(seq, "request", request.method, url, headers, request.body, clock,
+                                blob.path if blob else None)
             for listener in self.on_write:
                 listener(url)
             if self.journal.since_snapshot >= COMPACT_ENTRIES:
@@ -339,8 +426,11 @@ class MotoBackend:
                     continue
                 if mutating:
                     self.services.add(service)
-                prepared = AWSPreparedRequest(method, url, http_headers, body or None, stream_output=False)
+                # A StoredBody (ingest.py) reaches moto only as the request's cached data.
+                data = body if isinstance(body, bytes) else None
+                prepared = AWSPreparedRequest(method, url, http_headers, data or None, stream_output=False)
                 normalized = normalize_request(prepared)
+                large_bodies.preset_body(normalized, body, service == "s3" and method == "PUT")
                 try:
                     status, out_headers, out_body = handler(normalized, normalized.raw_url, normalized.headers)
                 except HTTPException as exc:

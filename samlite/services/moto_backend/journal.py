@@ -1,7 +1,9 @@
 """moto keeps its state in memory; this makes it durable under SAMLITE_HOME.
 
 Every mutating request moto accepted is appended to a SQLite journal (WAL) and committed before
-its answer goes out (a body over 1 MB is written to its own file first, which the row names), together with the random seed and clock moto ran it under. Loading replays
+its answer goes out (a body over 1 MB is in its own file, blobs/<seq>, which the row names:
+a large S3 body was stored there while it arrived, see ingest.py), together with the random seed
+and clock moto ran it under. Loading replays
 the journal on top of the last snapshot with the same seed and clock, so generated ids, ARNs and
 stream labels come back identical. A snapshot (a pickle of the backends' state, written to a
 temp file, fsynced and renamed) compacts the journal; entries it covers are then deleted.
@@ -17,6 +19,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+
+from samlite.services.moto_backend.ingest import remove_orphans
+from samlite.services.moto_backend.large_bodies import write_file
 
 log = logging.getLogger("samlite.engine")
 
@@ -44,6 +49,7 @@ class Entry:
     headers: list[tuple[str, str]]
     body: bytes
     clock: float
+    blob: Path | None = None  # the file the body was read from
 
 
 class Journal:
@@ -53,6 +59,7 @@ class Journal:
         self.snapshot_path = home / "snapshot.pickle"
         self.blobs = home / "blobs"
         self.blobs.mkdir(exist_ok=True)
+        remove_orphans(self.blobs)  # bodies of requests the journal never acknowledged
         # Used only from the backend's one thread, but created on the loop's thread.
         self.db = sqlite3.connect(home / "journal.db", isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -74,10 +81,14 @@ class Journal:
         return self.last_seq + 1
 
     def append(self, seq: int, kind: str, method: str, url: str, headers: list[tuple[str, str]],
-               body: bytes, clock: float) -> None:
-        if len(body) >= BLOB_MIN:
+               body: bytes, clock: float, blob: Path | None = None) -> None:
+        """`blob`: a file already holding `body` (written while it arrived); it becomes the entry's."""
+        if blob is not None:
+            os.replace(blob, self.blobs / str(seq))
+            kind, body = f"{kind}+blob", b""
+        elif len(body) >= BLOB_MIN:
             # Written (not fsynced: the page cache survives a SIGKILL) before the row that names it.
-            (self.blobs / str(seq)).write_bytes(body)
+            write_file(self.blobs / str(seq), body)
             kind, body = f"{kind}+blob", b""
         self.db.execute("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (seq, kind, method, url, json.dumps(headers), body, clock))
@@ -94,9 +105,11 @@ class Journal:
     def entries(self, after: int) -> Iterator[Entry]:
         cursor = self.db.execute("SELECT * FROM journal WHERE seq > ? ORDER BY seq", (after,))
         for seq, kind, method, url, headers, body, clock in cursor:
+            blob = None
             if kind.endswith("+blob"):
-                kind, body = kind[:-5], (self.blobs / str(seq)).read_bytes()
-            yield Entry(seq, kind, method, url, [tuple(h) for h in json.loads(headers)], bytes(body), clock)
+                blob = self.blobs / str(seq)
+                kind, body = kind[:-5], blob.read_bytes()
+            yield Entry(seq, kind, method, url, [tuple(h) for h in json.loads(headers)], bytes(body), clock, blob)
 
     def size(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM journal").fetchone()[0]
