@@ -152,14 +152,19 @@ def _run_with_status(cmd: list[str], cwd: Path, env: dict[str, str], owner: str,
     started = time.monotonic()
     width = max(20, shutil.get_terminal_size().columns - 1)
     try:
-        while proc.poll() is None:
+        while True:
+            done = proc.poll() is not None
+            if done:  # one last redraw with the last step, even when it came between two redraws
+                reader.join(timeout=5)
             elapsed = time.monotonic() - started
-            if elapsed > INSTALL_TIMEOUT:
+            if elapsed > INSTALL_TIMEOUT and not done:
                 proc.kill()
                 raise subprocess.TimeoutExpired(cmd, INSTALL_TIMEOUT)
             text = f"{owner}: {tool} {step[0]} ({elapsed:.1f} s)"
             sys.stderr.write("\r" + text[:width].ljust(width))
             sys.stderr.flush()
+            if done:
+                break
             time.sleep(0.1)
     finally:
         sys.stderr.write("\r" + " " * width + "\r")  # leave the terminal as it was
