@@ -282,6 +282,7 @@ class Assembler:
             tags = {str(t.get("Key")): str(t.get("Value")) for t in tags if isinstance(t, dict)}
         dlq = self._dlq(props)
         eic = self._event_invoke_config(entry, props)
+        durable = props.get("DurableConfig")
         function = model.Function(
             logical_id=lid, name=name, arn=self.ctx.function_arn(name),
             runtime=props.get("Runtime") if isinstance(props.get("Runtime"), str) else None,
@@ -303,6 +304,10 @@ class Assembler:
             application_log_level=logging.get("ApplicationLogLevel"),
             not_emulated=(f"PackageType Image is not emulated by samlite: function {lid} is deployed but "
                           "cannot be invoked locally") if props.get("PackageType") == "Image" else None,
+            durable_execution_timeout=_int(_d(durable).get("ExecutionTimeout"), 86400)
+            if isinstance(durable, dict) else None,
+            durable_retention_days=_int(_d(durable).get("RetentionPeriodInDays"), 14)
+            if isinstance(durable, dict) else None,
             **_build_metadata(entry))
         self.functions[lid] = function
         if sam:

@@ -137,12 +137,30 @@ def check_function(report: Report, props: Mapping[str, Any]) -> None:
     eic = props.get("EventInvokeConfig")
     if isinstance(eic, Mapping):
         check_event_invoke_config(report, eic, ("EventInvokeConfig",))
+    durable = props.get("DurableConfig")
+    if durable is not None:
+        check_durable_config(report, durable)
     dlq = props.get("DeadLetterQueue")
     if isinstance(dlq, Mapping):
         if dlq.get("Type") not in ("SQS", "SNS"):
             report(("DeadLetterQueue", "Type"), "must be SQS or SNS", "error")
         if not dlq.get("TargetArn"):
             report(("DeadLetterQueue", "TargetArn"), "TargetArn is required", "error")
+
+
+def check_durable_config(report: Report, durable: Any) -> None:
+    """Lambda's limits for DurableConfig: an execution runs at most a year (ExecutionTimeout,
+    1-31,622,400 s) and is kept 1-90 days after it ends (RetentionPeriodInDays)."""
+    path = ("DurableConfig",)
+    if not isinstance(durable, Mapping):
+        report(path, "DurableConfig must be an object with ExecutionTimeout and RetentionPeriodInDays", "error")
+        return
+    for key in durable:
+        if key not in ("ExecutionTimeout", "RetentionPeriodInDays", "KMSKeyArn"):
+            report(path + (key,), f"unknown property '{key}' (DurableConfig has ExecutionTimeout, "
+                   "RetentionPeriodInDays and KMSKeyArn)", "error")
+    check_range(report, durable, "ExecutionTimeout", 1, 31622400, path)
+    check_range(report, durable, "RetentionPeriodInDays", 1, 90, path)
 
 
 def check_environment(report: Report, variables: Mapping[str, Any]) -> None:
