@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import re
-import sqlite3
 import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,6 @@ from aws_durable_execution_sdk_python_testing.exceptions import (
 from aws_durable_execution_sdk_python_testing.execution import Execution
 from aws_durable_execution_sdk_python_testing.model import StartDurableExecutionInput
 from aws_durable_execution_sdk_python_testing.scheduler import Scheduler
-from aws_durable_execution_sdk_python_testing.stores.sqlite import SQLiteExecutionStore
 from aws_durable_execution_sdk_python_testing.worker.registry import ExecutionRegistry
 
 from samlite.core import invoke as inv
@@ -39,6 +37,7 @@ from samlite.services.durable.backend import (
     EngineInvoker,
     SamliteExecutor,
 )
+from samlite.services.durable.store import ExecutionStore
 
 if TYPE_CHECKING:
     from samlite.config import Settings
@@ -63,15 +62,14 @@ class DurableService(inv.DurableSink):
         self._executor: SamliteExecutor | None = None
         self._scheduler: Scheduler | None = None
         self._registry: ExecutionRegistry | None = None
-        self.store: SQLiteExecutionStore | None = None
+        self.store: ExecutionStore | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         """Open the store, start the backend and resume what was running (call after the
         deployed functions are restored: a recovered execution replays at once)."""
         loop = self._loop = asyncio.get_running_loop()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        store = self.store = SQLiteExecutionStore.create_and_initialize(self.path)
+        store = self.store = ExecutionStore.open(self.path)
         scheduler = self._scheduler = Scheduler()
         registry = self._registry = ExecutionRegistry(store, scheduler)
         processor = CheckpointProcessor(store, scheduler)
@@ -103,6 +101,8 @@ class DurableService(inv.DurableSink):
         await asyncio.to_thread(stopper.join, 1.0)
         for arn in list(self._waiters):
             self._wake(arn)  # they answer with the execution as it stands (still running)
+        if self.store is not None:
+            self.store.close()
 
     @property
     def executor(self) -> SamliteExecutor:
@@ -225,8 +225,8 @@ class DurableService(inv.DurableSink):
         execution = self._load(arn)  # ResourceNotFoundException
         if not execution.is_complete:
             raise ExecutionConflictException("The durable execution is still running; stop it before deleting it.")
-        with sqlite3.connect(self.path, timeout=30.0) as db:
-            db.execute("DELETE FROM executions WHERE durable_execution_arn = ?", (arn,))
+        assert self.store is not None
+        self.store.delete(arn)
 
     # --- control surface (`samlite executions`) ------------------------------------------------
     async def cli_list(self, function: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,90 @@
+"""Durable executions in SQLite, with the live ones in memory.
+
+The library's SQLite store opens a connection and parses the whole execution from JSON on every
+load, and every checkpoint loads and saves once: about 15 ms per checkpoint at a few hundred
+operations. This store keeps the library's table (so its queries and `list_all` work unchanged)
+but answers loads from memory, as the library's in-memory store does (the executor is written for
+loads that share one object per execution), and writes each save through on one connection
+before the call returns: an acknowledged checkpoint is on disk (WAL, synchronous=NORMAL), so it
+survives a SIGKILL of the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from aws_durable_execution_sdk_python_testing.exceptions import ResourceNotFoundException
+from aws_durable_execution_sdk_python_testing.execution import Execution
+from aws_durable_execution_sdk_python_testing.stores.sqlite import SQLiteExecutionStore
+
+
+class ExecutionStore(SQLiteExecutionStore):
+    def __init__(self, db_path: Path) -> None:
+        super().__init__(db_path)
+        self._cache: dict[str, Execution] = {}
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
+
+    @classmethod
+    def open(cls, db_path: Path) -> "ExecutionStore":
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        store = cls(db_path)
+        store._init_db()
+        db = sqlite3.connect(db_path, timeout=30.0, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        store._db = db
+        return store
+
+    def save(self, execution: Execution) -> None:
+        op = execution.get_operation_execution_started()
+        row = (execution.durable_execution_arn, execution.start_input.function_name,
+               execution.start_input.execution_name, execution.current_status().value,
+               op.start_timestamp.timestamp() if op.start_timestamp else None,
+               op.end_timestamp.timestamp() if op.end_timestamp else None,
+               json.dumps(execution.to_json_dict()))
+        with self._lock:
+            if self._db is None:  # closed: the engine is stopping, and a lane finished late
+                return
+            self._db.execute(
+                "INSERT OR REPLACE INTO executions (durable_execution_arn, function_name, execution_name, status,"
+                " start_timestamp, end_timestamp, data) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            self._cache[execution.durable_execution_arn] = execution
+
+    def update(self, execution: Execution) -> None:
+        self.save(execution)
+
+    def load(self, execution_arn: str) -> Execution:
+        with self._lock:
+            cached = self._cache.get(execution_arn)
+            if cached is not None:
+                return cached
+            assert self._db is not None, "open() the store first"
+            row = self._db.execute("SELECT data FROM executions WHERE durable_execution_arn = ?",
+                                   (execution_arn,)).fetchone()
+            if row is None:
+                raise ResourceNotFoundException("Durable Execution does not exist")
+            execution = Execution.from_json_dict(json.loads(row[0]))
+            self._cache[execution_arn] = execution
+            return execution
+
+    def list_all(self) -> list[Execution]:
+        with self._lock:
+            assert self._db is not None, "open() the store first"
+            arns = [r[0] for r in self._db.execute("SELECT durable_execution_arn FROM executions")]
+            return [self.load(arn) for arn in arns]
+
+    def delete(self, execution_arn: str) -> None:
+        with self._lock:
+            assert self._db is not None, "open() the store first"
+            self._db.execute("DELETE FROM executions WHERE durable_execution_arn = ?", (execution_arn,))
+            self._cache.pop(execution_arn, None)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
