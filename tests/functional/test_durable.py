@@ -42,6 +42,15 @@ Resources:
       CodeUri: src/
       DurableConfig:
         ExecutionTimeout: 600
+  Overdue:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: sleeper.handler
+      CodeUri: src/
+      Timeout: 30
+      DurableConfig:
+        ExecutionTimeout: 3
   Helper:
     Type: AWS::Serverless::Function
     Properties:
@@ -231,6 +240,17 @@ def test_fire_completes_a_long_wait_now(lam: Any, engine: EngineHandle) -> None:
     wait_for(lambda: status(lam, arn) == "SUCCEEDED", timeout=60, interval=0.2, message="the execution to end")
     again = engine.cli("executions", "fire", arn)
     assert again.returncode != 0 and "has ended" in again.stderr
+
+
+def test_execution_timeout_is_not_the_function_timeout(lam: Any) -> None:
+    # Each invocation takes milliseconds (under the 30 s function timeout); the execution, waiting
+    # 60 s, runs past its 3 s ExecutionTimeout and times out.
+    res = lam.invoke(FunctionName=function_name(lam, "Overdue"), Payload=b'{"seconds": 60}')
+    assert res["FunctionError"] == "Unhandled"
+    assert "timed out" in res["Payload"].read().decode()
+    got = lam.get_durable_execution(DurableExecutionArn=res["DurableExecutionArn"])
+    assert got["Status"] == "TIMED_OUT"
+    assert 2.5 <= (got["EndTimestamp"] - got["StartTimestamp"]).total_seconds() < 30
 
 
 def test_stop_and_callback_failure(lam: Any) -> None:
