@@ -224,6 +224,13 @@ def test_synchronous_invoke_waits_for_the_execution(lam: Any, engine: EngineHand
     listed = lam.list_durable_executions_by_function(FunctionName=name)["DurableExecutions"]
     assert arn in [e["DurableExecutionArn"] for e in listed]
 
+    # The caller waits no longer than the function's timeout (3 s); the execution goes on.
+    res = lam.invoke(FunctionName=name, Payload=json.dumps({"seconds": 3600}))
+    assert res["FunctionError"] == "Unhandled"
+    assert "timed out after 3 seconds" in res["Payload"].read().decode()
+    assert status(lam, res["DurableExecutionArn"]) == "RUNNING"
+    lam.stop_durable_execution(DurableExecutionArn=res["DurableExecutionArn"])
+
 
 def test_fire_completes_a_long_wait_now(lam: Any, engine: EngineHandle) -> None:
     name = function_name(lam, "Sleeper")

@@ -47,8 +47,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("samlite.engine")
 
 EXECUTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-# A synchronous invocation of a durable function waits for the execution's end this long at most
-# (Lambda's limit of a synchronous invocation); an Event invocation returns once it started.
+# A synchronous invocation of a durable function waits for the execution's end this long at most:
+# Lambda's limit of a synchronous invocation, or less when the function's timeout or the execution
+# timeout is lower. An Event invocation returns once the execution started.
 SYNC_WAIT_S = 900.0
 
 
@@ -150,8 +151,10 @@ class DurableService(inv.DurableSink):
         if not wait:
             return inv.InvokeResult(202, b"", None, request_id, executed_version=spec.version,
                                     durable_execution_arn=arn)
-        execution = await self._wait(arn, min(SYNC_WAIT_S, float(spec.durable_timeout or SYNC_WAIT_S)) + 5.0)
-        return _sync_result(execution, arn, request_id, spec.version)
+        limit = min(SYNC_WAIT_S, float(spec.timeout), float(spec.durable_timeout or SYNC_WAIT_S))
+        # The execution timeout ends the execution itself: wait a little past it for its TIMED_OUT.
+        execution = await self._wait(arn, limit + (1.0 if limit == spec.durable_timeout else 0.0))
+        return _sync_result(execution, arn, request_id, spec.version, limit)
 
     async def _wait(self, arn: str, timeout_s: float) -> Execution | None:
         """The execution once it ended, or None if it is still running after `timeout_s`."""
@@ -325,12 +328,15 @@ def _outcome(execution: Execution) -> tuple[str | None, dict[str, Any] | None]:
     return None, dict(out.error.to_dict()) if out.error is not None else {"ErrorMessage": "the execution failed"}
 
 
-def _sync_result(execution: Execution | None, arn: str, request_id: str, version: str) -> "InvokeResult":
+def _sync_result(execution: Execution | None, arn: str, request_id: str, version: str,
+                 limit_s: float) -> "InvokeResult":
     """What a synchronous invocation of a durable function answers: the execution's result, or its
     error as a function error (the Invoke's X-Amz-Function-Error)."""
     if execution is None:
-        body = proto.error_payload(f"The durable execution is still running after {SYNC_WAIT_S:g} seconds; "
-                                   "GetDurableExecution reports its end.", "Sandbox.Timedout")
+        body = proto.error_payload(f"The synchronous invocation timed out after {limit_s:g} seconds (the lowest of"
+                                   " 15 minutes, the function timeout and the execution timeout); the durable"
+                                   " execution goes on, and GetDurableExecution reports its end.",
+                                   "Sandbox.Timedout")
         return inv.InvokeResult(200, body, "Unhandled", request_id, executed_version=version,
                                 error_type="Sandbox.Timedout", durable_execution_arn=arn)
     result, error = _outcome(execution)
