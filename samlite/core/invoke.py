@@ -257,7 +257,8 @@ class InvokeService:
             ok = len(parts) in (1, 2)
             name, qualifier = parts[0], (parts[1] if len(parts) == 2 else None)
         spec = self.functions.get(name) if ok else None
-        if spec is None or (qualifier is not None and qualifier not in ("$LATEST", spec.version)):
+        if spec is None or (qualifier is not None and qualifier not in ("$LATEST", spec.version)
+                            and (spec.alias is None or qualifier not in (spec.alias, "1"))):
             suffix = f":{qualifier}" if qualifier else ""
             raise FunctionNotFound(f"Function not found: arn:aws:lambda:{region}:{account}:function:{name}{suffix}")
         return spec, qualifier

@@ -40,6 +40,7 @@ Resources:
       Runtime: python3.12
       Handler: sleeper.handler
       CodeUri: src/
+      AutoPublishAlias: live
       DurableConfig:
         ExecutionTimeout: 600
   Overdue:
@@ -216,7 +217,8 @@ def test_python_sdk_step_wait_callback_parallel_invoke_retry(engine: EngineHandl
 
 def test_synchronous_invoke_waits_for_the_execution(lam: Any, engine: EngineHandle) -> None:
     name = function_name(lam, "Sleeper")
-    res = lam.invoke(FunctionName=name, Payload=json.dumps({"seconds": 1}))
+    # By its AutoPublishAlias, as `!Ref Sleeper.Alias` names it.
+    res = lam.invoke(FunctionName=name, Qualifier="live", Payload=json.dumps({"seconds": 1}))
     assert res["StatusCode"] == 200 and "FunctionError" not in res
     assert json.loads(res["Payload"].read()) == {"before": "before", "after": "woke"}
     arn = res["DurableExecutionArn"]

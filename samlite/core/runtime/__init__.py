@@ -57,6 +57,9 @@ class FunctionSpec:
     # starts a durable execution; None for a plain function.
     durable_timeout: int | None = None
     durable_retention_days: int | None = None
+    # AutoPublishAlias: the alias (and its version "1", what `!Ref Fn.Version` names) invoke
+    # accepts as a qualifier for $LATEST, the one version samlite runs.
+    alias: str | None = None
 
     # Cached: both are read for every invocation (cached_property writes the instance __dict__,
     # which a frozen dataclass allows).
@@ -85,6 +88,7 @@ class FunctionSpec:
             parameters_secrets=wants_extension(c.get("layers")),
             durable_timeout=c.get("durable_execution_timeout"),
             durable_retention_days=c.get("durable_retention_days"),
+            alias=c.get("auto_publish_alias"),
         )
 
 

@@ -127,6 +127,8 @@ class DurableService(inv.DurableSink):
     # --- the invoke service's sink ---------------------------------------------------------------
     async def start_execution(self, spec: "FunctionSpec", payload: bytes, request_id: str, *,
                               execution_name: str | None, wait: bool) -> "InvokeResult":
+        if spec.not_emulated:  # an image: it cannot run here, so no execution starts
+            return await self.invoker.run(spec, payload, request_id, source="durable")
         name = execution_name or request_id
         if not EXECUTION_NAME.fullmatch(name):
             raise inv.InvalidParameterValue(
