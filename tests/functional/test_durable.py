@@ -328,7 +328,7 @@ def test_bad_durable_config_fails_validation(tmp_path: Path, samlite_engine: Eng
     assert "unknown property 'ExecutionTimeot'" in out
 
 
-def test_execution_survives_sigkill_during_a_wait(tmp_path: Path) -> None:
+def test_execution_survives_sigkill_and_stop_start_during_a_wait(tmp_path: Path) -> None:
     engine = EngineHandle(tmp_path / "home").start()
     try:
         _deploy(engine, tmp_path / "project")
@@ -346,5 +346,16 @@ def test_execution_survives_sigkill_during_a_wait(tmp_path: Path) -> None:
         assert json.loads(got["Result"]) == {"before": "before", "after": "woke"}
         kinds = [e["EventType"] for e in history(lam, arn)]
         assert kinds.count("StepSucceeded") == 1  # the step before the wait was not run again
+
+        # A graceful stop and start during the wait.
+        arn = lam.invoke(FunctionName=function_name(lam, "Sleeper"), InvocationType="Event",
+                         Payload=b'{"seconds": 5}')["DurableExecutionArn"]
+        wait_for(lambda: any(e["EventType"] == "WaitStarted" for e in history(lam, arn)), timeout=60,
+                 interval=0.1, message="the second 5 s wait to start")
+        engine.stop()
+        engine.start()
+        lam = engine.client("lambda")
+        wait_for(lambda: status(lam, arn) == "SUCCEEDED", timeout=60, interval=0.2,
+                 message="the execution to complete after stop and start")
     finally:
         engine.close()

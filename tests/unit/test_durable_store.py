@@ -1,0 +1,49 @@
+"""The durable execution store: loads share one object per execution, saves are on disk at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aws_durable_execution_sdk_python_testing.exceptions import ResourceNotFoundException
+from aws_durable_execution_sdk_python_testing.execution import Execution
+from aws_durable_execution_sdk_python_testing.model import StartDurableExecutionInput
+
+from samlite.services.durable.backend import execution_arn
+from samlite.services.durable.store import ExecutionStore
+
+
+def _execution(name: str) -> Execution:
+    start = StartDurableExecutionInput(account_id="123456789012", function_name="fn", function_qualifier="$LATEST",
+                                       execution_name=name, execution_timeout_seconds=60,
+                                       execution_retention_period_days=1, invocation_id=f"id-{name}", input="{}")
+    arn = execution_arn("arn:aws:lambda:us-east-1:123456789012:function:fn", "$LATEST", name, f"id-{name}")
+    execution = Execution(durable_execution_arn=arn, start_input=start, operations=[])
+    execution.start()
+    return execution
+
+
+def test_saves_survive_reopening_and_loads_share_the_object(tmp_path: Path) -> None:
+    path = tmp_path / "durable" / "executions.db"
+    store = ExecutionStore.open(path)
+    execution = _execution("a")
+    store.save(execution)
+    assert store.load(execution.durable_execution_arn) is execution
+    execution.complete_success('"done"')
+    store.update(execution)
+    # A second store on the same file (another engine after a crash) reads what was written.
+    again = ExecutionStore.open(path)
+    loaded = again.load(execution.durable_execution_arn)
+    assert loaded is not execution and loaded.is_complete and loaded.result is not None
+    assert [e.durable_execution_arn for e in again.list_all()] == [execution.durable_execution_arn]
+    again.delete(execution.durable_execution_arn)
+    with pytest.raises(ResourceNotFoundException):
+        again.load(execution.durable_execution_arn)
+    store.close()
+    again.close()
+    store.save(_execution("late"))  # after close (the engine stopping): ignored, no error
+
+
+def test_execution_arn_is_lambdas() -> None:
+    assert execution_arn("arn:aws:lambda:us-east-1:123456789012:function:fn", "$LATEST", "n", "i") == \
+        "arn:aws:lambda:us-east-1:123456789012:function:fn:$LATEST/durable-execution/n/i"
