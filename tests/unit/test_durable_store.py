@@ -44,6 +44,20 @@ def test_saves_survive_reopening_and_loads_share_the_object(tmp_path: Path) -> N
     store.save(_execution("late"))  # after close (the engine stopping): ignored, no error
 
 
+def test_ended_executions_past_their_retention_are_purged(tmp_path: Path) -> None:
+    store = ExecutionStore.open(tmp_path / "executions.db")
+    running, ended = _execution("running"), _execution("ended")
+    ended.complete_success("1")
+    store.save(running)
+    store.save(ended)
+    end = ended.get_operation_execution_started().end_timestamp
+    assert end is not None
+    assert store.purge_expired(end.timestamp() + 86400 - 60) == 0  # retention: 1 day
+    assert store.purge_expired(end.timestamp() + 86400 + 60) == 1
+    assert [e.durable_execution_arn for e in store.list_all()] == [running.durable_execution_arn]
+    store.close()
+
+
 def test_execution_arn_is_lambdas() -> None:
     assert execution_arn("arn:aws:lambda:us-east-1:123456789012:function:fn", "$LATEST", "n", "i") == \
         "arn:aws:lambda:us-east-1:123456789012:function:fn:$LATEST/durable-execution/n/i"

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import threading
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("samlite.engine")
 
 EXECUTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+PURGE_EVERY_S = 3600.0  # ended executions past their RetentionPeriodInDays are deleted this often
+
 # A synchronous invocation of a durable function waits for the execution's end this long at most:
 # Lambda's limit of a synchronous invocation, or less when the function's timeout or the execution
 # timeout is lower. An Event invocation returns once the execution started.
@@ -64,6 +67,7 @@ class DurableService(inv.DurableSink):
         self._scheduler: Scheduler | None = None
         self._registry: ExecutionRegistry | None = None
         self.store: ExecutionStore | None = None
+        self._purger: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -86,10 +90,24 @@ class DurableService(inv.DurableSink):
         recovered = await asyncio.to_thread(self._recover)
         if recovered:
             log.info("durable executions: resumed %d", recovered)
+        self._purger = loop.create_task(self._purge_forever())
+
+    async def _purge_forever(self) -> None:
+        while True:
+            assert self.store is not None
+            try:
+                gone = await asyncio.to_thread(self.store.purge_expired, time.time())
+                if gone:
+                    log.info("durable executions: %d past their retention period deleted", gone)
+            except Exception:  # the next round retries; executions are only kept longer
+                log.exception("durable executions: purging expired executions failed")
+            await asyncio.sleep(PURGE_EVERY_S)
 
     async def stop(self) -> None:
         """Stop replaying; what runs stays RUNNING in the store and is resumed at the next start."""
         self.invoker.durable_sink = None
+        if self._purger is not None:
+            self._purger.cancel()
         executor, registry, scheduler = self._executor, self._registry, self._scheduler
         if executor is None or registry is None or scheduler is None:
             return

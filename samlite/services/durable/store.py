@@ -83,6 +83,19 @@ class ExecutionStore(SQLiteExecutionStore):
             self._db.execute("DELETE FROM executions WHERE durable_execution_arn = ?", (execution_arn,))
             self._cache.pop(execution_arn, None)
 
+    def purge_expired(self, now: float) -> int:
+        """Delete the ended executions past their RetentionPeriodInDays; how many went."""
+        where = ("end_timestamp IS NOT NULL AND end_timestamp"
+                 " + 86400 * COALESCE(json_extract(data, '$.StartInput.ExecutionRetentionPeriodDays'), 14) < ?")
+        with self._lock:
+            assert self._db is not None, "open() the store first"
+            gone = [r[0] for r in self._db.execute(f"SELECT durable_execution_arn FROM executions WHERE {where}",
+                                                   (now,))]
+            self._db.execute(f"DELETE FROM executions WHERE {where}", (now,))
+            for arn in gone:
+                self._cache.pop(arn, None)
+            return len(gone)
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:
