@@ -226,6 +226,11 @@ def test_synchronous_invoke_waits_for_the_execution(lam: Any, engine: EngineHand
     listed = lam.list_durable_executions_by_function(FunctionName=name)["DurableExecutions"]
     assert arn in [e["DurableExecutionArn"] for e in listed]
 
+    # `samlite invoke` too, naming the execution on stderr.
+    cli = engine.cli("invoke", "Sleeper", "--stack-name", "durable", "--payload", '{"seconds": 1}', check=True)
+    assert json.loads(cli.stdout) == {"before": "before", "after": "woke"}
+    assert f"Durable execution: arn:aws:lambda:us-east-1:123456789012:function:{name}:$LATEST/" in cli.stderr
+
     # The caller waits no longer than the function's timeout (3 s); the execution goes on.
     res = lam.invoke(FunctionName=name, Payload=json.dumps({"seconds": 3600}))
     assert res["FunctionError"] == "Unhandled"
