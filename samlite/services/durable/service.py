@@ -145,8 +145,9 @@ class DurableService(inv.DurableSink):
     # --- the invoke service's sink ---------------------------------------------------------------
     async def start_execution(self, spec: "FunctionSpec", payload: bytes, request_id: str, *,
                               execution_name: str | None, wait: bool) -> "InvokeResult":
-        if spec.not_emulated:  # an image: it cannot run here, so no execution starts
-            return await self.invoker.run(spec, payload, request_id, source="durable")
+        if spec.not_emulated:  # an image: it cannot run here, so no execution starts (its logs say why)
+            failed = await self.invoker.run(spec, payload, request_id, source="durable")
+            return failed if wait else inv.InvokeResult(202, b"", None, request_id, executed_version=spec.version)
         name = execution_name or request_id
         if not EXECUTION_NAME.fullmatch(name):
             raise inv.InvalidParameterValue(
