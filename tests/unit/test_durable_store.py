@@ -61,3 +61,18 @@ def test_ended_executions_past_their_retention_are_purged(tmp_path: Path) -> Non
 def test_execution_arn_is_lambdas() -> None:
     assert execution_arn("arn:aws:lambda:us-east-1:123456789012:function:fn", "$LATEST", "n", "i") == \
         "arn:aws:lambda:us-east-1:123456789012:function:fn:$LATEST/durable-execution/n/i"
+
+
+def test_a_failed_replay_is_recorded_under_the_invocations_error_type() -> None:
+    from aws_durable_execution_sdk_python.lambda_service import ErrorObject
+
+    from samlite.core.invoke import InvokeResult
+    from samlite.services.durable.backend import invocation_error
+
+    result = InvokeResult(200, b'{"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 1.00 seconds"}',
+                          "Unhandled", "rid", error_type="Sandbox.Timedout")
+    error = ErrorObject.from_exception(invocation_error(result))
+    assert error.type == "Sandbox.Timedout"
+    assert error.message == "invocation rid failed: Task timed out after 1.00 seconds"
+    garbled = ErrorObject.from_exception(invocation_error(InvokeResult(200, b"not json", "Unhandled", "r2")))
+    assert garbled.type == "Unhandled" and garbled.message == "invocation r2 failed: not json"

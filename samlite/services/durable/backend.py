@@ -104,8 +104,7 @@ class EngineInvoker:
         if result.function_error:
             # An unhandled error, a timeout or a crash of the invocation itself (not of the
             # execution, which the SDK reports as FAILED): the backend retries the invocation.
-            raise DurableFunctionsTestError(
-                f"invocation {result.request_id} failed ({result.error_type}): {result.payload.decode(errors='replace')}")
+            raise invocation_error(result)
         return InvokeResponse.from_payload(result.payload, result.request_id)
 
     def update_endpoint(self, endpoint_url: str, region_name: str) -> None:
@@ -113,6 +112,23 @@ class EngineInvoker:
 
     def inherit_endpoint(self, child_execution_arn: str, parent_execution_arn: str) -> None:
         """Nothing to do: replays never leave the engine."""
+
+
+def invocation_error(result: "InvokeResult") -> DurableFunctionsTestError:
+    """A failed replay as the exception the backend records. The backend names an error by its
+    exception's class, so the class is named after the invocation's own error type
+    (`Sandbox.Timedout`, `Runtime.ExitError`, the handler's exception): the execution's Error then
+    reads as the function's error did, not as this module's."""
+    try:
+        data = json.loads(result.payload)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        data = {}
+    error_type = str(data.get("errorType") or result.error_type or "Unhandled")
+    message = str(data.get("errorMessage") or result.payload.decode(errors="replace"))
+    named = type(error_type, (DurableFunctionsTestError,), {"__module__": "builtins", "__qualname__": error_type})
+    return named(f"invocation {result.request_id} failed: {message}")
 
 
 class EngineChildDispatcher:
