@@ -44,6 +44,17 @@ def test_saves_survive_reopening_and_loads_share_the_object(tmp_path: Path) -> N
     store.save(_execution("late"))  # after close (the engine stopping): ignored, no error
 
 
+def test_the_stored_document_is_the_librarys(tmp_path: Path) -> None:
+    # The store converts operations one by one (cached); the document must stay the library's own.
+    import json
+
+    store = ExecutionStore.open(tmp_path / "executions.db")
+    execution = _execution("doc")
+    execution.complete_success('"r"')
+    assert json.loads(json.dumps(store._json_dict(execution))) == json.loads(json.dumps(execution.to_json_dict()))
+    store.close()
+
+
 def test_ended_executions_past_their_retention_are_purged(tmp_path: Path) -> None:
     store = ExecutionStore.open(tmp_path / "executions.db")
     running, ended = _execution("running"), _execution("ended")

@@ -11,11 +11,12 @@ survives a SIGKILL of the engine.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any, Callable
 
+import orjson
 from aws_durable_execution_sdk_python_testing.exceptions import ResourceNotFoundException
 from aws_durable_execution_sdk_python_testing.execution import Execution
 from aws_durable_execution_sdk_python_testing.stores.sqlite import SQLiteExecutionStore
@@ -27,6 +28,9 @@ class ExecutionStore(SQLiteExecutionStore):
         self._cache: dict[str, Execution] = {}
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
+        # id(operation or update) -> (the object, its JSON dict): operations and updates are
+        # immutable (a change replaces the object), so each is converted once, not at every save.
+        self._converted: dict[int, tuple[Any, Any]] = {}
 
     @classmethod
     def open(cls, db_path: Path) -> "ExecutionStore":
@@ -45,7 +49,7 @@ class ExecutionStore(SQLiteExecutionStore):
                execution.start_input.execution_name, execution.current_status().value,
                op.start_timestamp.timestamp() if op.start_timestamp else None,
                op.end_timestamp.timestamp() if op.end_timestamp else None,
-               json.dumps(execution.to_json_dict()))
+               orjson.dumps(self._json_dict(execution)).decode())
         with self._lock:
             if self._db is None:  # closed: the engine is stopping, and a lane finished late
                 return
@@ -53,6 +57,48 @@ class ExecutionStore(SQLiteExecutionStore):
                 "INSERT OR REPLACE INTO executions (durable_execution_arn, function_name, execution_name, status,"
                 " start_timestamp, end_timestamp, data) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
             self._cache[execution.durable_execution_arn] = execution
+
+    def _convert(self, obj: Any, convert: Callable[[], Any]) -> Any:
+        entry = self._converted.get(id(obj))
+        if entry is None or entry[0] is not obj:
+            entry = self._converted[id(obj)] = (obj, convert())
+        return entry[1]
+
+    def _json_dict(self, execution: Execution) -> dict[str, Any]:
+        """`execution.to_json_dict()`, with each operation, update and invocation converted once
+        (at a few hundred operations the full conversion was most of a checkpoint's time)."""
+        with self._lock:
+            if len(self._converted) > 100_000:
+                self._converted.clear()
+            operations = [self._convert(op, op.to_json_dict) for op in list(execution.operations)]
+            updates = [self._convert(u, u.to_dict) for u in list(execution.updates)]
+            completions = [self._convert(c, c.to_json_dict) for c in list(execution.invocation_completions)]
+        e = execution
+        return {
+            "DurableExecutionArn": e.durable_execution_arn,
+            "StartInput": e.start_input.to_dict(),
+            "Operations": operations,
+            "Updates": updates,
+            "UpdateTimestamps": [ts.isoformat() for ts in e.update_timestamps],
+            "InvocationCompletions": completions,
+            "UpdatedOperationIds": e.updated_operation_ids,
+            "TokenSequence": e.token_sequence,
+            "SeqCounter": e.seq_counter,
+            "HandlerSeenSeq": e.handler_seen_seq,
+            "OperationLastTouchedSeq": dict(e.operation_last_touched_seq),
+            "OperationSizeBytes": dict(e.operation_size_bytes),
+            "ChainedInvokeChildren": dict(e.chained_invoke_children),
+            "ParentExecutionArn": e.parent_execution_arn,
+            "Region": e.region,
+            "NeedsReinvoke": e.needs_reinvoke,
+            "LastCheckpoint": e.last_checkpoint.to_json_dict() if e.last_checkpoint else None,
+            "IsComplete": e.is_complete,
+            "Result": e.result.to_dict() if e.result else None,
+            "ConsecutiveFailedInvocationAttempts": e.consecutive_failed_invocation_attempts,
+            "CloseStatus": e.close_status.value if e.close_status else None,
+            "CurrentInvocationId": e.current_invocation_id,
+            "PauseState": e.pause_state.value,
+        }
 
     def update(self, execution: Execution) -> None:
         self.save(execution)
@@ -67,7 +113,7 @@ class ExecutionStore(SQLiteExecutionStore):
                                    (execution_arn,)).fetchone()
             if row is None:
                 raise ResourceNotFoundException("Durable Execution does not exist")
-            execution = Execution.from_json_dict(json.loads(row[0]))
+            execution = Execution.from_json_dict(orjson.loads(row[0]))
             self._cache[execution_arn] = execution
             return execution
 
