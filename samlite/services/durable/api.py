@@ -11,40 +11,13 @@ Lambda model (ARN and token lengths, a 256 KB error and 1 MB callback result), a
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from functools import partial
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
-
-from aws_durable_execution_sdk_python_testing.exceptions import AwsApiException, UnknownRouteError
-from aws_durable_execution_sdk_python_testing.web.handlers import (
-    CheckpointDurableExecutionHandler,
-    EndpointHandler,
-    GetDurableExecutionHandler,
-    GetDurableExecutionHistoryHandler,
-    GetDurableExecutionStateHandler,
-    ListDurableExecutionsByFunctionHandler,
-    SendDurableExecutionCallbackFailureHandler,
-    SendDurableExecutionCallbackHeartbeatHandler,
-    SendDurableExecutionCallbackSuccessHandler,
-    StopDurableExecutionHandler,
-)
-from aws_durable_execution_sdk_python_testing.web.models import HTTPRequest, HTTPResponse
-from aws_durable_execution_sdk_python_testing.web.routes import (
-    BytesPayloadRoute,
-    CallbackFailureRoute,
-    CallbackHeartbeatRoute,
-    CallbackSuccessRoute,
-    CheckpointDurableExecutionRoute,
-    GetDurableExecutionHistoryRoute,
-    GetDurableExecutionRoute,
-    GetDurableExecutionStateRoute,
-    ListDurableExecutionsByFunctionRoute,
-    Route,
-    Router,
-    StopDurableExecutionRoute,
-)
 
 from samlite.core.aws_api import AwsError, Reply
 from samlite.core.endpoint import ApiService
@@ -64,24 +37,28 @@ TOKEN = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 ARN = re.compile(r"arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]+:"
                  r"(\$LATEST(?:\.PUBLISHED)?|[0-9]+)/durable-execution/[a-zA-Z0-9_-]+/[a-zA-Z0-9_-]+")
 
-_ROUTE_TYPES: list[type[Route]] = [
-    GetDurableExecutionRoute, CheckpointDurableExecutionRoute, StopDurableExecutionRoute,
-    GetDurableExecutionStateRoute, GetDurableExecutionHistoryRoute, ListDurableExecutionsByFunctionRoute,
-    CallbackSuccessRoute, CallbackFailureRoute, CallbackHeartbeatRoute,
-]
-_ROUTER = Router(_ROUTE_TYPES)
 
-_HANDLERS: dict[type[Route], type[EndpointHandler]] = {
-    GetDurableExecutionRoute: GetDurableExecutionHandler,
-    CheckpointDurableExecutionRoute: CheckpointDurableExecutionHandler,
-    StopDurableExecutionRoute: StopDurableExecutionHandler,
-    GetDurableExecutionStateRoute: GetDurableExecutionStateHandler,
-    GetDurableExecutionHistoryRoute: GetDurableExecutionHistoryHandler,
-    ListDurableExecutionsByFunctionRoute: ListDurableExecutionsByFunctionHandler,
-    CallbackSuccessRoute: SendDurableExecutionCallbackSuccessHandler,
-    CallbackFailureRoute: SendDurableExecutionCallbackFailureHandler,
-    CallbackHeartbeatRoute: SendDurableExecutionCallbackHeartbeatHandler,
-}
+@functools.cache
+def _library() -> Any:
+    """The library's router, handlers and HTTP models, imported on first use: the engine starts
+    without them (about 200 ms of imports) until a durable API is called."""
+    from aws_durable_execution_sdk_python_testing import exceptions
+    from aws_durable_execution_sdk_python_testing.web import handlers, models, routes
+
+    route_handlers: dict[type[Any], type[Any]] = {
+        routes.GetDurableExecutionRoute: handlers.GetDurableExecutionHandler,
+        routes.CheckpointDurableExecutionRoute: handlers.CheckpointDurableExecutionHandler,
+        routes.StopDurableExecutionRoute: handlers.StopDurableExecutionHandler,
+        routes.GetDurableExecutionStateRoute: handlers.GetDurableExecutionStateHandler,
+        routes.GetDurableExecutionHistoryRoute: handlers.GetDurableExecutionHistoryHandler,
+        routes.ListDurableExecutionsByFunctionRoute: handlers.ListDurableExecutionsByFunctionHandler,
+        routes.CallbackSuccessRoute: handlers.SendDurableExecutionCallbackSuccessHandler,
+        routes.CallbackFailureRoute: handlers.SendDurableExecutionCallbackFailureHandler,
+        routes.CallbackHeartbeatRoute: handlers.SendDurableExecutionCallbackHeartbeatHandler,
+    }
+    return SimpleNamespace(router=routes.Router(list(route_handlers)), handlers=route_handlers, routes=routes,
+                           models=models, exceptions=exceptions)
+
 
 # The operations samlite answers itself: (method, path pattern) -> action.
 _OWN = [
@@ -107,7 +84,7 @@ def _check_arn(arn: str) -> None:
                        " (arn:aws:lambda:<region>:<account>:function:<name>:<version>/durable-execution/<name>/<id>)")
 
 
-def _check_request(route: Route, request: Request) -> None:
+def _check_request(route: Any, request: Request) -> None:
     """The model's limits, before the backend sees the request."""
     arn = getattr(route, "arn", None)
     if isinstance(arn, str):
@@ -116,10 +93,11 @@ def _check_request(route: Route, request: Request) -> None:
     if isinstance(callback_id, str) and (len(callback_id) > 1024 or not TOKEN.fullmatch(callback_id)):
         raise _invalid("1 validation error detected: Value at 'callbackId' failed to satisfy constraint: "
                        "Member must be base64 of at most 1024 characters")
-    if isinstance(route, CallbackSuccessRoute) and len(request.body) > MAX_CALLBACK_RESULT:
+    routes = _library().routes
+    if isinstance(route, routes.CallbackSuccessRoute) and len(request.body) > MAX_CALLBACK_RESULT:
         raise AwsError("RequestTooLargeException", f"{len(request.body)} byte callback result is too large "
                        f"(limit {MAX_CALLBACK_RESULT} bytes)", 413)
-    if isinstance(route, CheckpointDurableExecutionRoute):
+    if isinstance(route, routes.CheckpointDurableExecutionRoute):
         if len(request.body) > MAX_CHECKPOINT_BODY:
             raise AwsError("RequestTooLargeException", f"{len(request.body)} byte checkpoint is too large "
                            f"(limit {MAX_CHECKPOINT_BODY} bytes)", 413)
@@ -130,13 +108,13 @@ def _check_request(route: Route, request: Request) -> None:
         token = body.get("CheckpointToken") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN or not TOKEN.fullmatch(token):
             raise _invalid("Invalid checkpoint token")
-    if isinstance(route, GetDurableExecutionStateRoute):
+    if isinstance(route, routes.GetDurableExecutionStateRoute):
         token = parse_qs(request.query_string.decode("latin-1")).get("CheckpointToken", [""])[0]
         if not token or len(token) > MAX_TOKEN or not TOKEN.fullmatch(token):
             raise _invalid("Invalid checkpoint token")
 
 
-def _reply(response: HTTPResponse) -> Reply:
+def _reply(response: Any) -> Reply:
     body = response.body_to_bytes() if response.body is not None else b""
     headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-type"]
     if response.status_code >= 400:
@@ -147,21 +125,23 @@ def _reply(response: HTTPResponse) -> Reply:
     return Reply(response.status_code, body, "application/json", headers)
 
 
-def _invoke_handler(service: "DurableService", route: Route, request: Request) -> HTTPResponse:
-    handler = _HANDLERS[type(route)](service.executor)
+def _invoke_handler(service: "DurableService", route: Any, request: Request) -> Any:
+    lib = _library()
+    handler = lib.handlers[type(route)](service.executor)
     query = parse_qs(request.query_string.decode("latin-1"))
     headers = dict(request.headers)
-    if isinstance(route, BytesPayloadRoute):
-        http = HTTPRequest.from_raw_bytes(body_bytes=request.body, method=request.method, path=route,
-                                          headers=headers, query_params=query)
+    if isinstance(route, lib.routes.BytesPayloadRoute):
+        http = lib.models.HTTPRequest.from_raw_bytes(body_bytes=request.body, method=request.method, path=route,
+                                                     headers=headers, query_params=query)
     else:
-        http = HTTPRequest.from_bytes(body_bytes=request.body, operation_name=None, method=request.method,
-                                      path=route, headers=headers, query_params=query)
+        http = lib.models.HTTPRequest.from_bytes(body_bytes=request.body, operation_name=None, method=request.method,
+                                                 path=route, headers=headers, query_params=query)
     return handler.handle(route, http)
 
 
 async def _own(service: "DurableService", action: str, arn: str) -> Reply:
     _check_arn(arn)
+    lib = _library()
     try:
         if action == "pause":
             await asyncio.to_thread(service.executor.pause_execution, arn, 60)
@@ -169,22 +149,24 @@ async def _own(service: "DurableService", action: str, arn: str) -> Reply:
             await asyncio.to_thread(service.executor.resume_execution, arn)
         else:
             await asyncio.to_thread(service.delete_execution, arn)
-    except AwsApiException as exc:
-        return _reply(HTTPResponse.create_error_from_exception(exc))
+    except lib.exceptions.AwsApiException as exc:
+        return _reply(lib.models.HTTPResponse.create_error_from_exception(exc))
     except TimeoutError as exc:
         raise AwsError("ServiceException", str(exc), 500) from None
     return Reply(202, b"", "application/json")
 
 
 async def handle(service: "DurableService", request: Request, action: str) -> Reply:
+    await service.ensure_started()
     path = _raw_path(request)
     for method, pattern, own in _OWN:
         m = pattern.fullmatch(path)
         if m is not None and request.method == method:
             return await _own(service, own, unquote(m.group("arn")))
+    lib = _library()
     try:
-        route = _ROUTER.find_route(path, request.method)
-    except UnknownRouteError:
+        route = lib.router.find_route(path, request.method)
+    except lib.exceptions.UnknownRouteError:
         raise AwsError("UnknownOperationException",
                        f"samlite does not support {request.method} {unquote(path)} on the durable execution API",
                        404) from None

@@ -17,33 +17,21 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from aws_durable_execution_sdk_python.execution import InvocationStatus
-from aws_durable_execution_sdk_python_testing.checkpoint.processor import CheckpointProcessor
-from aws_durable_execution_sdk_python_testing.exceptions import (
-    ExecutionConflictException,
-    ResourceNotFoundException,
-)
-from aws_durable_execution_sdk_python_testing.execution import Execution
-from aws_durable_execution_sdk_python_testing.model import StartDurableExecutionInput
-from aws_durable_execution_sdk_python_testing.scheduler import Scheduler
-from aws_durable_execution_sdk_python_testing.worker.registry import ExecutionRegistry
-
 from samlite.core import invoke as inv
 from samlite.core.aws_api import AwsError
 from samlite.core.runtime import protocol as proto
 from samlite.errors import NotFoundError, UsageError
-from samlite.services.durable.backend import (
-    ENGINE_ANSWER_S,
-    EngineChildDispatcher,
-    EngineInvoker,
-    SamliteExecutor,
-)
-from samlite.services.durable.store import ExecutionStore
 
 if TYPE_CHECKING:
+    from aws_durable_execution_sdk_python_testing.execution import Execution
+    from aws_durable_execution_sdk_python_testing.scheduler import Scheduler
+    from aws_durable_execution_sdk_python_testing.worker.registry import ExecutionRegistry
+
     from samlite.config import Settings
     from samlite.core.invoke import InvokeResult, InvokeService
     from samlite.core.runtime import FunctionSpec
+    from samlite.services.durable.backend import SamliteExecutor
+    from samlite.services.durable.store import ExecutionStore
 
 log = logging.getLogger("samlite.engine")
 
@@ -63,22 +51,58 @@ class DurableService(inv.DurableSink):
         self.path = settings.home / "durable" / "executions.db"
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._executor: SamliteExecutor | None = None
-        self._scheduler: Scheduler | None = None
-        self._registry: ExecutionRegistry | None = None
-        self.store: ExecutionStore | None = None
+        self._executor: "SamliteExecutor | None" = None
+        self._scheduler: "Scheduler | None" = None
+        self._registry: "ExecutionRegistry | None" = None
+        self.store: "ExecutionStore | None" = None
         self._purger: asyncio.Task[None] | None = None
+        self._starting: asyncio.Lock | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
-        """Open the store, start the backend and resume what was running (call after the
-        deployed functions are restored: a recovered execution replays at once)."""
-        loop = self._loop = asyncio.get_running_loop()
+        """Take the durable functions' invocations. The backend (AWS's library, about 200 ms of
+        imports) starts now only if an earlier engine kept executions, to resume them; otherwise
+        at the first durable invocation or API call."""
+        self._loop = asyncio.get_running_loop()
+        self._starting = asyncio.Lock()
+        self.invoker.durable_sink = self
+        if self.path.exists():
+            await self.ensure_started()
+
+    async def ensure_started(self) -> "SamliteExecutor":
+        """The backend, started on first use (store, scheduler, executor; then the recovery of
+        what was running, after the deployed functions are known: it replays at once)."""
+        if self._executor is not None:
+            return self._executor
+        assert self._starting is not None and self._loop is not None, "start() the service first"
+        async with self._starting:
+            if self._executor is None:
+                await asyncio.to_thread(self._start_backend, self._loop)
+                recovered = await asyncio.to_thread(self._recover)
+                if recovered:
+                    log.info("durable executions: resumed %d", recovered)
+                self._purger = self._loop.create_task(self._purge_forever())
+        assert self._executor is not None
+        return self._executor
+
+    def _start_backend(self, loop: asyncio.AbstractEventLoop) -> None:
+        from aws_durable_execution_sdk_python_testing.checkpoint.processor import CheckpointProcessor
+        from aws_durable_execution_sdk_python_testing.scheduler import Scheduler
+        from aws_durable_execution_sdk_python_testing.worker.registry import ExecutionRegistry
+
+        from samlite.services.durable.backend import (
+            ENGINE_ANSWER_S,
+            EngineChildDispatcher,
+            EngineInvoker,
+            SamliteExecutor,
+        )
+        from samlite.services.durable.store import ExecutionStore
+
         store = self.store = ExecutionStore.open(self.path)
         scheduler = self._scheduler = Scheduler()
         registry = self._registry = ExecutionRegistry(store, scheduler)
         processor = CheckpointProcessor(store, scheduler)
-        executor = self._executor = SamliteExecutor(
+        executor = SamliteExecutor(
             store=store, scheduler=scheduler, invoker=EngineInvoker(loop, self._replay),
             checkpoint_processor=processor, invocation_timeout_seconds=int(ENGINE_ANSWER_S), registry=registry,
             child_dispatcher=EngineChildDispatcher(self.invoker.functions, loop, self._invoke_plain),
@@ -86,11 +110,7 @@ class DurableService(inv.DurableSink):
         processor.add_execution_observer(executor)
         processor.set_chained_invoke_preflight(executor.preflight_chained_invoke)
         scheduler.start()
-        self.invoker.durable_sink = self
-        recovered = await asyncio.to_thread(self._recover)
-        if recovered:
-            log.info("durable executions: resumed %d", recovered)
-        self._purger = loop.create_task(self._purge_forever())
+        self._executor = executor
 
     async def _purge_forever(self) -> None:
         while True:
@@ -124,9 +144,9 @@ class DurableService(inv.DurableSink):
             self.store.close()
 
     @property
-    def executor(self) -> SamliteExecutor:
+    def executor(self) -> "SamliteExecutor":
         if self._executor is None:
-            raise RuntimeError("the durable execution service is not started")
+            raise RuntimeError("the durable execution backend is not started (ensure_started)")
         return self._executor
 
     def _recover(self) -> int:
@@ -153,6 +173,9 @@ class DurableService(inv.DurableSink):
             raise inv.InvalidParameterValue(
                 f"1 validation error detected: Value '{name}' at 'durableExecutionName' failed to satisfy constraint:"
                 " Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ (1-64 characters)")
+        await self.ensure_started()
+        from aws_durable_execution_sdk_python_testing.model import StartDurableExecutionInput
+
         text = payload.decode()
         existing = await asyncio.to_thread(self._by_name, spec.name, name) if execution_name else None
         if existing is not None:
@@ -177,7 +200,7 @@ class DurableService(inv.DurableSink):
         execution = await self._wait(arn, limit + (1.0 if limit == spec.durable_timeout else 0.0))
         return _sync_result(execution, arn, request_id, spec.version, limit)
 
-    async def _wait(self, arn: str, timeout_s: float) -> Execution | None:
+    async def _wait(self, arn: str, timeout_s: float) -> "Execution | None":
         """The execution once it ended, or None if it is still running after `timeout_s`."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(arn, []).append(future)
@@ -209,6 +232,8 @@ class DurableService(inv.DurableSink):
 
     # --- replays and chained invokes, on the engine's loop ---------------------------------------
     async def _replay(self, function_name: str, payload: bytes, request_id: str, arn: str) -> "InvokeResult":
+        from aws_durable_execution_sdk_python_testing.exceptions import ResourceNotFoundException
+
         try:
             spec = self.invoker.resolve(function_name)
         except inv.FunctionNotFound as exc:
@@ -226,18 +251,20 @@ class DurableService(inv.DurableSink):
         return f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:function:{function_name}"
 
     # --- reading -------------------------------------------------------------------------------
-    def _load(self, arn: str) -> Execution:
+    def _load(self, arn: str) -> "Execution":
         assert self.store is not None
         return self.store.load(arn)
 
-    def _by_name(self, function_name: str, name: str) -> Execution | None:
+    def _by_name(self, function_name: str, name: str) -> "Execution | None":
         assert self.store is not None
         for execution in self.store.list_all():
             if execution.start_input.function_name == function_name and execution.start_input.execution_name == name:
                 return execution
         return None
 
-    def _resolve_arn(self, arn: str) -> Execution:
+    def _resolve_arn(self, arn: str) -> "Execution":
+        from aws_durable_execution_sdk_python_testing.exceptions import ResourceNotFoundException
+
         try:
             return self._load(arn)
         except ResourceNotFoundException:
@@ -246,6 +273,8 @@ class DurableService(inv.DurableSink):
 
     def delete_execution(self, arn: str) -> None:
         """DeleteDurableExecution: an ended execution's record goes; a running one must be stopped first."""
+        from aws_durable_execution_sdk_python_testing.exceptions import ExecutionConflictException
+
         execution = self._load(arn)  # ResourceNotFoundException
         if not execution.is_complete:
             raise ExecutionConflictException("The durable execution is still running; stop it before deleting it.")
@@ -254,6 +283,9 @@ class DurableService(inv.DurableSink):
 
     # --- control surface (`samlite executions`) ------------------------------------------------
     async def cli_list(self, function: str | None = None) -> list[dict[str, Any]]:
+        if self._executor is None and not self.path.exists():
+            return []  # no durable function ever ran here: the backend need not start for this
+        await self.ensure_started()
         name = None
         if function:
             name = _function_name(function)
@@ -263,6 +295,7 @@ class DurableService(inv.DurableSink):
         return rows
 
     async def cli_show(self, arn: str) -> dict[str, Any]:
+        await self.ensure_started()
         execution = await asyncio.to_thread(self._resolve_arn, arn)
         history = await asyncio.to_thread(self.executor.get_execution_history, arn, True, False, None, 1000)
         events = _plain(history.to_dict().get("Events", []))
@@ -270,6 +303,7 @@ class DurableService(inv.DurableSink):
                 "error": _outcome(execution)[1], "events": events}
 
     async def cli_fire(self, arn: str) -> dict[str, Any]:
+        await self.ensure_started()
         execution = await asyncio.to_thread(self._resolve_arn, arn)
         if execution.is_complete:
             raise UsageError(f"the execution has ended ({execution.current_status().value}): nothing to fire")
@@ -302,7 +336,7 @@ def _iso(ts: datetime | None) -> str | None:
     return ts.isoformat(timespec="milliseconds") if ts is not None else None
 
 
-def _summary(execution: Execution) -> dict[str, Any]:
+def _summary(execution: "Execution") -> dict[str, Any]:
     op = execution.get_operation_execution_started()
     return {"arn": execution.durable_execution_arn, "function": execution.start_input.function_name,
             "name": execution.start_input.execution_name, "status": execution.current_status().value,
@@ -311,7 +345,7 @@ def _summary(execution: Execution) -> dict[str, Any]:
             "invocations": len(getattr(execution, "invocation_completions", []) or [])}
 
 
-def _waiting(execution: Execution) -> str | None:
+def _waiting(execution: "Execution") -> str | None:
     """What a running execution waits for: its earliest timer, or a callback, or nothing."""
     due = [op.wait_details.scheduled_end_timestamp for op in execution.operations
            if op.operation_type.value == "WAIT" and op.status.value == "STARTED"
@@ -334,22 +368,22 @@ def _waiting(execution: Execution) -> str | None:
     return None
 
 
-def _input(execution: Execution) -> str | None:
+def _input(execution: "Execution") -> str | None:
     details = execution.get_operation_execution_started().execution_details
     return details.input_payload if details is not None else None
 
 
-def _outcome(execution: Execution) -> tuple[str | None, dict[str, Any] | None]:
+def _outcome(execution: "Execution") -> tuple[str | None, dict[str, Any] | None]:
     """(Result, Error) of an ended execution."""
     out = execution.result
     if out is None:
         return None, None
-    if out.status == InvocationStatus.SUCCEEDED:
+    if out.status.value == "SUCCEEDED":
         return out.result, None
     return None, dict(out.error.to_dict()) if out.error is not None else {"ErrorMessage": "the execution failed"}
 
 
-def _sync_result(execution: Execution | None, arn: str, request_id: str, version: str,
+def _sync_result(execution: "Execution | None", arn: str, request_id: str, version: str,
                  limit_s: float) -> "InvokeResult":
     """What a synchronous invocation of a durable function answers: the execution's result, or its
     error as a function error (the Invoke's X-Amz-Function-Error)."""
