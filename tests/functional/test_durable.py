@@ -317,6 +317,17 @@ def test_bad_input_gets_clear_errors(lam: Any) -> None:
     with pytest.raises(ClientError) as err:
         lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}", DurableExecutionName="bad name!")
     assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    # A name is idempotent with the same input, a conflict with another.
+    first = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"seconds": 3600}',
+                       DurableExecutionName="once")["DurableExecutionArn"]
+    again = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"seconds": 3600}',
+                       DurableExecutionName="once")["DurableExecutionArn"]
+    assert again == first
+    with pytest.raises(ClientError) as err:
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"seconds": 1}', DurableExecutionName="once")
+    assert err.value.response["Error"]["Code"] == "DurableExecutionAlreadyStartedException"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    lam.stop_durable_execution(DurableExecutionArn=first)
     lam.stop_durable_execution(DurableExecutionArn=arn)
 
 
