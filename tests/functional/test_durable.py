@@ -210,9 +210,21 @@ def test_python_sdk_step_wait_callback_parallel_invoke_retry(engine: EngineHandl
     shown = json.loads(engine.cli("executions", "show", arn, "--output", "json", check=True).stdout)
     assert shown["status"] == "SUCCEEDED" and shown["events"][-1]["EventType"] == "ExecutionSucceeded"
 
-    # Each replay is attributed to its execution in the function's logs.
-    logs = engine.cli("logs", "-n", name, check=True).stdout
-    assert f"DURABLE ExecutionArn: {arn}" in logs
+    # Each replay is attributed to its execution: the history names its request id, and the
+    # function's log names the execution after that invocation's START.
+    request_ids = [e["InvocationCompletedDetails"]["RequestId"] for e in events
+                   if e["EventType"] == "InvocationCompleted"]
+    assert len(request_ids) >= 3  # the wait, the callback and the retries each ended one
+
+    def logs_of_every_replay() -> str | None:
+        logs = str(engine.cli("logs", "-n", name, check=True).stdout)
+        seen = all(f"END RequestId: {request_id}" in logs for request_id in request_ids)
+        return logs if seen else None
+
+    logs = wait_for(logs_of_every_replay, timeout=30, interval=0.3, message="every replay's log lines")
+    for request_id in request_ids:
+        assert f"START RequestId: {request_id} Version: $LATEST\n" in logs
+    assert logs.count(f"DURABLE ExecutionArn: {arn}") == len(request_ids)
 
 
 def test_synchronous_invoke_waits_for_the_execution(lam: Any, engine: EngineHandle) -> None:

@@ -22,6 +22,7 @@ invocation pools); everything here that reaches into the engine goes through
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import uuid
@@ -50,7 +51,7 @@ from aws_durable_execution_sdk_python_testing.exceptions import (
 from aws_durable_execution_sdk_python_testing.execution import Execution, OperationPaginatorState
 from aws_durable_execution_sdk_python_testing.executor import Executor
 from aws_durable_execution_sdk_python_testing.invoker import InvokeResponse
-from aws_durable_execution_sdk_python_testing.model import StartDurableExecutionInput
+from aws_durable_execution_sdk_python_testing.model import InvocationCompletedDetails, StartDurableExecutionInput
 from aws_durable_execution_sdk_python_testing.worker.checkpoint_tasks import CallableTask
 
 if TYPE_CHECKING:
@@ -214,6 +215,21 @@ class SamliteExecutor(Executor):
     def _complete_events(self, execution_arn: str) -> None:
         super()._complete_events(execution_arn)
         self._on_terminal(execution_arn)
+
+    def get_execution_history(self, execution_arn: str, *args: Any, **kwargs: Any) -> Any:
+        """The library's history, with each InvocationCompleted event's details (start, end and
+        the replay's request id) put back: 1.4.0 drops them when it numbers the events."""
+        response = super().get_execution_history(execution_arn, *args, **kwargs)
+        completions = {c.end_timestamp: c for c in self.get_execution(execution_arn).invocation_completions}
+        events = []
+        for event in response.events:
+            done = completions.get(event.event_timestamp)
+            if event.event_type == "InvocationCompleted" and event.invocation_completed_details is None and done:
+                event = dataclasses.replace(event, invocation_completed_details=InvocationCompletedDetails(
+                    start_timestamp=done.start_timestamp, end_timestamp=done.end_timestamp,
+                    request_id=done.request_id))
+            events.append(event)
+        return dataclasses.replace(response, events=events)
 
     # --- what the library keeps in memory only, rebuilt from the store ------------------------
     def recover(self, execution: Execution) -> None:
