@@ -47,6 +47,7 @@ MODULES: list[tuple[str, float, float]] = [
     ("cloud", 240, 90),
     ("streams", 120, 60),
     ("triggers", 150, 60),  # S3/EventBridge/SNS → functions; a full run waits for a rate(1 minute) firing
+    ("durable", 120, 60),  # checkpoint round trip from a function; wait due → replay running
     ("gateway", 180, 120),  # includes a first-time `npm install` of the peer
     ("saturation", 60, 45),  # 200 connections, beyond the environment cap: req/s, p99, non-2xx
     ("dev", 150, 90),  # includes `make demo` end to end

@@ -115,6 +115,10 @@ class EngineClient:
     def events(self) -> EventsClient:
         return EventsClient(self)
 
+    @property
+    def durable(self) -> DurableClient:
+        return DurableClient(self)
+
     def info(self) -> dict[str, Any]:
         if self._info is None:
             self._info = self.call("engine", "status", timeout=10)
@@ -240,6 +244,22 @@ class EventsClient(_Service):
 
     def schedules(self) -> Rows:
         return self._call("schedules")
+
+
+class DurableClient(_Service):
+    name = "durable"
+
+    def list(self, function: str | None = None) -> Rows:
+        """Durable executions, newest first (of one function, by name or ARN)."""
+        return self._call("list", function=function)
+
+    def show(self, arn: str) -> dict[str, Any]:
+        """One execution with its history events."""
+        return self._call("show", arn=arn)
+
+    def fire(self, arn: str) -> dict[str, Any]:
+        """Complete the execution's pending waits and step retries now."""
+        return self._call("fire", arn=arn)
 
 
 class MetricsClient(_Service):

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "console": ("samlite.cli.console", "console", "Print (and open) the local web console's URL."),
     "generate-event": ("samlite.cli.events", "generate_event", "Print sample events."),
     "events": ("samlite.cli.schedules", "events_group", "Fire EventBridge rules and schedules now."),
+    "executions": ("samlite.cli.executions", "executions", "List durable executions, show one's history, fire its waits."),
     "metrics": ("samlite.cli.metrics", "metrics", "Invocation metrics and cost per function."),
     "tune": ("samlite.cli.metrics", "tune", "Power-tune a function's memory size."),
 }

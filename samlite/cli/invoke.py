@@ -130,6 +130,8 @@ def render(result: dict[str, Any]) -> None:
         sys.stderr.write(tail if tail.endswith("\n") else tail + "\n")
         sys.stderr.flush()
     status = result["status_code"]
+    if result.get("durable_execution_arn"):  # a durable function: `samlite executions show ARN` has its history
+        click.echo(f"Durable execution: {result['durable_execution_arn']}", err=True)
     if status == 202:
         click.echo(f"Accepted: asynchronous invocation queued (202), RequestId: {result['request_id']}", err=True)
         return

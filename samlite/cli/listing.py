@@ -28,7 +28,7 @@ LISTINGS: dict[str, tuple[Callable[[EngineClient, str | None], Rows], tuple[str,
                  ("stack", "logical_id", "function", "State", "BatchSize", "workers", "invocations")),
     "api-keys": (lambda c, s: c.deployer.api_keys(s), ("stack", "name", "api_id", "value")),
     "functions": (lambda c, s: c.lambdas.functions(s),
-                  ("stack", "logical_id", "name", "runtime", "memory_size", "timeout")),
+                  ("stack", "logical_id", "name", "runtime", "memory_size", "timeout", "durable")),
 }
 
 

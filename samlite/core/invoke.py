@@ -47,6 +47,15 @@ MAX_EVENT_BYTES = 256 * 1024 - 26
 AsyncSink = Callable[[FunctionSpec, bytes, str], Awaitable[None]]
 
 
+class DurableSink:
+    """Where an invocation of a durable function (one with DurableConfig) goes: it starts a
+    durable execution instead of running the handler once. Installed by the durable service."""
+
+    async def start_execution(self, spec: FunctionSpec, payload: bytes, request_id: str, *,
+                              execution_name: str | None, wait: bool) -> "InvokeResult":  # pragma: no cover - the interface
+        raise NotImplementedError
+
+
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs a setattr call per field, per invocation
 class InvokeResult:
     status_code: int  # 200 (RequestResponse), 202 (Event), 204 (DryRun)
@@ -62,6 +71,7 @@ class InvokeResult:
     max_memory_mb: int = 0
     cold: bool = False
     streamed: int = 0  # bytes that went to the caller's ResponseSink as written (not in `payload`)
+    durable_execution_arn: str | None = None  # the execution a durable function's invocation started
 
 
 class TooManyRequests(Exception):
@@ -192,6 +202,7 @@ class InvokeService:
         self.store = store
         self.functions = functions
         self.async_sink: AsyncSink | None = None
+        self.durable_sink: DurableSink | None = None
         self.init_limit_s = proto.INIT_LIMIT_S
         self.recorder = _Recorder(store)
         self._deadlines = _Deadlines()
@@ -246,7 +257,8 @@ class InvokeService:
             ok = len(parts) in (1, 2)
             name, qualifier = parts[0], (parts[1] if len(parts) == 2 else None)
         spec = self.functions.get(name) if ok else None
-        if spec is None or (qualifier is not None and qualifier not in ("$LATEST", spec.version)):
+        if spec is None or (qualifier is not None and qualifier not in ("$LATEST", spec.version)
+                            and (spec.alias is None or qualifier not in (spec.alias, "1"))):
             suffix = f":{qualifier}" if qualifier else ""
             raise FunctionNotFound(f"Function not found: arn:aws:lambda:{region}:{account}:function:{name}{suffix}")
         return spec, qualifier
@@ -260,9 +272,12 @@ class InvokeService:
     # --- the Invoke API ----------------------------------------------------------------------
     async def invoke(self, function: str, payload: bytes, *, invocation_type: str = "RequestResponse",
                      client_context: str | None = None, log_tail: bool = False, source: str = "api",
-                     request_id: str | None = None, stream: ResponseSink | None = None) -> InvokeResult:
+                     request_id: str | None = None, stream: ResponseSink | None = None,
+                     durable_execution_name: str | None = None) -> InvokeResult:
         """`stream`: the caller reads the response as the function writes it (a streaming
-        function's chunks go there; the result then carries only errors and the accounting)."""
+        function's chunks go there; the result then carries only errors and the accounting).
+        A durable function's invocation starts a durable execution (named `durable_execution_name`):
+        an Event returns once it started, a RequestResponse when it ended."""
         if invocation_type not in INVOCATION_TYPES:
             raise InvalidParameterValue(
                 f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to satisfy"
@@ -285,6 +300,9 @@ class InvokeService:
             _check_client_context(client_context)
         if invocation_type == "DryRun":
             return InvokeResult(204, b"", None, request_id, executed_version=spec.version)
+        if spec.durable_timeout is not None and self.durable_sink is not None:
+            return await self.durable_sink.start_execution(spec, payload, request_id, execution_name=durable_execution_name,
+                                                 wait=invocation_type != "Event")
         if invocation_type == "Event":
             if self.async_sink is None:
                 raise RuntimeError("asynchronous invocation is not available: no async dispatcher is attached")
@@ -297,13 +315,19 @@ class InvokeService:
     # --- the run -----------------------------------------------------------------------------
     async def run(self, spec: FunctionSpec, payload: bytes, request_id: str, *, source: str,
                   client_context: str | None = None, log_tail: bool = False,
-                  invoked_arn: str | None = None, stream: ResponseSink | None = None) -> InvokeResult:
-        """One synchronous run of an already-resolved function; raises TooManyRequests."""
+                  invoked_arn: str | None = None, stream: ResponseSink | None = None,
+                  note: str | None = None) -> InvokeResult:
+        """One synchronous run of an already-resolved function; raises TooManyRequests.
+        A durable function's run from any source but the durable service's own replays starts
+        an execution: asynchronous sources get it started, the others wait for its end."""
+        if spec.durable_timeout is not None and source != "durable" and self.durable_sink is not None:
+            return await self.durable_sink.start_execution(spec, payload, request_id, execution_name=None,
+                                                 wait=source != "async")
         self._admit(spec, request_id, source)
         self._enter(spec)
         try:
             return await self._run(spec, payload, request_id, source, client_context, log_tail,
-                                   invoked_arn or spec.arn, stream)
+                                   invoked_arn or spec.arn, stream, note)
         finally:
             self._leave(spec)
             if stream is not None:
@@ -315,7 +339,7 @@ class InvokeService:
         idle, send it the event and return True; `done` gets the result from a loop callback.
         False (nothing done, nothing counted) means a cold start is needed: use `run`.
         Raises TooManyRequests like `run`."""
-        if not self.workers.has_idle(spec):
+        if not self.workers.has_idle(spec) or spec.durable_timeout is not None:
             return False
         self._admit(spec, request_id, source)
         env = self.workers.take_idle(spec)
@@ -384,7 +408,7 @@ class InvokeService:
 
     async def _run(self, spec: FunctionSpec, payload: bytes, request_id: str, source: str,
                    client_context: str | None, log_tail: bool, invoked_arn: str,
-                   stream: ResponseSink | None = None) -> InvokeResult:
+                   stream: ResponseSink | None = None, note: str | None = None) -> InvokeResult:
         tail: list[str] | None = [] if log_tail else None
         concurrency = self._active[spec.name]
         if spec.not_emulated:
@@ -419,7 +443,7 @@ class InvokeService:
             env.tail = tail
             env.request_id = request_id
         env.response_sink = stream
-        future, started = self._send(spec, env, payload, request_id, budget, invoked_arn, client_context)
+        future, started = self._send(spec, env, payload, request_id, budget, invoked_arn, client_context, note)
         try:
             reply = await future
         finally:
@@ -447,9 +471,13 @@ class InvokeService:
             raise EnvironmentWaitTimeout(message) from None
 
     def _send(self, spec: FunctionSpec, env: Environment, payload: bytes, request_id: str, budget: float,
-              invoked_arn: str, client_context: str | None) -> tuple[asyncio.Future[Reply], float]:
-        """START, the event to the worker and its deadline: (reply future, start time)."""
+              invoked_arn: str, client_context: str | None,
+              note: str | None = None) -> tuple[asyncio.Future[Reply], float]:
+        """START, the event to the worker and its deadline: (reply future, start time). `note`: a
+        line after START (a durable replay names its execution there)."""
         env.output(proto.start_line(request_id, spec.version))
+        if note:
+            env.output(note)
         header = {"t": "i", "id": request_id, "dl": int(time.time() * 1000 + budget * 1000), "arn": invoked_arn,
                   "cc": client_context}
         started = time.perf_counter()

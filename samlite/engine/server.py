@@ -74,6 +74,8 @@ class Engine:
         from samlite.services.console import auth as console_auth
         from samlite.services.console.app import ConsoleApp
         from samlite.services.console.views import ConsoleViews
+        from samlite.services.durable import api as durable_api
+        from samlite.services.durable.service import DurableService
         from samlite.services.events.bridge import Bridge
         from samlite.services.events.schedules import Scheduler
         from samlite.services.lambda_ import api as lambda_api
@@ -110,10 +112,12 @@ class Engine:
                                  CustomResources(store, self.invoker, self.gateway_url))
         self.gateway.cfn_responses = self.deployer.custom  # serves custom resources' ResponseURLs
         self.lambdas = LambdaService(settings, store, catalog, self.invoker, self.esm, self.aws_url)
+        self.durable = DurableService(settings, self.invoker)
         self.metrics = MetricsService(store, catalog, self.invoker)
         self.sweeper = Sweeper(settings, store, self.logs, self.metrics)
         self.aws = AwsApp(settings, [
             sqs_endpoint.api(self.queues),
+            durable_api.api(self.durable),  # before Lambda's: both sign as `lambda`, Lambda's API answers the rest
             lambda_api.api(self.lambdas),
             logs_api.api(self.logs),
             cloudwatch_api.api(self.metrics),
@@ -124,6 +128,7 @@ class Engine:
             "esm": self.esm, "async_dispatcher": self.async_dispatcher, "gateway": self.gateway,
             "logs": self.logs, "metrics": self.metrics, "lambdas": self.lambdas, "cloud": self.cloud,
             "sweeper": self.sweeper, "events": self.scheduler, "notifications": self.bridge,
+            "durable": self.durable,
         })
         self.console_token = console_auth.new_token()
         self.gateway.console = ConsoleApp(
@@ -134,6 +139,7 @@ class Engine:
         await self.invoker.start()
         await self.queues.start()
         self.deployer.restore()
+        await self.durable.start()  # after restore: executions found running replay at once
         await self.async_dispatcher.start()
         await self.esm.start()
         await self.gateway.start()
@@ -166,6 +172,7 @@ class Engine:
         await self.scheduler.stop()
         await self.esm.stop()
         await self.async_dispatcher.stop()
+        await self.durable.stop()  # before the servers: a synchronous Invoke waiting for an execution answers now
         servers = [_shutdown(server, deadline_s) for server in self._servers]
         await asyncio.gather(*servers, return_exceptions=True)
         await self.gateway.stop()

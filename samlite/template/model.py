@@ -121,6 +121,10 @@ class Function:
     # Why the function cannot run here (an image, a toolchain that is missing): it is deployed,
     # and invoking it returns this reason as the error.
     not_emulated: str | None = None
+    # DurableConfig: a durable function (every invocation starts a durable execution), its
+    # ExecutionTimeout in seconds and RetentionPeriodInDays. None: not durable.
+    durable_execution_timeout: int | None = None
+    durable_retention_days: int | None = None
 
     @property
     def log_group(self) -> str:

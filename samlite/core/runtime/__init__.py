@@ -53,6 +53,13 @@ class FunctionSpec:
     not_emulated: str | None = None
     # It has the AWS Parameters and Secrets Lambda Extension layer (the engine serves it).
     parameters_secrets: bool = False
+    # DurableConfig.ExecutionTimeout (seconds): set for a durable function, whose every invoke
+    # starts a durable execution; None for a plain function.
+    durable_timeout: int | None = None
+    durable_retention_days: int | None = None
+    # AutoPublishAlias: the alias (and its version "1", what `!Ref Fn.Version` names) invoke
+    # accepts as a qualifier for $LATEST, the one version samlite runs.
+    alias: str | None = None
 
     # Cached: both are read for every invocation (cached_property writes the instance __dict__,
     # which a frozen dataclass allows).
@@ -79,6 +86,9 @@ class FunctionSpec:
             reserved_concurrency=c.get("reserved_concurrency"), stack=c.get("stack"),
             log_format=c.get("log_format") or "Text", not_emulated=c.get("not_emulated"),
             parameters_secrets=wants_extension(c.get("layers")),
+            durable_timeout=c.get("durable_execution_timeout"),
+            durable_retention_days=c.get("durable_retention_days"),
+            alias=c.get("auto_publish_alias"),
         )
 
 

@@ -19,7 +19,9 @@ import os
 from pathlib import Path
 
 # The SDK release the engine pins: npm's registry state at this date (`npm install --before`).
-NODE_SDK_SNAPSHOT = "2025-09-01"
+# After December 2025: @aws-sdk/client-lambda has the durable execution commands that
+# @aws/durable-execution-sdk-js calls (a bundle that leaves `@aws-sdk/*` external needs them).
+NODE_SDK_SNAPSHOT = "2026-06-01"
 # Runtimes that ship the v3 SDK.
 NODE_SDK_MIN_MAJOR = 18
 

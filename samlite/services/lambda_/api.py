@@ -99,11 +99,14 @@ async def invoke(lambdas: "LambdaService", request: Request, query: dict[str, st
     try:
         result = await lambdas.invoker.invoke(
             function, request.body, invocation_type=invocation_type, client_context=client_context,
-            log_tail=log_type == "Tail" and invocation_type == "RequestResponse", source="api")
+            log_tail=log_type == "Tail" and invocation_type == "RequestResponse", source="api",
+            durable_execution_name=request.header("x-amz-durable-execution-name"))
     except Exception as exc:
         _raise_api_error(exc)
         raise
     headers = [("x-amzn-RequestId", result.request_id)]
+    if result.durable_execution_arn:
+        headers.append(("X-Amz-Durable-Execution-Arn", result.durable_execution_arn))
     if result.status_code != 200:
         return Reply(result.status_code, b"", None, headers)
     headers.append(("X-Amz-Executed-Version", result.executed_version))

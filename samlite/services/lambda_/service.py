@@ -106,6 +106,11 @@ class LambdaService:
             out.append({"stack": row["stack"], "logical_id": row["logical_id"], "name": conf["FunctionName"],
                         "arn": conf["FunctionArn"], "runtime": conf["Runtime"], "handler": conf["Handler"],
                         "memory_size": conf["MemorySize"], "timeout": conf["Timeout"],
+                        # DurableConfig: "<ExecutionTimeout> s / <RetentionPeriodInDays> d", or None
+                        "durable": (f"{conf['DurableConfig']['ExecutionTimeout']} s / "
+                                    f"{conf['DurableConfig']['RetentionPeriodInDays']} d")
+                        if "DurableConfig" in conf else None,
+                        "durable_config": conf.get("DurableConfig"),
                         # where the code runs, and the project folder it came from (for tracebacks)
                         "code_dir": json.loads(row["config_json"]).get("code_dir"),
                         "source": fn.code_uri if fn is not None else None})
@@ -152,6 +157,7 @@ class LambdaService:
             "request_id": result.request_id,
             "executed_version": result.executed_version,
             "log_tail": result.log_tail,
+            "durable_execution_arn": result.durable_execution_arn,
         }
 
     async def cli_tune(self, function: str, stack: str | None = None, payload_b64: str = "",
@@ -212,6 +218,9 @@ def _configuration(settings: "Settings", row: Any) -> dict[str, Any]:
         conf["Layers"] = [{"Arn": arn, "CodeSize": 0} for arn in layers]
     if c.get("application_log_level"):
         conf["LoggingConfig"]["ApplicationLogLevel"] = c["application_log_level"]
+    if c.get("durable_execution_timeout") is not None:
+        conf["DurableConfig"] = {"ExecutionTimeout": c["durable_execution_timeout"],
+                                 "RetentionPeriodInDays": c.get("durable_retention_days") or 14}
     return conf
 
 

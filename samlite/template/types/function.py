@@ -149,12 +149,30 @@ def check_function(report: Report, props: Mapping[str, Any]) -> None:
     eic = props.get("EventInvokeConfig")
     if isinstance(eic, Mapping):
         check_event_invoke_config(report, eic, ("EventInvokeConfig",))
+    durable = props.get("DurableConfig")
+    if durable is not None:
+        check_durable_config(report, durable)
     dlq = props.get("DeadLetterQueue")
     if isinstance(dlq, Mapping):
         if dlq.get("Type") not in ("SQS", "SNS"):
             report(("DeadLetterQueue", "Type"), "must be SQS or SNS", "error")
         if not dlq.get("TargetArn"):
             report(("DeadLetterQueue", "TargetArn"), "TargetArn is required", "error")
+
+
+def check_durable_config(report: Report, durable: Any) -> None:
+    """Lambda's limits for DurableConfig: an execution runs at most a year (ExecutionTimeout,
+    1-31,622,400 s) and is kept 1-90 days after it ends (RetentionPeriodInDays)."""
+    path = ("DurableConfig",)
+    if not isinstance(durable, Mapping):
+        report(path, "DurableConfig must be an object with ExecutionTimeout and RetentionPeriodInDays", "error")
+        return
+    for key in durable:
+        if key not in ("ExecutionTimeout", "RetentionPeriodInDays", "KMSKeyArn"):
+            report(path + (key,), f"unknown property '{key}' (DurableConfig has ExecutionTimeout, "
+                   "RetentionPeriodInDays and KMSKeyArn)", "error")
+    check_range(report, durable, "ExecutionTimeout", 1, 31622400, path)
+    check_range(report, durable, "RetentionPeriodInDays", 1, 90, path)
 
 
 def check_environment(report: Report, variables: Mapping[str, Any]) -> None:
@@ -304,6 +322,7 @@ class LambdaFunction(ResourceType):
         tags = props.get("Tags")
         if isinstance(tags, list):
             tags = {str(t.get("Key")): str(t.get("Value")) for t in tags if isinstance(t, dict)}
+        durable = props.get("DurableConfig")
         function = model.Function(
             logical_id=lid, name=name, arn=asm.ctx.function_arn(name),
             runtime=props.get("Runtime") if isinstance(props.get("Runtime"), str) else None,
@@ -325,6 +344,10 @@ class LambdaFunction(ResourceType):
             application_log_level=logging.get("ApplicationLogLevel"),
             not_emulated=(f"PackageType Image is not emulated by samlite: function {lid} is deployed but "
                           "cannot be invoked locally") if props.get("PackageType") == "Image" else None,
+            durable_execution_timeout=_int(as_dict(durable).get("ExecutionTimeout"), 86400)
+            if isinstance(durable, dict) else None,
+            durable_retention_days=_int(as_dict(durable).get("RetentionPeriodInDays"), 14)
+            if isinstance(durable, dict) else None,
             **build_metadata(entry))
         asm.functions[lid] = function
         if self.sam:

@@ -1,0 +1,1 @@
+"""Lambda durable functions: durable executions, their checkpoint APIs, replays and timers."""
