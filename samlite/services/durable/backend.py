@@ -26,7 +26,7 @@ import dataclasses
 import json
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Coroutine
 
 from aws_durable_execution_sdk_python.execution import (
@@ -52,6 +52,7 @@ from aws_durable_execution_sdk_python_testing.execution import Execution, Operat
 from aws_durable_execution_sdk_python_testing.executor import Executor
 from aws_durable_execution_sdk_python_testing.invoker import InvokeResponse
 from aws_durable_execution_sdk_python_testing.model import InvocationCompletedDetails, StartDurableExecutionInput
+from aws_durable_execution_sdk_python_testing.token import CallbackToken
 from aws_durable_execution_sdk_python_testing.worker.checkpoint_tasks import CallableTask
 
 if TYPE_CHECKING:
@@ -249,12 +250,50 @@ class SamliteExecutor(Executor):
 
             self._execution_timeouts[arn] = self._scheduler.call_later(
                 timed_out, delay=max(0.0, left), completion_event=self._completion_events[arn])
+        self._rearm_callbacks(execution)
         if execution.is_paused:
             return
         if self._earliest_pending_timestamp(execution) is not None:
             self._schedule_earliest_pending(arn)
         else:
             self._invoke_execution(arn)
+
+    def _rearm_callbacks(self, execution: Execution) -> None:
+        """Re-arm each pending callback's TimeoutSeconds (from when it started) and
+        HeartbeatTimeoutSeconds (from its last heartbeat, or its start), with what is left of them:
+        one that passed while the engine was down fires at once, and the SDK sees the callback
+        time out as on AWS (`Callback.Timeout` / `Callback.Heartbeat`)."""
+        arn = execution.durable_execution_arn
+        now = self._clock.now()
+        completion_event = self._completion_events.get(arn)
+        for op in list(execution.operations):
+            if op.operation_type.value != "CALLBACK" or op.status.value != "STARTED" or op.callback_details is None:
+                continue
+            callback_id = op.callback_details.callback_id
+            options = _callback_options(execution, op.operation_id)
+            started = op.start_timestamp
+            if options is None or started is None:
+                continue
+            if options.timeout_seconds > 0:
+                left = (started + timedelta(seconds=options.timeout_seconds) - now).total_seconds()
+                self._callback_timeouts[callback_id] = self._scheduler.call_later(
+                    _bind(self._on_callback_timeout, arn, callback_id), delay=max(0.0, left),
+                    completion_event=completion_event)
+            if options.heartbeat_timeout_seconds > 0:
+                beat = _last_heartbeat(self._store, callback_id)
+                since = max(started, beat) if beat is not None else started
+                left = (since + timedelta(seconds=options.heartbeat_timeout_seconds) - now).total_seconds()
+                self._callback_heartbeats[callback_id] = self._scheduler.call_later(
+                    _bind(self._on_callback_heartbeat_timeout, arn, callback_id), delay=max(0.0, left),
+                    completion_event=completion_event)
+
+    def _process_callback_heartbeat(self, callback_id: str) -> None:
+        """The library's heartbeat (it re-arms the heartbeat timer in memory), with the time
+        written down: a restart re-arms the heartbeat timeout from it."""
+        super()._process_callback_heartbeat(callback_id)
+        record = getattr(self._store, "record_heartbeat", None)
+        if record is not None:
+            record(CallbackToken.from_str(callback_id).execution_arn, callback_id, self._clock.now())
 
     def fire_due_now(self, execution_arn: str) -> int:
         """Complete every pending wait and step retry of the execution now, as if their time had
@@ -285,3 +324,22 @@ class SamliteExecutor(Executor):
             self._schedule_earliest_pending(execution_arn)
         return fired
 
+
+
+def _callback_options(execution: Execution, operation_id: str) -> Any:
+    """The CallbackOptions the callback was started with (its START update), or None."""
+    for update in execution.updates:
+        if update.operation_id == operation_id and update.action.value == "START" and update.callback_options:
+            return update.callback_options
+    return None
+
+
+def _last_heartbeat(store: Any, callback_id: str) -> datetime | None:
+    read = getattr(store, "last_heartbeat", None)
+    return read(callback_id) if read is not None else None
+
+
+def _bind(handler: Callable[[str, str], None], arn: str, callback_id: str) -> Callable[[], None]:
+    def fire() -> None:
+        handler(arn, callback_id)
+    return fire

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,6 +41,10 @@ class ExecutionStore(SQLiteExecutionStore):
         db = sqlite3.connect(db_path, timeout=30.0, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        # The library keeps a callback's last heartbeat in memory only; a restart re-arms the
+        # heartbeat timeout from the time kept here.
+        db.execute("CREATE TABLE IF NOT EXISTS callback_heartbeats (callback_id TEXT PRIMARY KEY,"
+                   " durable_execution_arn TEXT NOT NULL, at REAL NOT NULL)")
         store._db = db
         return store
 
@@ -123,10 +128,35 @@ class ExecutionStore(SQLiteExecutionStore):
             arns = [r[0] for r in self._db.execute("SELECT durable_execution_arn FROM executions")]
             return [self.load(arn) for arn in arns]
 
+    def newest(self, function_name: str | None, limit: int) -> list[Execution]:
+        """The `limit` most recently started executions (of one function), newest first."""
+        with self._lock:
+            assert self._db is not None, "open() the store first"
+            where, args = ("WHERE function_name = ?", (function_name,)) if function_name else ("", ())
+            arns = [r[0] for r in self._db.execute(
+                f"SELECT durable_execution_arn FROM executions {where} ORDER BY start_timestamp DESC LIMIT ?",
+                (*args, limit))]
+            return [self.load(arn) for arn in arns]
+
+    def record_heartbeat(self, execution_arn: str, callback_id: str, at: datetime) -> None:
+        with self._lock:
+            if self._db is None:
+                return
+            self._db.execute("INSERT OR REPLACE INTO callback_heartbeats (callback_id, durable_execution_arn, at)"
+                             " VALUES (?, ?, ?)", (callback_id, execution_arn, at.timestamp()))
+
+    def last_heartbeat(self, callback_id: str) -> datetime | None:
+        with self._lock:
+            assert self._db is not None, "open() the store first"
+            row = self._db.execute("SELECT at FROM callback_heartbeats WHERE callback_id = ?",
+                                   (callback_id,)).fetchone()
+        return datetime.fromtimestamp(row[0], timezone.utc) if row else None
+
     def delete(self, execution_arn: str) -> None:
         with self._lock:
             assert self._db is not None, "open() the store first"
             self._db.execute("DELETE FROM executions WHERE durable_execution_arn = ?", (execution_arn,))
+            self._db.execute("DELETE FROM callback_heartbeats WHERE durable_execution_arn = ?", (execution_arn,))
             self._cache.pop(execution_arn, None)
 
     def purge_expired(self, now: float) -> int:
@@ -138,6 +168,8 @@ class ExecutionStore(SQLiteExecutionStore):
             gone = [r[0] for r in self._db.execute(f"SELECT durable_execution_arn FROM executions WHERE {where}",
                                                    (now,))]
             self._db.execute(f"DELETE FROM executions WHERE {where}", (now,))
+            self._db.execute("DELETE FROM callback_heartbeats WHERE durable_execution_arn NOT IN"
+                             " (SELECT durable_execution_arn FROM executions)")
             for arn in gone:
                 self._cache.pop(arn, None)
             return len(gone)
