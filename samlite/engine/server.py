@@ -133,7 +133,7 @@ class Engine:
         self.console_token = console_auth.new_token()
         self.gateway.console = ConsoleApp(
             ConsoleViews(store, self.deployer, self.lambdas, self.invoker, self.queues, self.esm, self.metrics,
-                         self.logs, self.async_dispatcher, self.cloud),
+                         self.logs, self.async_dispatcher, self.cloud, self.durable),
             self.console_token, gateway_sock.getsockname()[1], self._stop)
 
         await self.invoker.start()

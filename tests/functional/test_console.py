@@ -1,5 +1,6 @@
 """The web console's HTTP side against a real engine: the token, the same-origin rule, the JSON
-endpoints (stacks, functions, queues, async events), bad input, and the live stream."""
+endpoints (stacks, functions, queues, async events, data, durable executions), bad input, and the
+live stream."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 import requests
+from durable_console_stack import deploy as deploy_durable
 
 from samlite.testing import EngineHandle, wait_for
 
@@ -52,7 +54,8 @@ def same_origin(engine: EngineHandle) -> dict[str, str]:
 def names(engine: EngineHandle, session: requests.Session) -> dict[str, Any]:
     data = session.get(url(engine, "/api/overview"), timeout=10).json()
     queues = {q["logical_id"]: q["name"] for q in data["queues"]}
-    return {"function": data["functions"][0]["name"], "queue": queues["MessagesQueue"],
+    functions = {f["logical_id"]: f["name"] for f in data["functions"]}
+    return {"function": functions["ProcessorFunction"], "queue": queues["MessagesQueue"],
             "dlq": queues["DeadLetterQueue"]}
 
 
@@ -352,3 +355,112 @@ def test_data_bad_input(engine: EngineHandle, session: requests.Session, token: 
     assert get("/api/data/parameter").status_code == 400
     posted = session.post(url(engine, "/api/data"), headers=same_origin(engine), timeout=10)
     assert posted.status_code == 405
+
+
+# --- durable executions ----------------------------------------------------------------------------
+def test_executions_cost_nothing_without_a_durable_function(engine: EngineHandle, session: requests.Session) -> None:
+    # Runs before the durable stack below is deployed: the page answers, the backend stays unstarted.
+    listed = session.get(url(engine, "/api/executions"), timeout=10)
+    assert listed.status_code == 200 and listed.json() == {"executions": [], "limit": 50}
+    assert session.get(url(engine, "/api/executions/history"), params={"arn": ARN_SHAPE}, timeout=10).status_code == 404
+    assert not (engine.home / "durable").exists()
+    assert "durable executions" not in (engine.home / "engine.log").read_text()
+
+
+ARN_SHAPE = ("arn:aws:lambda:us-east-1:123456789012:function:nope:$LATEST/durable-execution/x/"
+             "00000000-0000-0000-0000-000000000000")
+
+
+@pytest.fixture(scope="module")
+def durable_fn(engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return deploy_durable(engine, tmp_path_factory.mktemp("durable-console"))
+
+
+def executions(engine: EngineHandle, session: requests.Session, **params: Any) -> list[dict[str, Any]]:
+    resp = session.get(url(engine, "/api/executions"), params=params, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return list(resp.json()["executions"])
+
+
+def execution_row(engine: EngineHandle, session: requests.Session, arn: str, kind: str) -> dict[str, Any] | None:
+    """The execution's row once it waits for a `kind` ('wait', 'callback')."""
+    rows = [r for r in executions(engine, session) if r["arn"] == arn]
+    return rows[0] if rows and any(w["kind"] == kind for w in rows[0]["waits"]) else None
+
+
+def test_executions_are_listed_with_history_and_fire(engine: EngineHandle, session: requests.Session,
+                                                     durable_fn: str, token: str) -> None:
+    lam = engine.client("lambda")
+    arns = [lam.invoke(FunctionName=durable_fn, InvocationType="Event", Payload=json.dumps({"n": n}),
+                       DurableExecutionName=f"order-{n}")["DurableExecutionArn"] for n in (1, 2)]
+    arn = arns[1]
+    row = wait_for(lambda: execution_row(engine, session, arn, "wait"), timeout=60, interval=0.3,
+                   message="the execution's hour-long wait")
+    assert row["name"] == "order-2" and row["function"] == durable_fn and row["status"] == "RUNNING"
+    (wait,) = row["waits"]
+    assert wait["name"] == "cool-off" and wait["due"] > row["started"]
+    # Newest first, by function too; the plain function of the other stack has none.
+    wait_for(lambda: execution_row(engine, session, arns[0], "wait"), timeout=60, interval=0.3,
+             message="the first execution's wait")
+    listed = [r["arn"] for r in executions(engine, session, function=durable_fn)]
+    assert listed.index(arns[1]) < listed.index(arns[0])
+    assert executions(engine, session, function=names(engine, session)["function"]) == []
+    assert len(executions(engine, session, limit=1)) == 1
+
+    history = session.get(url(engine, "/api/executions/history"), params={"arn": arn}, timeout=30).json()
+    assert history["status"] == "RUNNING" and json.loads(history["input"]) == {"n": 2}
+    kinds = [(e["type"], e["name"]) for e in history["events"]]
+    assert kinds[0][0] == "ExecutionStarted" and ("StepSucceeded", "total") in kinds and ("WaitStarted", "cool-off") in kinds
+    step = next(e for e in history["events"] if e["type"] == "StepSucceeded")
+    assert "StepSucceededDetails" in step["details"] and '"4"' in step["details"] and step["timestamp"]
+
+    # Fire the wait: a change, so only from the console's own origin (or with the header token).
+    fire = url(engine, "/api/executions/fire")
+    body = json.dumps({"arn": arn})
+    assert session.post(fire, data=body, headers={"Origin": "http://evil.example"}, timeout=10).status_code == 403
+    assert session.post(fire, data=body, timeout=10).status_code == 403
+    fired = session.post(fire, data=body, headers=same_origin(engine), timeout=30)
+    assert fired.status_code == 200 and fired.json() == {"arn": arn, "fired": 1}
+    row = wait_for(lambda: execution_row(engine, session, arn, "callback"), timeout=60, interval=0.3,
+                   message="the callback after the fired wait")
+    (callback,) = row["waits"]
+    assert callback["name"] == "approval" and callback["callback_id"]
+    lam.send_durable_execution_callback_success(CallbackId=callback["callback_id"], Result=b"<script>ok</script>")
+    wait_for(lambda: [r for r in executions(engine, session) if r["arn"] == arn and r["status"] == "SUCCEEDED"],
+             timeout=60, interval=0.3, message="the execution to succeed")
+    done = session.get(url(engine, "/api/executions/history"), params={"arn": arn}, timeout=30).json()
+    assert json.loads(done["result"]) == {"total": 4, "approval": "<script>ok</script>"}
+    assert done["events"][-1]["type"] == "ExecutionSucceeded" and done["waits"] == []
+    assert any(e["type"] == "CallbackSucceeded" for e in done["events"])
+    again = session.post(fire, data=body, headers={"X-Samlite-Token": token}, timeout=30)
+    assert again.status_code == 400 and "has ended" in again.json()["error"]
+    for other in arns[:1]:
+        lam.stop_durable_execution(DurableExecutionArn=other)
+
+
+def test_executions_bad_input(engine: EngineHandle, session: requests.Session, durable_fn: str) -> None:
+    def get(path: str, **params: str) -> requests.Response:
+        return session.get(url(engine, path), params=params, timeout=30)
+
+    unknown = get("/api/executions/history", arn=ARN_SHAPE)
+    assert unknown.status_code == 404 and "no durable execution" in unknown.json()["error"]
+    for bad in ({}, {"arn": ""}, {"arn": "not-an-arn"}, {"arn": ARN_SHAPE + "/extra"},
+                {"arn": "arn:aws:lambda:us-east-1:123456789012:function:x:$LATEST/durable-execution/"
+                        + "a" * 2000 + "/b"}):
+        resp = get("/api/executions/history", **bad)
+        assert resp.status_code == 400 and resp.json()["error"], (bad, resp.text)
+    assert "longer than 1024" in get("/api/executions/history", arn="arn:" + "x" * 5000).json()["error"]
+    for limit in ("0", "51", "-1", "x", "9" * 5000):
+        resp = get("/api/executions", limit=limit)
+        assert resp.status_code == 400 and "limit" in resp.json()["error"], limit
+    assert get("/api/executions", function="bad name!").status_code == 400
+    assert get("/api/executions", function="x" * 5000).status_code == 400
+    assert get("/api/executions", function="nope").status_code == 404
+    fire = url(engine, "/api/executions/fire")
+    hdrs = same_origin(engine)
+    assert session.post(fire, data=json.dumps({"arn": ARN_SHAPE}), headers=hdrs, timeout=10).status_code == 404
+    for body in ("{}", "[1]", "not json", json.dumps({"arn": 5}), json.dumps({"arn": "nope"})):
+        resp = session.post(fire, data=body, headers=hdrs, timeout=10)
+        assert resp.status_code == 400 and resp.json()["error"], body
+    assert session.get(fire, timeout=10).status_code == 405
+    assert session.post(fire, data=b"x" * (2 * 1024 * 1024), headers=hdrs, timeout=10).status_code == 413

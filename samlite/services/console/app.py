@@ -78,6 +78,10 @@ class ConsoleApp:
             ("POST", re.compile(r"/api/queues/([^/]+)/purge"), _sync(lambda n, q, b: v.purge(n)), MAX_BODY),
             ("POST", re.compile(r"/api/queues/([^/]+)/redrive"),
              lambda n, q, b: v.redrive(n, _obj(b).get("source")), MAX_BODY),
+            # Durable executions: ARNs hold '/', so they travel in the query string or the body.
+            ("GET", re.compile(r"/api/executions"), lambda q, b: v.executions(_str(q, "function"), _int(q, "limit")), 0),
+            ("GET", re.compile(r"/api/executions/history"), lambda q, b: v.execution(_str(q, "arn")), 0),
+            ("POST", re.compile(r"/api/executions/fire"), lambda q, b: v.fire(_obj(b).get("arn")), MAX_BODY),
             # Data (the moto backend), read-only: names and keys travel in the query string.
             ("GET", re.compile(r"/api/data"), lambda q, b: v.data(), 0),
             ("GET", re.compile(r"/api/data/buckets/([^/]+)"), lambda n, q, b: v.bucket(n, _str(q, "prefix")), 0),

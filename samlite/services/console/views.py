@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from samlite.core.store import Store
     from samlite.engine.deploy import Deployer
     from samlite.services.cloudwatch.service import MetricsService
+    from samlite.services.durable.service import DurableService
     from samlite.services.lambda_.async_invoke import AsyncDispatcher
     from samlite.services.lambda_.esm import EsmManager
     from samlite.services.lambda_.service import LambdaService
@@ -45,6 +46,9 @@ CHART_BUCKETS = 60
 PEEK_MAX = 50
 BODY_PREVIEW = 4096
 REDRIVE_MAX = 10_000
+EXECUTIONS_MAX = 50  # the executions page and a durable function's page list the newest this many
+HISTORY_EVENTS = 1000  # the events of one execution's history the console shows (the CLI pages the rest)
+DETAILS_PREVIEW = 4096  # an event's details (results, errors, inputs) are cut to this many characters
 HISTORY_SAMPLES = 600  # queue counts kept for the charts: 5 minutes at 2 samples a second
 _INVOCATION_COLUMNS = ("id, timestamp_ms, request_id, source, duration_ms, billed_ms, memory_size, max_memory_mb,"
                        " init_ms, cold, error, throttled, concurrency")
@@ -57,8 +61,10 @@ def now_ms() -> int:
 class ConsoleViews:
     def __init__(self, store: "Store", deployer: "Deployer", lambdas: "LambdaService", invoker: "InvokeService",
                  queues: "QueueService", esm: "EsmManager", metrics: "MetricsService", logs: "LogService",
-                 async_dispatcher: "AsyncDispatcher", cloud: "MotoBackend | None" = None) -> None:
+                 async_dispatcher: "AsyncDispatcher", cloud: "MotoBackend | None" = None,
+                 durable: "DurableService | None" = None) -> None:
         self.store = store
+        self.durable = durable  # durable executions: read from the backend only once it runs
         self.cloud = cloud  # S3, DynamoDB, SNS, ... (moto): the Data pages, read-only
         self.deployer = deployer
         self.lambdas = lambdas
@@ -303,6 +309,48 @@ class ConsoleViews:
         finished = list(reversed(self.async_dispatcher.finished))
         return {"waiting": waiting, "finished": finished, "counts": self.async_counts()}
 
+    # --- durable executions ----------------------------------------------------------------
+    async def executions(self, function: str | None, limit: int | None) -> dict[str, Any]:
+        """The newest durable executions (of one function), newest first. Nothing is started for
+        this: without a running durable backend there is no execution to show."""
+        if function is not None:
+            function = self.function_name(function)
+        limit = EXECUTIONS_MAX if limit is None else limit
+        if not 1 <= limit <= EXECUTIONS_MAX:
+            raise UsageError(f"limit must be 1-{EXECUTIONS_MAX}, got {limit}")
+        rows = await self.durable.console_list(function, limit) if self.durable is not None else []
+        return {"executions": rows, "limit": limit}
+
+    @staticmethod
+    def execution_arn(arn: str | None) -> str:
+        from samlite.services.durable.api import ARN, MAX_ARN
+
+        if not arn:
+            raise UsageError("name the execution: ?arn=<durable execution ARN>")
+        if len(arn) > MAX_ARN:
+            raise UsageError(f"the execution ARN is longer than {MAX_ARN} characters")
+        if not ARN.fullmatch(arn):
+            raise UsageError(f"bad execution ARN {arn[:200]!r}: expected arn:aws:lambda:<region>:<account>:function:"
+                             "<name>:<version>/durable-execution/<name>/<id>")
+        return arn
+
+    async def execution(self, arn: str | None) -> dict[str, Any]:
+        """One execution and its history: event type, operation name, time, and the details
+        (results, errors) as text."""
+        arn = self.execution_arn(arn)
+        if self.durable is None:
+            raise NotFoundError(f"no durable execution {arn}")
+        data = await self.durable.console_history(arn, HISTORY_EVENTS)
+        data["events"] = [_history_event(e) for e in data["events"]]
+        return data
+
+    async def fire(self, arn: Any) -> dict[str, Any]:
+        """`samlite executions fire`: complete the execution's pending waits and retries now."""
+        arn = self.execution_arn(arn if isinstance(arn, str) else None)
+        if self.durable is None:
+            raise NotFoundError(f"no durable execution {arn}")
+        return await self.durable.console_fire(arn)
+
     # --- data (the moto backend, read-only) ------------------------------------------------
     def _backend(self) -> "MotoBackend":
         if self.cloud is None:
@@ -427,6 +475,15 @@ def _invocation(r: Any) -> dict[str, Any]:
             "max_memory_mb": r["max_memory_mb"], "init_ms": r["init_ms"], "cold": bool(r["cold"]),
             "status": "throttled" if r["throttled"] else "error" if r["error"] is not None else "ok",
             "error": r["error"], "concurrency": r["concurrency"]}
+
+
+def _history_event(event: dict[str, Any]) -> dict[str, Any]:
+    """A history event for the page: its details (every `...Details` field) as one JSON text."""
+    details = {k: v for k, v in event.items() if k.endswith("Details")}
+    text = json.dumps(details, indent=1, ensure_ascii=False) if details else ""
+    return {"id": event.get("EventId"), "type": event.get("EventType"), "name": event.get("Name"),
+            "sub_type": event.get("SubType"), "timestamp": event.get("EventTimestamp"),
+            "details": text[:DETAILS_PREVIEW], "truncated": len(text) > DETAILS_PREVIEW}
 
 
 def _pct(values: list[float], q: float) -> float | None:

@@ -311,6 +311,57 @@ class DurableService(inv.DurableSink):
         return {"arn": arn, "fired": fired}
 
 
+    # --- the web console: reads of what the running backend keeps (never starts it) ----------
+    @property
+    def started(self) -> bool:
+        """Whether the backend runs. It starts at engine start when executions were kept, else at
+        the first durable invocation: not started means no execution exists."""
+        return self._executor is not None and self.store is not None
+
+    async def console_list(self, function: str | None, limit: int) -> list[dict[str, Any]]:
+        """The `limit` newest executions (of one function), newest first, with what each waits for."""
+        if not self.started:
+            return []
+        store = self.store
+        assert store is not None
+        executions = await asyncio.to_thread(store.newest, function, limit)
+        return [{**_summary(e), "waits": [] if e.is_complete else _waits(e)} for e in executions]
+
+    async def console_history(self, arn: str, max_events: int) -> dict[str, Any]:
+        """One execution: its summary, input, outcome and its history's first `max_events` events."""
+        if not self.started:
+            raise NotFoundError(f"no durable execution {arn}")
+        execution = await asyncio.to_thread(self._resolve_arn, arn)
+        history = await asyncio.to_thread(self.executor.get_execution_history, arn, True, False, None, max_events)
+        data = history.to_dict()
+        result, error = _outcome(execution)
+        return {**_summary(execution), "waits": [] if execution.is_complete else _waits(execution),
+                "input": _input(execution), "result": result, "error": error,
+                "events": _plain(data.get("Events", [])), "more_events": bool(data.get("NextMarker"))}
+
+    async def console_fire(self, arn: str) -> dict[str, Any]:
+        if not self.started:
+            raise NotFoundError(f"no durable execution {arn}")
+        return await self.cli_fire(arn)
+
+
+def _waits(execution: "Execution") -> list[dict[str, Any]]:
+    """Every pending wait (its due time), step retry (its next attempt), callback (its id) and
+    chained invoke of a running execution."""
+    out: list[dict[str, Any]] = []
+    for op in list(execution.operations):
+        kind, status, name = op.operation_type.value, op.status.value, op.name or op.operation_id
+        if kind == "WAIT" and status == "STARTED" and op.wait_details is not None:
+            out.append({"kind": "wait", "name": name, "due": _iso(op.wait_details.scheduled_end_timestamp)})
+        elif kind == "STEP" and status == "PENDING" and op.step_details is not None:
+            out.append({"kind": "retry", "name": name, "due": _iso(op.step_details.next_attempt_timestamp)})
+        elif kind == "CALLBACK" and status == "STARTED" and op.callback_details is not None:
+            out.append({"kind": "callback", "name": name, "callback_id": op.callback_details.callback_id})
+        elif kind == "CHAINED_INVOKE" and status == "STARTED":
+            out.append({"kind": "invoke", "name": name})
+    return out
+
+
 def _plain(value: Any) -> Any:
     """History events as JSON values: timestamps as ISO 8601, payload bytes as text."""
     if isinstance(value, dict):

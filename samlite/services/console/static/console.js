@@ -30,6 +30,7 @@ function table(columns, rows, attrs) {
     el("tbody", null, rows.map((r) => el("tr", null, r.map((v) => el("td", null, v == null ? "" : v))))));
 }
 
+function fmtIso(iso) { return iso ? new Date(iso).toLocaleString() : ""; }
 function fmtTime(ms) { return ms ? new Date(ms).toLocaleTimeString() : ""; }
 function fmtJson(text) { try { return JSON.stringify(JSON.parse(text), null, 2); } catch (e) { return text; } }
 function link(href, text) { return el("a", { href }, text); }
@@ -118,6 +119,8 @@ async function route() {
     else if (page === "queues" && parts[1]) view = await queuePage(parts[1]);
     else if (page === "queues") view = await listPage("queues");
     else if (page === "async") view = await asyncPage();
+    else if (page === "executions" && parts[1]) view = await executionPage(parts[1]);
+    else if (page === "executions") view = await executionsPage();
     else if (page === "data" && parts[1] === "buckets" && parts[2]) view = await bucketPage(parts[2]);
     else if (page === "data" && parts[1] === "tables" && parts[2]) view = await tablePage(parts[2]);
     else if (page === "data") view = await dataPage();
@@ -274,6 +277,18 @@ async function functionPage(name) {
   es.addEventListener("skipped", () => tail.append(el("div", { class: "muted" },
     "… lines skipped: the function logs faster than a page can show (`samlite logs` has them all)")));
 
+  // A durable function's executions, redrawn when it runs again (every replay is an invocation).
+  let durable = null, redrawExecutions = null;
+  if (conf.DurableConfig) {
+    durable = el("div", { id: "function-executions" });
+    redrawExecutions = async () => {
+      const d = await api(`/api/executions?` + new URLSearchParams({ function: name }));
+      durable.replaceChildren(executionsTable(d.executions, false, d.limit));
+    };
+    await redrawExecutions();
+  }
+  es.addEventListener("invocations", () => { if (redrawExecutions) redrawExecutions().catch(() => {}); });
+
   const mappings = data.mappings.length ? table(["source", "state", "batch size"],
     data.mappings.map((m) => [m.EventSourceArn, m.State, m.BatchSize])) : el("p", { class: "muted" }, "none");
   return el("div", { id: "function" },
@@ -284,6 +299,8 @@ async function functionPage(name) {
     el("h3", null, "Last 15 minutes"), charts,
     el("div", { class: "card" }, el("h3", null, "Invoke"), samples, payload,
       el("button", { id: "invoke-button", onclick: invoke }, "Invoke"), result),
+    durable ? el("div", { class: "card" }, el("h3", null, "Durable executions ",
+      el("span", { class: "muted" }, `(ExecutionTimeout ${conf.DurableConfig.ExecutionTimeout} s)`)), durable) : null,
     el("h3", null, "Live log tail"), tail,
     el("h3", null, "Recent invocations"), invocations);
 }
@@ -382,6 +399,75 @@ async function asyncPage() {
   };
   openLive();
   return el("div", { id: "async" }, el("h2", null, "Async events"), box);
+}
+
+// --- pages: durable executions ---------------------------------------------------------------------------
+function waitText(w) {
+  if (w.kind === "wait") return `wait ${w.name} until ${fmtIso(w.due)}`;
+  if (w.kind === "retry") return `step ${w.name} retries at ${fmtIso(w.due)}`;
+  if (w.kind === "callback") return el("span", null, `callback ${w.name} `, el("code", null, w.callback_id));
+  return `invoke ${w.name}`;
+}
+
+function executionsTable(rows, withFunction, limit) {
+  if (!rows.length) return el("p", { class: "muted" }, "No durable execution yet.");
+  const columns = ["name", ...(withFunction ? ["function"] : []), "status", "started", "ended", "waiting for"];
+  return el("div", null, table(columns, rows.map((x) => [
+    link(`#/executions/${encodeURIComponent(x.arn)}`, x.name), ...(withFunction ? [x.function] : []),
+    el("span", { class: "status-" + x.status }, x.status), fmtIso(x.started), fmtIso(x.ended),
+    el("div", null, x.waits.map((w) => el("div", null, waitText(w))))]), { class: "executions" }),
+  rows.length >= limit ? el("p", { class: "muted" }, `The newest ${limit} (\`samlite executions\` lists all).`) : null);
+}
+
+async function executionsPage() {
+  const box = el("div");
+  const draw = async () => {
+    const d = await api("/api/executions");
+    box.replaceChildren(executionsTable(d.executions, true, d.limit));
+  };
+  await draw();
+  let last = null;
+  onPulse = (pulse) => {  // a replay ran (a metric row): something changed
+    if (last !== null && pulse.metrics_id !== last) draw().catch(() => {});
+    last = pulse.metrics_id;
+  };
+  openLive();
+  return el("div", { id: "executions" }, el("h2", null, "Durable executions"), box);
+}
+
+async function executionPage(arn) {
+  const box = el("div");
+  const status = el("p", { id: "fire-status", class: "muted" }, "");
+  const draw = async () => {
+    const x = await api("/api/executions/history?" + new URLSearchParams({ arn }));
+    const fire = x.status === "RUNNING" && x.waits.some((w) => w.kind === "wait" || w.kind === "retry")
+      ? el("button", { id: "fire-button", onclick: async () => {
+        try { status.textContent = `fired ${(await post("/api/executions/fire", JSON.stringify({ arn }))).fired}`; status.className = "ok"; }
+        catch (e) { status.textContent = e.message; status.className = "err"; }
+      } }, "Fire pending waits now") : null;
+    const summary = table(["", ""], [["ARN", el("code", null, x.arn)], ["function", x.function],
+      ["status", el("span", { id: "execution-status", class: "status-" + x.status }, x.status)],
+      ["started", fmtIso(x.started)], ["ended", fmtIso(x.ended)], ["replays", x.invocations],
+      ["waiting for", el("div", null, x.waits.map((w) => el("div", null, waitText(w))))],
+      ["input", el("pre", null, x.input == null ? "" : fmtJson(x.input))],
+      ["result", el("pre", { id: "execution-result" }, x.result == null ? "" : fmtJson(x.result))],
+      ["error", x.error ? el("pre", null, JSON.stringify(x.error, null, 2)) : ""]]);
+    const history = el("table", { id: "history" }, el("thead", null, el("tr", null,
+      ["#", "time", "event", "operation", "details"].map((c) => el("th", null, c)))),
+      el("tbody", null, x.events.map((e) => el("tr", null, [e.id, fmtIso(e.timestamp), e.type,
+        e.name || "", e.details ? el("pre", null, e.details + (e.truncated ? "…" : "")) : ""].map((v) => el("td", null, v))))));
+    box.replaceChildren(summary, fire, status, el("h3", null, "History"), history,
+      x.more_events ? el("p", { class: "muted" }, `The first ${x.events.length} events (\`samlite executions show\` has all).`) : null);
+    return x.status;
+  };
+  let state = await draw();
+  let last = null;
+  onPulse = (pulse) => {
+    if (state === "RUNNING" && last !== null && pulse.metrics_id !== last) draw().then((s) => { state = s; }).catch(() => {});
+    last = pulse.metrics_id;
+  };
+  openLive();
+  return el("div", { id: "execution" }, el("h2", null, link("#/executions", "Executions"), " › ", arn.split("/").slice(-2)[0]), box);
 }
 
 // --- pages: data (S3, DynamoDB, SNS, EventBridge, Secrets Manager, SSM, SES; read-only) ----------------
