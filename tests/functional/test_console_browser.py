@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 import requests
+from durable_console_stack import deploy as deploy_durable
 
 from samlite.testing import EngineHandle
 
@@ -142,3 +143,42 @@ def test_console_in_a_browser(samlite_engine: EngineHandle, browser: Any, artifa
     stranger.close()
     assert requests.get(base + "api/overview", timeout=10).status_code == 403
     context.close()
+
+
+def test_durable_executions_in_a_browser(samlite_engine: EngineHandle, browser: Any, artifacts: Path,
+                                         tmp_path: Path) -> None:
+    expect = sync_api.expect
+    engine = samlite_engine
+    function = deploy_durable(engine, tmp_path / "flows")
+    lam = engine.client("lambda")
+    arn = lam.invoke(FunctionName=function, InvocationType="Event", Payload=b'{"n": 5}',
+                     DurableExecutionName="order-5")["DurableExecutionArn"]
+    console_url = json.loads(engine.cli("console", "--output", "json", check=True).stdout)["url"]
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(console_url)
+
+    # The Executions page lists it, waiting for its timer; the function's page too.
+    page.locator("header nav a", has_text="Executions").click()
+    expect(page.locator("#executions")).to_contain_text("order-5", timeout=DEADLINE_MS)
+    expect(page.locator("#executions")).to_contain_text("wait cool-off until", timeout=DEADLINE_MS)
+    page.screenshot(path=str(artifacts / "console-executions.png"), full_page=True)
+    page.locator("#nav-functions a", has_text="OrderFlow").click()
+    expect(page.locator("#function-executions")).to_contain_text("order-5", timeout=DEADLINE_MS)
+
+    # Its history; the fire button completes the hour-long wait, and the page follows live.
+    page.locator("#function-executions a", has_text="order-5").click()
+    expect(page.locator("#history")).to_contain_text("WaitStarted", timeout=DEADLINE_MS)
+    expect(page.locator("#history")).to_contain_text("cool-off")
+    expect(page.locator("#live")).not_to_have_class("live off", timeout=DEADLINE_MS)
+    page.locator("#fire-button").click()
+    expect(page.locator("#fire-status")).to_contain_text("fired 1", timeout=DEADLINE_MS)
+    expect(page.locator("#history")).to_contain_text("CallbackStarted", timeout=DEADLINE_MS)
+    callback_id = next(e["CallbackStartedDetails"]["CallbackId"] for e in lam.get_durable_execution_history(
+        DurableExecutionArn=arn)["Events"] if e["EventType"] == "CallbackStarted")
+    lam.send_durable_execution_callback_success(CallbackId=callback_id, Result=SCRIPT.encode())
+    expect(page.locator("#execution-status")).to_have_text("SUCCEEDED", timeout=DEADLINE_MS)
+    expect(page.locator("#execution-result")).to_contain_text(SCRIPT)
+    expect(page.locator("#history")).to_contain_text("ExecutionSucceeded")
+    page.screenshot(path=str(artifacts / "console-execution.png"), full_page=True)
+    expect(page.locator("#execution")).not_to_contain_text("null")  # an absent value is blank, not "null"
+    assert page.evaluate("window.pwned") is None and page.locator("#execution script").count() == 0

@@ -456,8 +456,8 @@ async function executionPage(arn) {
       ["#", "time", "event", "operation", "details"].map((c) => el("th", null, c)))),
       el("tbody", null, x.events.map((e) => el("tr", null, [e.id, fmtIso(e.timestamp), e.type,
         e.name || "", e.details ? el("pre", null, e.details + (e.truncated ? "…" : "")) : ""].map((v) => el("td", null, v))))));
-    box.replaceChildren(summary, fire, status, el("h3", null, "History"), history,
-      x.more_events ? el("p", { class: "muted" }, `The first ${x.events.length} events (\`samlite executions show\` has all).`) : null);
+    box.replaceChildren(el("div", null, summary, fire, status, el("h3", null, "History"), history,
+      x.more_events ? el("p", { class: "muted" }, `The first ${x.events.length} events (\`samlite executions show\` has all).`) : null));
     return x.status;
   };
   let state = await draw();
