@@ -47,7 +47,7 @@ def handler(event, context: DurableContext):
 """
 
 TIMEOUT_S = 5  # the engine is killed well before this passes, and kept down until after it
-HEARTBEAT_S = 8
+HEARTBEAT_S = 8  # long enough that a stop and start under load fit before it
 
 
 def history(lam: Any, arn: str) -> list[dict[str, Any]]:
@@ -102,6 +102,10 @@ def test_callback_timeouts_are_re_armed_after_a_restart(tmp_path: Path) -> None:
         # 2. HeartbeatTimeoutSeconds, counted from the last heartbeat, over a graceful stop and start.
         lam, arn, started = start(engine, {"heartbeat": HEARTBEAT_S})
         callback_id = started["CallbackStartedDetails"]["CallbackId"]
+        # The heartbeat comes 3 s after the start: a timeout counted from the start would fire
+        # 3 s before the one counted from the heartbeat, and fail the last assertion.
+        beat_due = started["EventTimestamp"].timestamp() + 3
+        wait_for(lambda: time.time() >= beat_due, timeout=10, interval=0.1, message="3 s after the callback's start")
         lam.send_durable_execution_callback_heartbeat(CallbackId=callback_id)
         beat_at = time.time()
         engine.stop()

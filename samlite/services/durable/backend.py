@@ -274,17 +274,26 @@ class SamliteExecutor(Executor):
             started = op.start_timestamp
             if options is None or started is None:
                 continue
+            timeout_left = heartbeat_left = None
             if options.timeout_seconds > 0:
-                left = (started + timedelta(seconds=options.timeout_seconds) - now).total_seconds()
-                self._callback_timeouts[callback_id] = self._scheduler.call_later(
-                    _bind(self._on_callback_timeout, arn, callback_id), delay=max(0.0, left),
-                    completion_event=completion_event)
+                timeout_left = (started + timedelta(seconds=options.timeout_seconds) - now).total_seconds()
             if options.heartbeat_timeout_seconds > 0:
                 beat = _last_heartbeat(self._store, callback_id)
                 since = max(started, beat) if beat is not None else started
-                left = (since + timedelta(seconds=options.heartbeat_timeout_seconds) - now).total_seconds()
+                heartbeat_left = (since + timedelta(seconds=options.heartbeat_timeout_seconds) - now).total_seconds()
+            if timeout_left is not None and heartbeat_left is not None and max(timeout_left, heartbeat_left) <= 0:
+                # Both passed while the engine was down: the callback timed out by the earlier one only.
+                if timeout_left <= heartbeat_left:
+                    heartbeat_left = None
+                else:
+                    timeout_left = None
+            if timeout_left is not None:
+                self._callback_timeouts[callback_id] = self._scheduler.call_later(
+                    _bind(self._on_callback_timeout, arn, callback_id), delay=max(0.0, timeout_left),
+                    completion_event=completion_event)
+            if heartbeat_left is not None:
                 self._callback_heartbeats[callback_id] = self._scheduler.call_later(
-                    _bind(self._on_callback_heartbeat_timeout, arn, callback_id), delay=max(0.0, left),
+                    _bind(self._on_callback_heartbeat_timeout, arn, callback_id), delay=max(0.0, heartbeat_left),
                     completion_event=completion_event)
 
     def _process_callback_heartbeat(self, callback_id: str) -> None:
