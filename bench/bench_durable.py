@@ -10,6 +10,9 @@ starts after a wait's due time.
 - Resume after a wait: a handler waits 1 s, then its next step stamps `time.time()`. The figure is
   that stamp minus the wait's ScheduledEndTimestamp (from the history): timer, replay invocation on
   a warm worker, SDK replay of the history, up to the handler's next line.
+- The console's reads: with several hundred executions waiting an hour, the Executions page's
+  list (`/api/executions`, the newest 50 with what each waits for) and one execution's history
+  (`/api/executions/history`), each the median of 20 requests on one keep-alive connection.
 """
 
 from __future__ import annotations
@@ -21,13 +24,16 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_sqs import _client, start_engine
-from bench.common import Row, pct, print_table
+from bench.common import Row, median, pct, print_table
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
@@ -45,6 +51,9 @@ Resources:
   Resume:
     Type: AWS::Serverless::Function
     Properties: {Handler: app.resume}
+  Hold:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: app.hold}
 """
 
 APP = """\
@@ -68,7 +77,15 @@ def steps(event, context: DurableContext):
 def resume(event, context: DurableContext):
     context.wait(Duration.from_seconds(1), name="tick")
     return context.step(lambda _: time.time(), name="woke")
+
+
+@durable_execution
+def hold(event, context: DurableContext):
+    context.step(lambda _: event, name="take")
+    context.wait(Duration.from_seconds(3600), name="hold")
 """
+
+CONSOLE_READ_TARGET_MS = 50.0
 
 
 def _deploy(home: Path, project: Path) -> None:
@@ -90,6 +107,30 @@ def _resume_ms(lam: Any, name: str) -> float:
     events = lam.get_durable_execution_history(DurableExecutionArn=res["DurableExecutionArn"])["Events"]
     due = next(e["WaitStartedDetails"]["ScheduledEndTimestamp"] for e in events if e["EventType"] == "WaitStarted")
     return (woke - due.timestamp()) * 1000
+
+
+def _console_reads(info: dict[str, Any], lam: Any, n: int) -> tuple[float, float]:
+    """Median ms of the console's executions list and of one execution's history, with `n` held."""
+    hold = _name(lam, "Hold")
+    arns = [lam.invoke(FunctionName=hold, InvocationType="Event", Payload=json.dumps({"i": i}))["DurableExecutionArn"]
+            for i in range(n)]
+    base, token = info["console_url"].split("?token=")
+    with requests.Session() as s:
+        s.headers["X-Samlite-Token"] = token
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:  # every execution waits (its one replay ran)
+            rows = s.get(base + "api/executions", params={"function": hold}, timeout=30).json()["executions"]
+            if len(rows) == min(n, 50) and all(r["waits"] for r in rows):
+                break
+            time.sleep(0.5)
+        timings: dict[str, list[float]] = {"list": [], "history": []}
+        for _ in range(22):
+            for key, path, params in (("list", "api/executions", {}), ("history", "api/executions/history",
+                                                                      {"arn": arns[-1]})):
+                t0 = time.perf_counter()
+                s.get(base + path, params=params, timeout=30).raise_for_status()
+                timings[key].append((time.perf_counter() - t0) * 1000)
+    return median(timings["list"][2:]), median(timings["history"][2:])
 
 
 def run(quick: bool = False) -> list[Row]:
@@ -120,6 +161,11 @@ def run(quick: bool = False) -> list[Row]:
         late = [_resume_ms(lam, resume) for _ in range(n_waits)]
         rows.append(Row("durable: wait due → handler running again, p50", pct(late, 0.5), "ms", "≤ 100 ms",
                         pct(late, 0.5) <= 100, note=f"{n_waits} executions of a 1 s wait; max {max(late):.1f} ms"))
+        held = 100 if quick else 500
+        list_ms, history_ms = _console_reads(info, lam, held)
+        rows.append(Row(f"durable: console Executions list (newest 50 of {held + n_waits + 3} executions)", list_ms,
+                        "ms", f"≤ {CONSOLE_READ_TARGET_MS:.0f} ms", list_ms <= CONSOLE_READ_TARGET_MS,
+                        note=f"median of 20; one execution's history {history_ms:.1f} ms"))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
