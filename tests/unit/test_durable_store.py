@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,13 @@ from samlite.services.durable.backend import execution_arn
 from samlite.services.durable.store import ExecutionStore
 
 
-def _execution(name: str) -> Execution:
+def _execution(name: str, now: datetime | None = None) -> Execution:
     start = StartDurableExecutionInput(account_id="123456789012", function_name="fn", function_qualifier="$LATEST",
                                        execution_name=name, execution_timeout_seconds=60,
                                        execution_retention_period_days=1, invocation_id=f"id-{name}", input="{}")
     arn = execution_arn("arn:aws:lambda:us-east-1:123456789012:function:fn", "$LATEST", name, f"id-{name}")
     execution = Execution(durable_execution_arn=arn, start_input=start, operations=[])
-    execution.start()
+    execution.start(now=now)
     return execution
 
 
@@ -67,6 +68,38 @@ def test_ended_executions_past_their_retention_are_purged(tmp_path: Path) -> Non
     assert store.purge_expired(end.timestamp() + 86400 + 60) == 1
     assert [e.durable_execution_arn for e in store.list_all()] == [running.durable_execution_arn]
     store.close()
+
+
+def test_newest_lists_by_start_time_per_function(tmp_path: Path) -> None:
+    store = ExecutionStore.open(tmp_path / "executions.db")
+    first = _execution("first", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    second = _execution("second", datetime(2026, 1, 2, tzinfo=timezone.utc))
+    for execution in (first, second):
+        store.save(execution)
+    names = [e.start_input.execution_name for e in store.newest(None, 50)]
+    assert names == ["second", "first"]
+    assert [e.start_input.execution_name for e in store.newest("fn", 1)] == ["second"]
+    assert store.newest("other", 50) == []
+    store.close()
+
+
+def test_heartbeats_are_kept_and_go_with_their_execution(tmp_path: Path) -> None:
+    path = tmp_path / "executions.db"
+    store = ExecutionStore.open(path)
+    kept, deleted = _execution("kept"), _execution("deleted")
+    for execution in (kept, deleted):
+        store.save(execution)
+    at = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
+    store.record_heartbeat(kept.durable_execution_arn, "cb-kept", at)
+    store.record_heartbeat(deleted.durable_execution_arn, "cb-deleted", at)
+    later = datetime(2026, 1, 2, 3, 5, tzinfo=timezone.utc)
+    store.record_heartbeat(kept.durable_execution_arn, "cb-kept", later)  # the last one counts
+    store.delete(deleted.durable_execution_arn)
+    store.close()
+    again = ExecutionStore.open(path)  # after a restart
+    assert again.last_heartbeat("cb-kept") == later
+    assert again.last_heartbeat("cb-deleted") is None and again.last_heartbeat("never") is None
+    again.close()
 
 
 def test_execution_arn_is_lambdas() -> None:
