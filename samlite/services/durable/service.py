@@ -310,7 +310,6 @@ class DurableService(inv.DurableSink):
         fired = await asyncio.to_thread(self.executor.fire_due_now, arn)
         return {"arn": arn, "fired": fired}
 
-
     # --- the web console: reads of what the running backend keeps (never starts it) ----------
     @property
     def started(self) -> bool:
