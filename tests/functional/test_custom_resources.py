@@ -26,7 +26,7 @@ Resources:
   Requests:
     Type: AWS::SQS::Queue
   Greeting:
-    Type: Custom::Greeting
+    Type: {rtype}
     Properties:
       ServiceToken: !GetAtt Provider.Arn
       Name: {name}
@@ -87,8 +87,10 @@ def user(event, context):
 """
 
 
-def _deploy(engine: EngineHandle, root: Path, name: str, mode: str = "ok", version: str = "1") -> Any:
-    path = write_project(root, TEMPLATE.format(name=name, mode=mode, version=version), {"src/app.py": APP})
+def _deploy(engine: EngineHandle, root: Path, name: str, mode: str = "ok", version: str = "1",
+            rtype: str = "Custom::Greeting") -> Any:
+    path = write_project(root, TEMPLATE.format(name=name, mode=mode, version=version, rtype=rtype),
+                         {"src/app.py": APP})
     return engine.cli("deploy", "-t", str(path), "--stack-name", "custom", "--no-confirm-changeset", cwd=root)
 
 
@@ -135,6 +137,16 @@ def test_create_update_delete_and_data_behind_getatt(samlite_engine: EngineHandl
     assert "custom" not in samlite_engine.cli("list", "stacks").stdout
 
 
+def test_the_generic_custom_resource_type_runs_its_function(samlite_engine: EngineHandle, tmp_path: Path) -> None:
+    # AWS::CloudFormation::CustomResource is the same resource as a Custom::* name.
+    result = _deploy(samlite_engine, tmp_path, "eve", rtype="AWS::CloudFormation::CustomResource")
+    assert result.returncode == 0 and "not emulated" not in result.stderr, result.stderr
+    assert samlite_engine.outputs("custom")["Message"] == "hello eve"
+    [create] = _requests(samlite_engine)
+    assert create["RequestType"] == "Create" and create["ResourceType"] == "AWS::CloudFormation::CustomResource"
+    samlite_engine.cli("delete", "--stack-name", "custom", "--no-prompts", check=True)
+
+
 def test_failed_garbage_and_silent_answers_fail_the_deploy(samlite_engine: EngineHandle, tmp_path: Path) -> None:
     assert _deploy(samlite_engine, tmp_path, "ana").returncode == 0
     _requests(samlite_engine)
@@ -156,7 +168,7 @@ def test_failed_garbage_and_silent_answers_fail_the_deploy(samlite_engine: Engin
 def test_a_failed_create_is_rolled_back_with_a_delete(samlite_engine: EngineHandle, tmp_path: Path) -> None:
     first = tmp_path / "other"
     first.mkdir()
-    template = TEMPLATE.format(name="x", mode="ok", version="1").replace(
+    template = TEMPLATE.format(name="x", mode="ok", version="1", rtype="Custom::Greeting").replace(
         "  User:", "  Broken:\n    Type: Custom::Broken\n    Properties: {ServiceToken: !GetAtt Provider.Arn, "
         "Name: y, Mode: fail, After: !GetAtt Greeting.Message}\n  User:")
     path = write_project(first, template, {"src/app.py": APP})

@@ -71,11 +71,10 @@ class CustomResource(ResourceType):
 
 
 class CloudFormationCustomResource(CustomResource):
-    """The generic AWS::CloudFormation::CustomResource name: a known type that samlite lists as
-    not emulated (only `Custom::*` names run their function)."""
+    """The generic AWS::CloudFormation::CustomResource name: the same custom resource as a
+    `Custom::*` name (CloudFormation sends this name as the request's ResourceType)."""
 
     type_name = "AWS::CloudFormation::CustomResource"
-    emulated = False
 
 
 register(CustomResource(), family=True)
