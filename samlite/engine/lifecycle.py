@@ -56,6 +56,27 @@ def make_private(settings: Settings) -> None:
                 os.chmod(entry.path, mode & ~0o077)
 
 
+OPEN_FILES_WANTED = 65536
+
+
+def raise_open_file_limit(wanted: int = OPEN_FILES_WANTED) -> int:
+    """Lift the engine's soft limit of open files toward the hard one, as many servers do at start,
+    and return the limit it runs with. The engine holds a socket per connection and per warm
+    environment and a file per large S3 object, and the usual soft limit (1,024 on many Linux
+    desktops, 256 on macOS) would turn a few hundred such objects into EMFILE on every socket."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):  # some systems refuse values the hard limit allows (macOS: OPEN_MAX)
+        return soft
+    return target
+
+
 def home_error(settings: Settings, exc: OSError) -> StateError:
     if exc.errno == errno.ENOSPC:
         return StateError(f"the disk holding SAMLITE_HOME {settings.home} is full",

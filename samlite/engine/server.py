@@ -25,7 +25,7 @@ from samlite import __version__
 from samlite.config import Settings
 from samlite.core.http import http_protocol
 from samlite.core.store import Store
-from samlite.engine.lifecycle import make_private, prepare_home
+from samlite.engine.lifecycle import make_private, prepare_home, raise_open_file_limit
 from samlite.errors import SamliteError, StateError
 
 log = logging.getLogger("samlite.engine")
@@ -324,6 +324,7 @@ def _configure_logging(settings: Settings, foreground: bool) -> None:
 async def serve(settings: Settings, foreground: bool = False) -> None:
     prepare_home(settings)
     make_private(settings)
+    raise_open_file_limit()
     _configure_logging(settings, foreground)
     engine = Engine(settings)
     loop = asyncio.get_running_loop()

@@ -235,3 +235,38 @@ def test_disk_full_is_reported_and_reads_keep_working(small_disk: Path) -> None:
         assert "disk" in handle.log_tail() and "full" in handle.log_tail()
     finally:
         handle.kill()
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads /proc/PID/limits")
+def test_engine_lifts_a_low_open_file_limit(tmp_path: Path) -> None:
+    """Started under a soft limit of 256 open files (macOS's default), the engine runs with more:
+    one file per large S3 object and one socket per connection would otherwise hit EMFILE."""
+    import resource
+    import signal
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip("the hard limit leaves nothing to lift")
+    handle = EngineHandle(tmp_path / "home")
+    handle.home.mkdir(parents=True)
+    proc = subprocess.Popen([sys.executable, "-m", "samlite.engine", "--daemon"], env=handle.env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True,
+                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)))
+
+    def ready() -> bool:
+        try:
+            return bool(json.loads((handle.home / "engine.json").read_text()).get("pid") == proc.pid)
+        except (OSError, ValueError):  # not written yet, or half written
+            return False
+
+    try:
+        wait_for(ready, timeout=30, message="the engine")
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        line = next(x for x in limits.splitlines() if x.startswith("Max open files"))
+        running_soft = int(line.split()[3])
+        expected = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+        assert running_soft == expected, line
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
