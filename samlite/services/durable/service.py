@@ -44,7 +44,7 @@ PURGE_EVERY_S = 3600.0  # ended executions past their RetentionPeriodInDays are 
 SYNC_WAIT_S = 900.0
 
 
-class DurableService(inv.DurableSink):
+class DurableService:
     def __init__(self, settings: "Settings", invoker: "InvokeService") -> None:
         self.settings = settings
         self.invoker = invoker
